@@ -1,0 +1,1 @@
+"""symgrad's code generator: graph -> straight-line numpy module text."""

@@ -1,0 +1,139 @@
+"""The library's front door: expression text -> lowered program -> generated module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from codegen.module import MARKER, FunctionSpec, ModuleSpec, Symmetric, render
+from symgrad import __version__
+from symgrad.errors import Span, SymgradError
+from symgrad.diff import adjoints, hessian_from_gradient, hvp_from_gradient
+from symgrad.graph import Node, var
+from symgrad.lower import Function, Program, lower
+from symgrad.parser import parse
+from symgrad.simplify import ZERO
+
+
+@dataclass(frozen=True)
+class Derivatives:
+    """Everything generated for one function: gradient, Hessian triangle, HVP."""
+
+    function: Function
+    gradient: tuple[Node, ...]
+    hessian: dict[tuple[int, int], Node]
+    hvp: tuple[Node, ...]
+    vector: tuple[Node, ...]
+    hints: dict[Node, str]
+
+
+def vector_var(param: str) -> Node:
+    """The HVP direction for a parameter; its name can never be a source identifier."""
+    return var(f"v[{param}]")
+
+
+def differentiate(function: Function, names: dict[Node, str]) -> Derivatives:
+    """Gradient, Hessian and HVP graphs of one function, sharing its nodes."""
+    wrt = function.param_nodes
+    adj = adjoints(function.body, wrt)
+    gradient = tuple(adj.get(v, ZERO) for v in wrt)
+    hints = dict(names)
+    for node, name in list(names.items()) + [(v, v.attrs[0]) for v in wrt]:
+        adjoint = adj.get(node)
+        if adjoint is not None and adjoint.args:
+            hints.setdefault(adjoint, "d" + name)
+    vector = tuple(vector_var(p) for p in function.params)
+    return Derivatives(
+        function,
+        gradient,
+        hessian_from_gradient(gradient, wrt),
+        tuple(hvp_from_gradient(gradient, wrt, vector)),
+        vector,
+        hints,
+    )
+
+
+def function_specs(d: Derivatives, names: dict[Node, str]) -> list[FunctionSpec]:
+    """The five generated functions of one source function (one if nothing is differentiated)."""
+    f = d.function
+    params = tuple((p, var(p)) for p in f.all_names)
+    head = (
+        f"{f.name}({', '.join(f.params)}{'; ' + ', '.join(f.data) if f.data else ''})"
+    )
+    specs = [FunctionSpec(f.name, params, f.body, f"{f.source}", names)]
+    if not f.params:
+        return specs
+    wrt = ", ".join(f.params)
+    quote = f"\n\n{f.source}"
+    vparams = tuple((f"v{p}", v) for p, v in zip(f.params, d.vector))
+    specs += [
+        FunctionSpec(
+            f.name + "_grad",
+            params,
+            d.gradient,
+            f"Gradient of {head} with respect to ({wrt}).{quote}",
+            d.hints,
+        ),
+        FunctionSpec(
+            f.name + "_value_and_grad",
+            params,
+            (f.body, d.gradient),
+            f"Value and gradient of {head}: (value, ({wrt}) partials).{quote}",
+            d.hints,
+        ),
+        FunctionSpec(
+            f.name + "_hessian",
+            params,
+            Symmetric(len(f.params), d.hessian),
+            f"Hessian of {head} in ({wrt}): shape batch + ({len(f.params)}, {len(f.params)}).{quote}",
+            names,
+        ),
+        FunctionSpec(
+            f.name + "_hvp",
+            params + vparams,
+            d.hvp,
+            f"Hessian of {head} times the vector ({', '.join(p for p, _ in vparams)}).{quote}",
+            names,
+        ),
+    ]
+    return specs
+
+
+def module_spec(program: Program, source_name: str) -> ModuleSpec:
+    """The generated module's plan for a whole lowered program."""
+    specs: list[FunctionSpec] = []
+    for function in program.functions:
+        specs += function_specs(differentiate(function, program.names), program.names)
+    listing = ", ".join(s.name for s in specs)
+    doc = (
+        f"{MARKER} {__version__} from {source_name}. Do not edit: recompile instead.\n\n"
+        f"Functions: {listing}.\n"
+        "Scalars in, scalars out; arrays in, outputs have the inputs' broadcast shape.\n"
+    )
+    return ModuleSpec(doc, tuple(specs))
+
+
+def compile_source(text: str, file: str = "<input>", fmt: bool = True) -> str:
+    """Compile expression-file text to the text of a standalone numpy module."""
+    program = lower(parse(text, file))
+    return render(module_spec(program, Path(file).name), fmt=fmt)
+
+
+def decode_source(data: bytes, file: str) -> str:
+    """UTF-8 text of a source file; invalid bytes are an error at their line and column."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-8", errors="replace")
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        raise SymgradError(
+            f"invalid UTF-8 byte 0x{data[exc.start]:02x}; expression files are UTF-8",
+            Span(file, line, col),
+        ) from None
+
+
+def compile_file(path: str | Path) -> str:
+    """Compile an expression file to module text."""
+    path = Path(path)
+    return compile_source(decode_source(path.read_bytes(), str(path)), str(path))

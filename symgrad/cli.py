@@ -1,0 +1,234 @@
+"""The command line: `symgrad compile` and `symgrad show`; main(argv) returns the exit code.
+
+Exit codes: 0 ok, 1 an error in the input (or --check found the output stale),
+2 a usage error, 123 an internal error (a bug in symgrad: please report it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from codegen.module import MARKER
+from symgrad import __version__
+from symgrad.api import compile_source, decode_source
+from symgrad.errors import SymgradError
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 123
+
+
+class UsageError(Exception):
+    """A command line that cannot be carried out as given."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would exit(2) itself; we raise instead
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse definition of every subcommand."""
+    parser = _Parser(prog="symgrad", description="Exact derivatives compiled to numpy.")
+    parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    comp = sub.add_parser("compile", help="compile FILE.sg to a Python module")
+    comp.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="expression files ('-' reads standard input)",
+    )
+    comp.add_argument(
+        "-o",
+        "--output",
+        help="output path (one input only); '-' writes to standard output",
+    )
+    comp.add_argument(
+        "--check", action="store_true", help="exit 1 if the output is missing or stale"
+    )
+    comp.add_argument(
+        "--force", action="store_true", help="overwrite a file symgrad did not generate"
+    )
+    show = sub.add_parser("show", help="print the functions and their derivatives")
+    show.add_argument("file", help="the expression file ('-' reads standard input)")
+    show.add_argument("--hessian", action="store_true", help="also print the Hessians")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; never raises for a user's mistake."""
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"symgrad: error: {exc}", file=sys.stderr)
+        print(
+            "usage: symgrad {compile,show} FILE.sg [options]  (see symgrad --help)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except SymgradError as exc:
+        print(exc.format(), file=sys.stderr)
+        return EXIT_INPUT
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not an error of ours; silence the flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("symgrad: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print(
+            "symgrad: internal error (a bug in symgrad); please report it with the input",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def read_input(name: str) -> tuple[str, str]:
+    """(text, display name) of an input path or '-' for standard input."""
+    if name == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError(
+                "'-' reads the expression file from standard input, which is a terminal; pipe a file in or name one"
+            )
+        return decode_source(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
+    path = Path(name)
+    if not path.exists():
+        raise SymgradError(f"{name}: no such file")
+    if path.is_dir():
+        raise SymgradError(f"{name}: is a directory, not an expression file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SymgradError(f"{name}: cannot read: {exc.strerror}") from None
+    return decode_source(data, name), name
+
+
+def default_output(name: str) -> str:
+    """FILE.sg -> FILE.py beside it."""
+    if name == "-":
+        return "-"
+    path = Path(name)
+    return str(
+        path.with_suffix(".py")
+        if path.suffix == ".sg"
+        else path.with_name(path.name + ".py")
+    )
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    """symgrad compile: each FILE.sg to FILE.py (atomically), or compare with --check."""
+    if args.output and len(args.files) > 1:
+        raise UsageError("-o names one output; give one input file with it")
+    status = EXIT_OK
+    for name in args.files:
+        status = max(status, _compile_one(name, args.output, args.check, args.force))
+    return status
+
+
+def _compile_one(name: str, output: str | None, check: bool, force: bool) -> int:
+    text, display = read_input(name)
+    output = output or default_output(name)
+    _check_module_name(output)
+    if output != "-" and name != "-" and _same_file(name, output):
+        raise UsageError(f"output {output} is the input file itself")
+    module = compile_source(text, display)
+    if output == "-":
+        sys.stdout.write(module)
+        sys.stdout.flush()
+        return EXIT_OK
+    if check:
+        return _check_output(output, module)
+    write_atomically(Path(output), module, force=force)
+    return EXIT_OK
+
+
+def _check_module_name(output: str) -> None:
+    if output == "-":
+        return
+    stem = Path(output).stem
+    if not stem.isidentifier() or not stem.isascii():
+        print(
+            f"symgrad: warning: '{stem}' is not a Python identifier; the module cannot be imported by name",
+            file=sys.stderr,
+        )
+    if stem in {"math", "numpy", "np", "symgrad", "codegen"}:
+        raise UsageError(
+            f"output module name '{stem}' would shadow the '{stem}' module; choose another name"
+        )
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def _check_output(output: str, module: str) -> int:
+    path = Path(output)
+    if not path.exists():
+        print(f"{output}: missing (run symgrad compile)", file=sys.stderr)
+        return EXIT_INPUT
+    if path.read_text(encoding="utf-8", errors="replace") != module:
+        print(f"{output}: stale (run symgrad compile)", file=sys.stderr)
+        return EXIT_INPUT
+    return EXIT_OK
+
+
+def write_atomically(path: Path, text: str, force: bool = False) -> None:
+    """Write to a temporary file beside path, then rename: readers never see half a file."""
+    if path.is_dir():
+        raise SymgradError(f"{path}: output is a directory")
+    if path.exists() and not force and not _generated_by_us(path):
+        raise SymgradError(
+            f"{path}: exists and was not generated by symgrad; use --force to overwrite it"
+        )
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=directory
+        )
+    except OSError as exc:
+        raise SymgradError(f"{path}: cannot write: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a module is 0644-like
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _generated_by_us(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            head = handle.read(len(MARKER) + 8)
+    except OSError:
+        return False
+    return head.lstrip('"').startswith(MARKER)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """symgrad show: each function, its gradient (and Hessian) in readable math."""
+    from symgrad.show import describe_source
+
+    text, display = read_input(args.file)
+    sys.stdout.write(describe_source(text, display, hessian=args.hessian))
+    return EXIT_OK
+
+
+COMMANDS = {"compile": cmd_compile, "show": cmd_show}

@@ -1,0 +1,111 @@
+"""Reverse accumulation over the DAG: adjoints, gradients, Hessians, HVPs, n-th orders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from symgrad.errors import DifferentiationError, LimitError
+from symgrad.graph import Node, is_const, toposort
+from symgrad.ops import OPS
+from symgrad.rules import RULES
+from symgrad.simplify import ONE, ZERO, add, mul
+
+MAX_ORDER = 64
+
+
+def adjoints(root: Node, wrt: Sequence[Node], seed: Node = ONE) -> dict[Node, Node]:
+    """dF/dn for every node n between root and the variables wrt (F = seed * root).
+
+    Only nodes that depend on some variable of wrt are visited, and zero
+    contributions are never built, so structural zeros stay absent.
+    """
+    order = toposort([root])
+    targets = {id(v) for v in wrt}
+    active: set[int] = set()
+    for node in order:  # forward: which nodes depend on a target variable
+        if id(node) in targets or any(id(a) in active for a in node.args):
+            active.add(id(node))
+    adj: dict[Node, Node] = {}
+    if id(root) not in active or is_const(seed, 0):
+        return adj
+    adj[root] = seed
+    for node in reversed(order):
+        g = adj.get(node)
+        if g is None or not node.args:
+            continue
+        for arg, contribution in zip(node.args, _local(node, g)):
+            if (
+                contribution is None
+                or id(arg) not in active
+                or is_const(contribution, 0)
+            ):
+                continue
+            previous = adj.get(arg)
+            adj[arg] = contribution if previous is None else add(previous, contribution)
+    return adj
+
+
+def _local(node: Node, g: Node) -> tuple[Node | None, ...]:
+    rule = RULES.get(node.op)
+    if rule is not None:
+        return rule(node, g)
+    if not OPS[node.op].differentiable:
+        return (None,) * len(node.args)
+    raise DifferentiationError(f"no derivative rule for op '{node.op}'")
+
+
+def grad(root: Node, wrt: Sequence[Node]) -> list[Node]:
+    """The partial derivatives of root with respect to each variable of wrt."""
+    adj = adjoints(root, wrt)
+    return [adj.get(v, ZERO) for v in wrt]
+
+
+def jacobian(outputs: Sequence[Node], wrt: Sequence[Node]) -> list[list[Node]]:
+    """One gradient row per output."""
+    return [grad(out, wrt) for out in outputs]
+
+
+def hessian(root: Node, wrt: Sequence[Node]) -> dict[tuple[int, int], Node]:
+    """The upper triangle (i <= j) of the Hessian as the Jacobian of the gradient.
+
+    Entries that are structurally zero are absent; the lower triangle is the mirror.
+    """
+    return hessian_from_gradient(grad(root, wrt), wrt)
+
+
+def hessian_from_gradient(
+    gradient: Sequence[Node], wrt: Sequence[Node]
+) -> dict[tuple[int, int], Node]:
+    """The upper triangle of the Jacobian of a gradient (shares the gradient's nodes)."""
+    entries: dict[tuple[int, int], Node] = {}
+    for i, g_i in enumerate(gradient):
+        adj = adjoints(g_i, wrt[i:])
+        for j in range(i, len(wrt)):
+            h = adj.get(wrt[j])
+            if h is not None and not is_const(h, 0):
+                entries[i, j] = h
+    return entries
+
+
+def hvp(root: Node, wrt: Sequence[Node], vector: Sequence[Node]) -> list[Node]:
+    """H v without forming H: the gradient of (grad(root) . v)."""
+    return hvp_from_gradient(grad(root, wrt), wrt, vector)
+
+
+def hvp_from_gradient(
+    gradient: Sequence[Node], wrt: Sequence[Node], vector: Sequence[Node]
+) -> list[Node]:
+    """H v as the gradient of the directional derivative grad . v."""
+    directional = ZERO
+    for g_i, v_i in zip(gradient, vector):
+        directional = add(directional, mul(g_i, v_i))
+    return grad(directional, wrt)
+
+
+def derivative(root: Node, x: Node, order: int = 1) -> Node:
+    """The order-th derivative of root in the single variable x, on the shared graph."""
+    if order < 0 or order > MAX_ORDER:
+        raise LimitError(f"derivative order {order} is outside 0..{MAX_ORDER}")
+    for _ in range(order):
+        root = grad(root, [x])[0]
+    return root

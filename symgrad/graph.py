@@ -1,0 +1,157 @@
+"""The interned computation graph: immutable nodes, raw constructors, iterative walks."""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Iterable, Sequence
+
+from symgrad.ops import OPS
+
+Shape = tuple  # a tuple of sizes; () for a scalar
+
+
+class Node:
+    """One op applied to argument nodes; equal nodes are the same object (interned)."""
+
+    __slots__ = ("op", "args", "attrs", "shape", "__weakref__")
+
+    op: str
+    args: tuple[Node, ...]
+    attrs: tuple
+    shape: Shape
+
+    def __repr__(self) -> str:
+        if self.op == "const":
+            return f"const({self.attrs[0]!r})"
+        if self.op == "var":
+            return f"var({self.attrs[0]!r})"
+        return f"{self.op}({', '.join(map(repr, self.args))})"
+
+    def __setattr__(self, name, value):
+        raise AttributeError("graph nodes are immutable")
+
+    def __reduce__(self):
+        raise TypeError("graph nodes are interned and cannot be pickled")
+
+    @property
+    def value(self) -> float:
+        """The number held by a const node."""
+        assert self.op == "const", self.op
+        return self.attrs[0]
+
+    @property
+    def name(self) -> str:
+        """The name of a var node."""
+        assert self.op == "var", self.op
+        return self.attrs[0]
+
+
+# Nodes live as long as something refers to them; the table never keeps one alive.
+_TABLE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _const_key(value: float) -> str:
+    # float.hex tells 0.0 from -0.0 and keeps every NaN equal to every other NaN.
+    return value.hex() if not math.isnan(value) else "nan"
+
+
+def _result_shape(op: str, args: Sequence[Node], attrs: tuple) -> Shape:
+    if op == "var":
+        return tuple(attrs[1]) if len(attrs) > 1 else ()
+    shapes = {a.shape for a in args} - {()}
+    if len(shapes) > 1:
+        raise ValueError(f"{op}: incompatible shapes {sorted(shapes)}")
+    return shapes.pop() if shapes else ()
+
+
+def make(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
+    """Return the unique node for (op, args, attrs), creating it on first use."""
+    spec = OPS[op]
+    args = tuple(args)
+    if spec.arity >= 0 and len(args) != spec.arity:
+        raise ValueError(f"{op} takes {spec.arity} arguments, got {len(args)}")
+    key_attrs = (_const_key(attrs[0]),) if op == "const" else attrs
+    key = (op, args, key_attrs)
+    node = _TABLE.get(key)
+    if node is not None:
+        return node
+    node = object.__new__(Node)
+    object.__setattr__(node, "op", op)
+    object.__setattr__(node, "args", args)
+    object.__setattr__(node, "attrs", attrs)
+    object.__setattr__(node, "shape", _result_shape(op, args, attrs))
+    _TABLE[key] = node
+    return node
+
+
+def const(value: float) -> Node:
+    """A numeric constant (always held as a Python float)."""
+    return make("const", (), (float(value),))
+
+
+def var(name: str, shape: Shape = ()) -> Node:
+    """A named input variable."""
+    return make("var", (), (name, tuple(shape)) if shape else (name,))
+
+
+def is_const(node: Node, value: float | None = None) -> bool:
+    """True for a const node (holding `value`, when given)."""
+    if node.op != "const":
+        return False
+    return value is None or node.attrs[0] == value
+
+
+def toposort(roots: Iterable[Node]) -> list[Node]:
+    """Every node reachable from roots, arguments before users, in a deterministic order.
+
+    The order depends only on the graph's structure and the order of roots and
+    arguments (never on ids or hashes), so generated code is reproducible.
+    """
+    order: list[Node] = []
+    seen: set[int] = set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack: list[tuple[Node, int]] = [(root, 0)]
+        while stack:
+            node, i = stack[-1]
+            if i < len(node.args):
+                stack[-1] = (node, i + 1)
+                child = node.args[i]
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append((child, 0))
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def variables(roots: Iterable[Node]) -> list[Node]:
+    """The var nodes reachable from roots, in toposort order."""
+    return [n for n in toposort(roots) if n.op == "var"]
+
+
+def substitute(roots: Sequence[Node], mapping: dict[Node, Node], build) -> list[Node]:
+    """Rebuild roots with nodes replaced per mapping, simultaneously, through `build`.
+
+    `build(op, args, attrs)` constructs each rebuilt node (the simplifier's builder,
+    so substitution also simplifies).
+    """
+    new: dict[Node, Node] = dict(mapping)
+    for node in toposort(roots):
+        if node in new:
+            continue
+        if not node.args:
+            new[node] = node
+            continue
+        args = tuple(new[a] for a in node.args)
+        new[node] = node if args == node.args else build(node.op, args, node.attrs)
+    return [new[r] for r in roots]
+
+
+def count_nodes(roots: Iterable[Node]) -> int:
+    """How many distinct nodes the roots reach."""
+    return len(toposort(roots))

@@ -1,0 +1,287 @@
+"""Syntax tree -> graph: name resolution, arity checks and helper inlining, with spans.
+
+A function defined in the file may reuse a built-in function's name (the course
+defines its own sigmoid); calls after the definition mean the file's function.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from symgrad import syntax
+from symgrad.errors import NameResolutionError, Span, SymgradError
+from symgrad.graph import Node, substitute, toposort, var
+from symgrad.ops import BINARY_OPERATORS, CONSTANTS, FUNCTIONS
+from symgrad.simplify import build, call, neg, num
+
+# The functions a compiled module holds for each source function f.
+GENERATED_SUFFIXES = ("", "_grad", "_value_and_grad", "_hessian", "_hvp")
+COMPARISONS = {"lt", "le", "gt", "ge"}
+
+
+@dataclass(frozen=True)
+class Function:
+    """A lowered definition: differentiated params, data params, body graph."""
+
+    name: str
+    params: tuple[str, ...]
+    data: tuple[str, ...]
+    body: Node
+    source: str
+    span: Span
+
+    @property
+    def param_nodes(self) -> tuple[Node, ...]:
+        """The var nodes of the differentiated parameters."""
+        return tuple(var(p) for p in self.params)
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        """Every parameter in call order: differentiated ones, then data."""
+        return self.params + self.data
+
+
+@dataclass
+class Program:
+    """Every function of a file, in order, and the source names of intermediates."""
+
+    file: str
+    functions: list[Function] = field(default_factory=list)
+    names: dict[Node, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Intermediate:
+    node: Node
+    span: Span
+
+
+class _Scope:
+    """What a name may mean while lowering one definition."""
+
+    def __init__(self, intermediates, functions, later, in_function: bool):
+        self.intermediates: dict[str, _Intermediate] = intermediates
+        self.functions: dict[str, Function] = functions
+        self.later: dict[str, syntax.Definition] = later
+        self.in_function = in_function
+        self.params: set[str] = set()
+
+
+def lower(module: syntax.Module) -> Program:
+    """Lower every definition of an expression file, checking names as it goes."""
+    program = Program(module.file)
+    intermediates: dict[str, _Intermediate] = {}
+    functions: dict[str, Function] = {}
+    defined_at: dict[str, Span] = {}
+    later = {d.name: d for d in reversed(module.definitions)}  # first definition wins
+    for definition in module.definitions:
+        _check_new_name(definition, defined_at, functions)
+        later.pop(definition.name, None)
+        in_function = isinstance(definition, syntax.FunctionDef)
+        scope = _Scope(intermediates, functions, later, in_function)
+        if not in_function:
+            node = _expr(definition.body, scope, definition.name)
+            intermediates[definition.name] = _Intermediate(node, definition.span)
+            if node.args:
+                program.names.setdefault(node, definition.name)
+        else:
+            function = _function(definition, scope)
+            functions[definition.name] = function
+            program.functions.append(function)
+        defined_at[definition.name] = definition.span
+    return program
+
+
+def _check_new_name(definition, defined_at: dict[str, Span], functions) -> None:
+    name, span = definition.name, definition.span
+    if name in defined_at:
+        raise NameResolutionError(
+            f"'{name}' is already defined at line {defined_at[name].line}", span
+        )
+    if name in CONSTANTS:
+        raise NameResolutionError(
+            f"'{name}' is a built-in constant and cannot be redefined", span
+        )
+    if isinstance(definition, syntax.FunctionDef):
+        mine = {name + s for s in GENERATED_SUFFIXES}
+        for other in functions:
+            theirs = {other + s for s in GENERATED_SUFFIXES}
+            if mine & theirs:
+                clash = sorted(mine & theirs)[0]
+                raise NameResolutionError(
+                    f"function '{name}' collides with '{clash}', which the compiled "
+                    f"module generates for '{other}'; rename one of them",
+                    span,
+                )
+
+
+def _function(definition: syntax.FunctionDef, scope: _Scope) -> Function:
+    seen: dict[str, Span] = {}
+    for param in definition.params + definition.data:
+        if param.name in seen:
+            raise NameResolutionError(
+                f"parameter '{param.name}' is declared twice", param.span
+            )
+        if param.name in CONSTANTS:
+            raise NameResolutionError(
+                f"'{param.name}' is a built-in constant and cannot be a parameter",
+                param.span,
+            )
+        seen[param.name] = param.span
+    scope.params = set(seen)
+    body = _expr(definition.body, scope, definition.name)
+    _check_free_variables(body, definition, scope)
+    return Function(
+        definition.name,
+        tuple(p.name for p in definition.params),
+        tuple(p.name for p in definition.data),
+        body,
+        definition.source,
+        definition.span,
+    )
+
+
+def _check_free_variables(body: Node, definition, scope: _Scope) -> None:
+    """Every variable an intermediate brought in must be a parameter here."""
+    for node in toposort([body]):
+        if node.op == "var" and node.attrs[0] not in scope.params:
+            name = node.attrs[0]
+            users = [
+                k for k, v in scope.intermediates.items() if _mentions(v.node, node)
+            ]
+            where = scope.intermediates[users[0]].span if users else definition.span
+            raise NameResolutionError(
+                f"'{name}' is not a parameter of '{definition.name}'",
+                definition.span,
+                (
+                    (
+                        f"{where.file}:{where.line}:{where.col}: '{users[0]}' uses '{name}'"
+                        if users
+                        else f"'{name}' is used here"
+                    ),
+                ),
+            )
+
+
+def _mentions(root: Node, target: Node) -> bool:
+    return any(n is target for n in toposort([root]))
+
+
+def _expr(expr: syntax.Expr, scope: _Scope, owner: str) -> Node:
+    # Recursion here is bounded by the parser's nesting limit.
+    if isinstance(expr, syntax.Num):
+        return num(expr.value)
+    if isinstance(expr, syntax.Name):
+        return _name(expr, scope, owner)
+    if isinstance(expr, syntax.Unary):
+        operand = _value(expr.operand, scope, owner)
+        return neg(operand) if expr.op == "-" else operand
+    if isinstance(expr, syntax.Binary):
+        op = BINARY_OPERATORS[expr.op]
+        if op in COMPARISONS:
+            raise SymgradError(
+                f"a comparison ('{expr.op}') gives a condition, not a number; "
+                "use it as the first argument of where(cond, a, b)",
+                expr.span,
+            )
+        return build(
+            op, (_value(expr.left, scope, owner), _value(expr.right, scope, owner))
+        )
+    return _call(expr, scope, owner)
+
+
+def _value(expr: syntax.Expr, scope: _Scope, owner: str) -> Node:
+    return _expr(expr, scope, owner)
+
+
+def _condition(expr: syntax.Expr, scope: _Scope, owner: str) -> Node:
+    if not (
+        isinstance(expr, syntax.Binary) and BINARY_OPERATORS[expr.op] in COMPARISONS
+    ):
+        raise SymgradError(
+            "the first argument of where must be a comparison (< <= > >=)", expr.span
+        )
+    op = BINARY_OPERATORS[expr.op]
+    return call(op, _value(expr.left, scope, owner), _value(expr.right, scope, owner))
+
+
+def _name(expr: syntax.Name, scope: _Scope, owner: str) -> Node:
+    name = expr.id
+    if name in scope.params:
+        return var(name)
+    if name in scope.intermediates:
+        return scope.intermediates[name].node
+    if name in CONSTANTS:
+        return num(CONSTANTS[name])
+    if name == owner:
+        raise NameResolutionError(
+            f"'{name}' refers to itself; definitions cannot be recursive", expr.span
+        )
+    later = scope.later.get(name)
+    if later is not None:
+        raise NameResolutionError(
+            f"'{name}' is used before its definition at line {later.span.line}",
+            expr.span,
+        )
+    if name in scope.functions or name in FUNCTIONS:
+        raise NameResolutionError(
+            f"'{name}' is a function; call it with arguments", expr.span
+        )
+    if scope.in_function:
+        candidates = sorted(scope.params | set(scope.intermediates) | set(CONSTANTS))
+        raise NameResolutionError(
+            f"unknown name '{name}'{_did_you_mean(name, candidates)}", expr.span
+        )
+    # In an intermediate (u = b*c) a free name is a variable that every function
+    # using the intermediate must have as a parameter.
+    return var(name)
+
+
+def _call(expr: syntax.Call, scope: _Scope, owner: str) -> Node:
+    name = expr.func
+    if name in scope.functions:
+        callee = scope.functions[name]
+        _check_arity(expr, name, len(callee.all_names))
+        args = [_value(a, scope, owner) for a in expr.args]
+        mapping = {var(p): a for p, a in zip(callee.all_names, args)}
+        return substitute([callee.body], mapping, build)[0]
+    if name in FUNCTIONS:
+        spec = FUNCTIONS[name]
+        _check_arity(expr, name, spec.arity)
+        if spec.name == "where":
+            cond = _condition(expr.args[0], scope, owner)
+            return call(
+                "where",
+                cond,
+                _value(expr.args[1], scope, owner),
+                _value(expr.args[2], scope, owner),
+            )
+        return call(spec.name, *(_value(a, scope, owner) for a in expr.args))
+    if name == owner:
+        raise NameResolutionError(
+            f"'{name}' calls itself; definitions cannot be recursive", expr.func_span
+        )
+    later = scope.later.get(name)
+    if later is not None:
+        raise NameResolutionError(
+            f"'{name}' is called before its definition at line {later.span.line}",
+            expr.func_span,
+        )
+    candidates = sorted(set(FUNCTIONS) | set(scope.functions))
+    raise NameResolutionError(
+        f"unknown function '{name}'{_did_you_mean(name, candidates)}", expr.func_span
+    )
+
+
+def _check_arity(expr: syntax.Call, name: str, arity: int) -> None:
+    if len(expr.args) != arity:
+        plural = "s" if arity != 1 else ""
+        raise SymgradError(
+            f"'{name}' takes {arity} argument{plural}, got {len(expr.args)}", expr.span
+        )
+
+
+def _did_you_mean(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""

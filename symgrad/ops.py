@@ -1,0 +1,82 @@
+"""The op catalogue: one table of every graph op with its arity and properties."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """What the rest of symgrad needs to know about one op."""
+
+    name: str
+    arity: int  # -1 for leaves
+    kind: str  # "leaf", "arith", "elementwise", "compare", "select"
+    differentiable: bool  # False: a documented zero derivative (sign, comparisons)
+    callable_as: str | None = None  # the function name in .sg files, if any
+    commutative: bool = False
+
+
+def _spec(name, arity, kind, differentiable=True, callable_as=None, commutative=False):
+    return OpSpec(name, arity, kind, differentiable, callable_as, commutative)
+
+
+# fmt: off
+OPS: dict[str, OpSpec] = {spec.name: spec for spec in (
+    _spec("const",    -1, "leaf",        False),
+    _spec("var",      -1, "leaf",        False),
+    _spec("add",       2, "arith",       commutative=True),
+    _spec("sub",       2, "arith"),
+    _spec("mul",       2, "arith",       commutative=True),
+    _spec("div",       2, "arith"),
+    _spec("neg",       1, "arith"),
+    _spec("pow",       2, "arith"),
+    _spec("exp",       1, "elementwise", callable_as="exp"),
+    _spec("log",       1, "elementwise", callable_as="log"),
+    _spec("log1p",     1, "elementwise", callable_as="log1p"),
+    _spec("expm1",     1, "elementwise", callable_as="expm1"),
+    _spec("sqrt",      1, "elementwise", callable_as="sqrt"),
+    _spec("sin",       1, "elementwise", callable_as="sin"),
+    _spec("cos",       1, "elementwise", callable_as="cos"),
+    _spec("tan",       1, "elementwise", callable_as="tan"),
+    _spec("asin",      1, "elementwise", callable_as="asin"),
+    _spec("acos",      1, "elementwise", callable_as="acos"),
+    _spec("atan",      1, "elementwise", callable_as="atan"),
+    _spec("sinh",      1, "elementwise", callable_as="sinh"),
+    _spec("cosh",      1, "elementwise", callable_as="cosh"),
+    _spec("tanh",      1, "elementwise", callable_as="tanh"),
+    _spec("abs",       1, "elementwise", callable_as="abs"),
+    _spec("sign",      1, "elementwise", False, callable_as="sign"),
+    _spec("sigmoid",   1, "elementwise", callable_as="sigmoid"),
+    _spec("softplus",  1, "elementwise", callable_as="softplus"),
+    _spec("relu",      1, "elementwise", callable_as="relu"),
+    _spec("step",      1, "elementwise", False),  # 1 where x > 0 else 0: relu's derivative
+    _spec("atan2",     2, "elementwise", callable_as="atan2"),
+    _spec("min",       2, "elementwise", callable_as="min", commutative=True),
+    _spec("max",       2, "elementwise", callable_as="max", commutative=True),
+    _spec("lt",        2, "compare",     False),
+    _spec("le",        2, "compare",     False),
+    _spec("gt",        2, "compare",     False),
+    _spec("ge",        2, "compare",     False),
+    _spec("where",     3, "select",      callable_as="where"),
+)}
+# fmt: on
+
+# The functions an expression file may call, by their surface name.
+FUNCTIONS: dict[str, OpSpec] = {s.callable_as: s for s in OPS.values() if s.callable_as}
+
+# Infix operators of the expression language and the ops they build.
+BINARY_OPERATORS: dict[str, str] = {
+    "+": "add",
+    "-": "sub",
+    "*": "mul",
+    "/": "div",
+    "^": "pow",
+    "<": "lt",
+    "<=": "le",
+    ">": "gt",
+    ">=": "ge",
+}
+
+# Named constants of the expression language.
+CONSTANTS: dict[str, float] = {"pi": 3.141592653589793}

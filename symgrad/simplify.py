@@ -1,0 +1,351 @@
+"""Named rewrite rules applied at construction to a fixpoint, plus stability rewrites.
+
+Every node the core builds goes through `build`, which interns the node and then
+applies the rules of its op until none fires. Arguments are always already
+simplified, so one local pass per new node reaches the fixpoint of the whole graph.
+
+Soundness: a rule rewrites only to something equal wherever the original is
+defined, and smaller or more stable. Two conventions of derivative code are
+deliberate and documented: a zero coefficient annihilates (0*x -> 0, x - x -> 0,
+even where x is inf or nan), which is what keeps structural zeros zero; and a
+`where` whose other branch is 0 absorbs the factors around it
+(where(c, a, 0) * h -> where(c, a*h, 0)), so an undefined value in the branch not
+taken never leaks into a value or a derivative.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from symgrad.evaluate import apply_op
+from symgrad.graph import Node, const, is_const, make, toposort
+
+Rule = Callable[[Node], "Node | None"]
+
+_MAX_STEPS = 64
+_recording: list[str] | None = None
+
+
+@contextmanager
+def recording() -> Iterator[list[str]]:
+    """Collect the names of the rules that fire inside the block (for tests and tracing)."""
+    global _recording
+    previous, _recording = _recording, []
+    try:
+        yield _recording
+    finally:
+        _recording = previous
+
+
+def build(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
+    """Make a node from simplified arguments and rewrite it to the rules' fixpoint."""
+    node = make(op, args, attrs)
+    for _ in range(_MAX_STEPS):
+        for name, rule in RULES.get(node.op, ()):
+            out = rule(node)
+            if out is not None and out is not node:
+                if _recording is not None:
+                    _recording.append(name)
+                node = out
+                break
+        else:
+            return node
+    return node
+
+
+def simplify(roots: Sequence[Node]) -> list[Node]:
+    """Rebuild a graph built without rules (e.g. from sympy) through the rules."""
+    new: dict[Node, Node] = {}
+    for node in toposort(roots):
+        args = tuple(new[a] for a in node.args)
+        new[node] = node if not node.args else build(node.op, args, node.attrs)
+    return [new[r] for r in roots]
+
+
+# ---------------------------------------------------------------- builders
+
+
+def add(a: Node, b: Node) -> Node:
+    """a + b."""
+    return build("add", (a, b))
+
+
+def sub(a: Node, b: Node) -> Node:
+    """a - b."""
+    return build("sub", (a, b))
+
+
+def mul(a: Node, b: Node) -> Node:
+    """a * b."""
+    return build("mul", (a, b))
+
+
+def div(a: Node, b: Node) -> Node:
+    """a / b."""
+    return build("div", (a, b))
+
+
+def neg(a: Node) -> Node:
+    """-a."""
+    return build("neg", (a,))
+
+
+def power(a: Node, b: Node) -> Node:
+    """a ** b."""
+    return build("pow", (a, b))
+
+
+def call(op: str, *args: Node) -> Node:
+    """Any other op applied to args (exp, sin, where, ...)."""
+    return build(op, args)
+
+
+def num(value: float) -> Node:
+    """A constant node."""
+    return const(value)
+
+
+ZERO, ONE = const(0.0), const(1.0)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _c(node: Node) -> float | None:
+    """The value of a const node, else None."""
+    return node.attrs[0] if node.op == "const" else None
+
+
+def _is_int(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and value == int(value)
+
+
+def _coeff(node: Node) -> tuple[float, Node]:
+    """Split c*x into (c, x); anything else is 1*x."""
+    if node.op == "mul" and node.args[0].op == "const":
+        return node.args[0].attrs[0], node.args[1]
+    if node.op == "neg":
+        return -1.0, node.args[0]
+    return 1.0, node
+
+
+def _zero_branch_where(node: Node) -> bool:
+    """where(c, a, 0) or where(c, 0, b): a select with one zero branch."""
+    return node.op == "where" and (
+        is_const(node.args[1], 0) or is_const(node.args[2], 0)
+    )
+
+
+def _map_where(node: Node, f: Callable[[Node], Node]) -> Node:
+    """where(c, f(a), f(b)) for a where with one zero branch, keeping the zero a zero."""
+    c, a, b = node.args
+    fa = ZERO if is_const(a, 0) else f(a)
+    fb = ZERO if is_const(b, 0) else f(b)
+    return call("where", c, fa, fb)
+
+
+_NONNEG_OPS = {"abs", "exp", "sqrt", "sigmoid", "softplus", "relu", "step", "cosh"}
+
+
+def _nonnegative(node: Node, depth: int = 8) -> bool:
+    """A cheap, bounded proof that node >= 0 wherever it is defined."""
+    if depth == 0:
+        return False
+    if node.op == "const":
+        return node.attrs[0] >= 0
+    if node.op in _NONNEG_OPS:
+        return True
+    if node.op == "pow":
+        k = _c(node.args[1])
+        return (_is_int(k) and k % 2 == 0) or _nonnegative(node.args[0], depth - 1)
+    if node.op in ("add", "mul", "div", "max"):
+        return all(_nonnegative(a, depth - 1) for a in node.args)
+    return False
+
+
+def _fold(node: Node) -> Node | None:
+    """Evaluate an op whose arguments are all constants (kept symbolic if not finite)."""
+    if not node.args or any(a.op != "const" for a in node.args):
+        return None
+    value = apply_op(node.op, [np.float64(a.attrs[0]) for a in node.args])
+    value = float(value)
+    return const(value) if math.isfinite(value) else None
+
+
+# ---------------------------------------------------------------- rules, by op
+# Each rule takes the freshly made node (arguments already simplified) and returns
+# a replacement or None. The math each one uses is in its name and one line.
+
+# fmt: off
+ADD_RULES: tuple[tuple[str, Rule], ...] = (
+    ("fold",           _fold),
+    ("add_zero",       lambda n: n.args[1] if is_const(n.args[0], 0) else n.args[0] if is_const(n.args[1], 0) else None),
+    ("add_const_last", lambda n: add(n.args[1], n.args[0]) if n.args[0].op == "const" else None),
+    ("add_const_assoc", lambda n: add(n.args[0].args[0], add(n.args[0].args[1], n.args[1])) if n.args[1].op == "const" and n.args[0].op == "add" and n.args[0].args[1].op == "const" else None),
+    ("add_neg",        lambda n: sub(n.args[0], n.args[1].args[0]) if n.args[1].op == "neg" else sub(n.args[1], n.args[0].args[0]) if n.args[0].op == "neg" else None),
+    ("add_like_terms", lambda n: _like_terms(n.args[0], n.args[1], 1.0)),
+    ("add_where_zero", lambda n: _merge_where(n, add)),
+)
+SUB_RULES: tuple[tuple[str, Rule], ...] = (
+    ("fold",           _fold),
+    ("sub_zero",       lambda n: n.args[0] if is_const(n.args[1], 0) else neg(n.args[1]) if is_const(n.args[0], 0) else None),
+    ("sub_self",       lambda n: ZERO if n.args[0] is n.args[1] else None),
+    ("sub_neg",        lambda n: add(n.args[0], n.args[1].args[0]) if n.args[1].op == "neg" else None),
+    ("sub_const",      lambda n: add(n.args[0], const(-n.args[1].attrs[0])) if n.args[1].op == "const" and n.args[0].op == "add" and n.args[0].args[1].op == "const" else None),
+    ("sub_like_terms", lambda n: _like_terms(n.args[0], n.args[1], -1.0)),
+    ("expm1",          lambda n: call("expm1", n.args[0].args[0]) if n.args[0].op == "exp" and is_const(n.args[1], 1) else None),
+    ("one_minus_sigmoid", lambda n: call("sigmoid", neg(n.args[1].args[0])) if is_const(n.args[0], 1) and n.args[1].op == "sigmoid" else None),
+    ("sub_where_zero", lambda n: _merge_where(n, sub)),
+)
+MUL_RULES: tuple[tuple[str, Rule], ...] = (
+    ("fold",           _fold),
+    ("mul_zero",       lambda n: ZERO if is_const(n.args[0], 0) or is_const(n.args[1], 0) else None),
+    ("mul_one",        lambda n: n.args[1] if is_const(n.args[0], 1) else n.args[0] if is_const(n.args[1], 1) else None),
+    ("mul_const_first", lambda n: mul(n.args[1], n.args[0]) if n.args[1].op == "const" else None),
+    ("mul_minus_one",  lambda n: neg(n.args[1]) if is_const(n.args[0], -1) else None),
+    ("mul_const_assoc", lambda n: mul(mul(n.args[0], n.args[1].args[0]), n.args[1].args[1]) if n.args[0].op == "const" and n.args[1].op == "mul" and n.args[1].args[0].op == "const" else None),
+    ("mul_const_left", lambda n: mul(mul(n.args[1].args[0], n.args[0]), n.args[1].args[1]) if n.args[0].op != "const" and n.args[1].op == "mul" and n.args[1].args[0].op == "const" else None),
+    ("mul_neg",        lambda n: neg(mul(n.args[0].args[0], n.args[1])) if n.args[0].op == "neg" else neg(mul(n.args[0], n.args[1].args[0])) if n.args[1].op == "neg" else None),
+    ("mul_same",       lambda n: power(n.args[0], const(2.0)) if n.args[0] is n.args[1] and n.args[0].op != "const" else None),
+    ("mul_powers",     lambda n: _mul_powers(n.args[0], n.args[1])),
+    ("mul_reciprocal", lambda n: div(n.args[0], n.args[1].args[1]) if n.args[1].op == "div" and is_const(n.args[1].args[0], 1) else div(n.args[1], n.args[0].args[1]) if n.args[0].op == "div" and is_const(n.args[0].args[0], 1) else None),
+    ("mul_where_zero", lambda n: _absorb_where(n, lambda w, h: mul(w, h), lambda h, w: mul(h, w))),
+)
+DIV_RULES: tuple[tuple[str, Rule], ...] = (
+    ("fold",           _fold),
+    ("div_one",        lambda n: n.args[0] if is_const(n.args[1], 1) else None),
+    ("div_zero",       lambda n: ZERO if is_const(n.args[0], 0) else None),
+    ("div_neg",        lambda n: neg(div(n.args[0].args[0], n.args[1])) if n.args[0].op == "neg" else neg(div(n.args[0], n.args[1].args[0])) if n.args[1].op == "neg" else None),
+    ("sigmoid",        lambda n: _sigmoid_of(n.args[1]) if is_const(n.args[0], 1) else None),
+    ("div_where_zero", lambda n: _map_where(n.args[0], lambda a: div(a, n.args[1])) if _zero_branch_where(n.args[0]) else None),
+)
+NEG_RULES: tuple[tuple[str, Rule], ...] = (
+    ("fold",           _fold),
+    ("neg_neg",        lambda n: n.args[0].args[0] if n.args[0].op == "neg" else None),
+    ("neg_sub",        lambda n: sub(n.args[0].args[1], n.args[0].args[0]) if n.args[0].op == "sub" else None),
+    ("neg_scaled",     lambda n: mul(const(-n.args[0].args[0].attrs[0]), n.args[0].args[1]) if n.args[0].op == "mul" and n.args[0].args[0].op == "const" else None),
+    ("neg_where_zero", lambda n: _map_where(n.args[0], neg) if _zero_branch_where(n.args[0]) else None),
+)
+POW_RULES: tuple[tuple[str, Rule], ...] = (
+    ("fold",           _fold),
+    ("pow_one",        lambda n: n.args[0] if is_const(n.args[1], 1) else None),
+    ("pow_zero",       lambda n: ONE if is_const(n.args[1], 0) else None),
+    ("pow_base_one",   lambda n: ONE if is_const(n.args[0], 1) else None),
+    ("pow_half",       lambda n: call("sqrt", n.args[0]) if is_const(n.args[1], 0.5) else None),
+    ("pow_pow_int",    lambda n: power(n.args[0].args[0], const(n.args[0].args[1].attrs[0] * n.args[1].attrs[0])) if n.args[0].op == "pow" and _is_int(_c(n.args[1])) and _is_int(_c(n.args[0].args[1])) else None),
+    ("sqrt_squared",   lambda n: n.args[0].args[0] if n.args[0].op == "sqrt" and is_const(n.args[1], 2) and _nonnegative(n.args[0].args[0]) else None),
+)
+LOG_RULES: tuple[tuple[str, Rule], ...] = (
+    ("fold",           _fold),
+    ("log_exp",        lambda n: n.args[0].args[0] if n.args[0].op == "exp" else None),
+    ("softplus",       lambda n: call("softplus", _one_plus(n.args[0]).args[0]) if _one_plus(n.args[0]) is not None and _one_plus(n.args[0]).op == "exp" else None),
+    ("log_sigmoid",    lambda n: neg(call("softplus", neg(n.args[0].args[0]))) if n.args[0].op == "sigmoid" else None),
+    ("log1p",          lambda n: call("log1p", _one_plus(n.args[0])) if _one_plus(n.args[0]) is not None else None),
+)
+MAX_RULES: tuple[tuple[str, Rule], ...] = (
+    ("fold",           _fold),
+    ("max_self",       lambda n: n.args[0] if n.args[0] is n.args[1] else None),
+    ("max_relu",       lambda n: call("relu", n.args[0]) if is_const(n.args[1], 0) else call("relu", n.args[1]) if is_const(n.args[0], 0) else None),
+)
+MIN_RULES: tuple[tuple[str, Rule], ...] = (
+    ("fold",           _fold),
+    ("min_self",       lambda n: n.args[0] if n.args[0] is n.args[1] else None),
+    ("min_relu",       lambda n: neg(call("relu", neg(n.args[0]))) if is_const(n.args[1], 0) else neg(call("relu", neg(n.args[1]))) if is_const(n.args[0], 0) else None),
+)
+ABS_RULES: tuple[tuple[str, Rule], ...] = (
+    ("fold",           _fold),
+    ("abs_abs",        lambda n: n.args[0] if n.args[0].op == "abs" else None),
+    ("abs_neg",        lambda n: call("abs", n.args[0].args[0]) if n.args[0].op == "neg" else None),
+)
+WHERE_RULES: tuple[tuple[str, Rule], ...] = (
+    ("where_same",     lambda n: n.args[1] if n.args[1] is n.args[2] else None),
+    ("where_const",    lambda n: (n.args[1] if n.args[0].attrs[0] else n.args[2]) if n.args[0].op == "const" else None),
+)
+FOLD_ONLY: tuple[tuple[str, Rule], ...] = (("fold", _fold),)
+# fmt: on
+
+
+def _one_plus(node: Node) -> Node | None:
+    """u when node is 1 + u or u + 1, else None."""
+    if node.op == "add":
+        if is_const(node.args[1], 1):
+            return node.args[0]
+        if is_const(node.args[0], 1):
+            return node.args[1]
+    return None
+
+
+def _sigmoid_of(denominator: Node) -> Node | None:
+    """sigmoid(u) when denominator is 1 + exp(-u)."""
+    u = _one_plus(denominator)
+    if u is None or u.op != "exp":
+        return None
+    return call("sigmoid", neg(u.args[0]))
+
+
+def _like_terms(a: Node, b: Node, sign: float) -> Node | None:
+    """c1*x + sign*c2*x -> (c1 + sign*c2)*x."""
+    ca, xa = _coeff(a)
+    cb, xb = _coeff(b)
+    if xa is not xb or xa.op == "const":
+        return None
+    return mul(const(ca + sign * cb), xa)
+
+
+def _mul_powers(a: Node, b: Node) -> Node | None:
+    """x^j * x^k -> x^(j+k) for non-negative integer j, k (sound for every x)."""
+
+    def split(n: Node) -> tuple[Node, float | None]:
+        if n.op == "pow" and _is_int(_c(n.args[1])) and n.args[1].attrs[0] >= 0:
+            return n.args[0], n.args[1].attrs[0]
+        return n, 1.0
+
+    base_a, ka = split(a)
+    base_b, kb = split(b)
+    if base_a is not base_b or base_a.op == "const" or (a is b):
+        return None
+    return power(base_a, const(ka + kb))
+
+
+def _merge_where(node: Node, combine: Callable[[Node, Node], Node]) -> Node | None:
+    """where(c, a, 0) +- where(c, b, 0) -> where(c, a +- b, 0), and the mixed cases."""
+    a, b = node.args
+    if not (_zero_branch_where(a) and _zero_branch_where(b) and a.args[0] is b.args[0]):
+        return None
+    return call(
+        "where", a.args[0], combine(a.args[1], b.args[1]), combine(a.args[2], b.args[2])
+    )
+
+
+def _absorb_where(node: Node, left, right) -> Node | None:
+    """where(c, a, 0) * h -> where(c, a*h, 0): the untaken branch stays an exact 0."""
+    a, b = node.args
+    if _zero_branch_where(a):
+        return _map_where(a, lambda w: left(w, b))
+    if _zero_branch_where(b):
+        return _map_where(b, lambda w: right(a, w))
+    return None
+
+
+RULES: dict[str, tuple[tuple[str, Rule], ...]] = {
+    "add": ADD_RULES,
+    "sub": SUB_RULES,
+    "mul": MUL_RULES,
+    "div": DIV_RULES,
+    "neg": NEG_RULES,
+    "pow": POW_RULES,
+    "log": LOG_RULES,
+    "max": MAX_RULES,
+    "min": MIN_RULES,
+    "abs": ABS_RULES,
+    "where": WHERE_RULES,
+}
+for _op in (
+    "exp log1p expm1 sqrt sin cos tan asin acos atan sinh cosh tanh sign sigmoid "
+    "softplus relu step atan2 lt le gt ge"
+).split():
+    RULES.setdefault(_op, FOLD_ONLY)
