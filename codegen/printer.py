@@ -51,16 +51,37 @@ def expression(node: Node, names: Mapping[Node, str]) -> str:
     return _print(node, names)[0]
 
 
+def definition(node: Node, names: Mapping[Node, str]) -> str:
+    """The right-hand side that defines node: its op spelled out even if node is named."""
+    return _spell(node, names)[0]
+
+
+def estimate(node: Node, arg_lengths: list[int]) -> int:
+    """An upper bound on len(definition(node)) given its arguments' printed lengths."""
+    op = node.op
+    if op == "const":
+        return len(constant(node.attrs[0])[0])
+    if op in INFIX:
+        return sum(arg_lengths) + 3 + 4  # the operator with spaces; parentheses
+    if op in ("neg", "pow"):
+        return sum(arg_lengths) + 14  # np.power(a, b) at worst
+    return len(CALLS[op].format(*[""] * len(arg_lengths))) + sum(arg_lengths)
+
+
 def _operand(node: Node, names: Mapping[Node, str], need: int) -> str:
     text, prec = _print(node, names)
     return f"({text})" if prec < need else text
 
 
 def _print(node: Node, names: Mapping[Node, str]) -> tuple[str, int]:
-    # Recursion is bounded: schedule cuts every statement to INLINE_LIMIT ops.
+    # Recursion is bounded: schedule cuts every statement to a bounded length.
     name = names.get(node)
     if name is not None:
         return name, ATOM
+    return _spell(node, names)
+
+
+def _spell(node: Node, names: Mapping[Node, str]) -> tuple[str, int]:
     op, args = node.op, node.args
     if op == "const":
         return constant(node.attrs[0])
@@ -72,7 +93,9 @@ def _print(node: Node, names: Mapping[Node, str]) -> tuple[str, int]:
         right = _operand(args[1], names, prec + 1)
         return f"{left} {symbol} {right}", prec
     if op == "neg":
-        return f"-{_operand(args[0], names, UNARY)}", UNARY
+        # black writes -(x**2), not -x**2: the same value, clearer precedence
+        need = POWER + 1 if args[0].op == "pow" else UNARY
+        return f"-{_operand(args[0], names, need)}", UNARY
     if op == "pow":
         return _power(node, names)
     return CALLS[op].format(*(expression(a, names) for a in args)), ATOM
@@ -83,6 +106,11 @@ def _power(node: Node, names: Mapping[Node, str]) -> tuple[str, int]:
     k = exponent.attrs[0] if exponent.op == "const" else None
     if k is not None and math.isfinite(k) and k == int(k) and abs(k) <= 2**31:
         # Integer powers use **; a negative one as a float so integer arrays work.
-        literal = str(int(k)) if k >= 0 else f"({repr(k)})"
-        return f"{_operand(base, names, POWER + 1)}**{literal}", POWER
+        literal = str(int(k)) if k >= 0 else repr(k)
+        text, prec = _print(base, names)
+        if prec <= POWER:
+            text = f"({text})"
+        # black hugs ** only between simple operands (names, numbers, attributes)
+        simple = prec == ATOM and (text.replace(".", "").replace("_", "").isalnum())
+        return f"{text}**{literal}" if simple else f"{text} ** {literal}", POWER
     return f"np.power({expression(base, names)}, {expression(exponent, names)})", ATOM

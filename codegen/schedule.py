@@ -7,11 +7,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from codegen.printer import estimate
 from symgrad.graph import Node, toposort
 
-# A statement inlines at most this many ops; a bigger expression is cut into
-# temporaries, so CPython's compiler never sees a deeply nested expression.
-INLINE_LIMIT = 24
+# Each statement's right-hand side stays within this many characters (estimated
+# from above), so lines fit black's 88 columns and CPython's compiler never meets
+# a deeply nested expression.
+STATEMENT_BUDGET = 60
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -51,6 +53,7 @@ class Schedule:
 
     statements: list[tuple[str, Node]] = field(default_factory=list)
     names: dict[Node, str] = field(default_factory=dict)
+    order: list[Node] = field(default_factory=list)
 
 
 def schedule(
@@ -58,11 +61,13 @@ def schedule(
     params: Mapping[Node, str],
     hints: Mapping[Node, str],
     namer: Namer,
+    output_budget: int = STATEMENT_BUDGET,
 ) -> Schedule:
     """Give a temporary to every shared, hinted or oversized node reachable from outputs.
 
     params maps var nodes to their Python names; hints proposes names (source
-    intermediates `u`, adjoints `du`) for nodes worth a statement of their own.
+    intermediates `u`, adjoints `du`) for nodes worth a statement of their own; an
+    output longer than output_budget gets a statement so its use site stays short.
     """
     order = toposort(outputs)
     uses: dict[Node, int] = {}
@@ -71,17 +76,25 @@ def schedule(
             uses[arg] = uses.get(arg, 0) + 1
     for out in outputs:
         uses[out] = uses.get(out, 0) + 1
-    result = Schedule(names=dict(params))
-    weight: dict[Node, int] = {}
+    is_output = set(outputs)
+    result = Schedule(names=dict(params), order=order)
+    length: dict[Node, int] = {node: len(name) for node, name in params.items()}
     for node in order:
         if not node.args:
+            if node not in length:  # a const; every var is a parameter
+                length[node] = estimate(node, [])
             continue
-        w = 1 + sum(weight.get(a, 0) for a in node.args if a not in result.names)
-        if uses.get(node, 0) > 1 or node in hints or w > INLINE_LIMIT:
+        size = estimate(node, [length[a] for a in node.args])
+        if (
+            uses.get(node, 0) > 1
+            or node in hints
+            or size > STATEMENT_BUDGET
+            or (node in is_output and size > output_budget)
+        ):
             hint = hints.get(node)
             name = namer.claim(hint) if hint else namer.fresh()
             result.names[node] = name
             result.statements.append((name, node))
-        else:
-            weight[node] = w
+            size = len(name)
+        length[node] = size
     return result

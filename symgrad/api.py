@@ -63,7 +63,7 @@ def function_specs(d: Derivatives, names: dict[Node, str]) -> list[FunctionSpec]
     specs = [FunctionSpec(f.name, params, f.body, f"{f.source}", names)]
     if not f.params:
         return specs
-    wrt = ", ".join(f.params)
+    wrt, n = ", ".join(f.params), len(f.params)
     quote = f"\n\n{f.source}"
     vparams = tuple((f"v{p}", v) for p, v in zip(f.params, d.vector))
     specs += [
@@ -71,28 +71,28 @@ def function_specs(d: Derivatives, names: dict[Node, str]) -> list[FunctionSpec]
             f.name + "_grad",
             params,
             d.gradient,
-            f"Gradient of {head} with respect to ({wrt}).{quote}",
+            f"Gradient of {f.name}: the partials in ({wrt}).{quote}",
             d.hints,
         ),
         FunctionSpec(
             f.name + "_value_and_grad",
             params,
             (f.body, d.gradient),
-            f"Value and gradient of {head}: (value, ({wrt}) partials).{quote}",
+            f"Value and gradient of {f.name}: (value, partials in ({wrt})).{quote}",
             d.hints,
         ),
         FunctionSpec(
             f.name + "_hessian",
             params,
             Symmetric(len(f.params), d.hessian),
-            f"Hessian of {head} in ({wrt}): shape batch + ({len(f.params)}, {len(f.params)}).{quote}",
+            f"Hessian of {f.name} in ({wrt}): shape batch + ({n}, {n}).{quote}",
             names,
         ),
         FunctionSpec(
             f.name + "_hvp",
             params + vparams,
             d.hvp,
-            f"Hessian of {head} times the vector ({', '.join(p for p, _ in vparams)}).{quote}",
+            f"Hessian of {f.name} times the vector ({', '.join(p for p, _ in vparams)}).{quote}",
             names,
         ),
     ]
@@ -113,10 +113,10 @@ def module_spec(program: Program, source_name: str) -> ModuleSpec:
     return ModuleSpec(doc, tuple(specs))
 
 
-def compile_source(text: str, file: str = "<input>", fmt: bool = True) -> str:
+def compile_source(text: str, file: str = "<input>") -> str:
     """Compile expression-file text to the text of a standalone numpy module."""
     program = lower(parse(text, file))
-    return render(module_spec(program, Path(file).name), fmt=fmt)
+    return render(module_spec(program, Path(file).name))
 
 
 def decode_source(data: bytes, file: str) -> str:

@@ -168,42 +168,56 @@ def _mentions(root: Node, target: Node) -> bool:
     return any(n is target for n in toposort([root]))
 
 
-def _expr(expr: syntax.Expr, scope: _Scope, owner: str) -> Node:
-    # Recursion here is bounded by the parser's nesting limit.
+def _children(expr: syntax.Expr) -> tuple[syntax.Expr, ...]:
+    if isinstance(expr, syntax.Unary):
+        return (expr.operand,)
+    if isinstance(expr, syntax.Binary):
+        return (expr.left, expr.right)
+    if isinstance(expr, syntax.Call):
+        return expr.args
+    return ()
+
+
+def _expr(root: syntax.Expr, scope: _Scope, owner: str) -> Node:
+    """Lower an expression bottom-up with an explicit stack (long sums are deep trees)."""
+    stack: list[tuple[syntax.Expr, bool]] = [(root, False)]
+    values: list[Node] = []
+    while stack:
+        expr, ready = stack.pop()
+        children = _children(expr)
+        if not ready and children:
+            stack.append((expr, True))
+            stack.extend((child, False) for child in reversed(children))
+            continue
+        args = values[len(values) - len(children) :]
+        del values[len(values) - len(children) :]
+        values.append(_combine(expr, children, args, scope, owner))
+    return _number(values[0], root)
+
+
+def _number(node: Node, expr: syntax.Expr) -> Node:
+    """node, checked to be a number and not a condition."""
+    if node.op in COMPARISONS:
+        raise SymgradError(
+            f"a comparison ('{expr.op}') gives a condition, not a number; "
+            "use it as the first argument of where(cond, a, b)",
+            expr.span,
+        )
+    return node
+
+
+def _combine(expr, children, args: list[Node], scope: _Scope, owner: str) -> Node:
     if isinstance(expr, syntax.Num):
         return num(expr.value)
     if isinstance(expr, syntax.Name):
         return _name(expr, scope, owner)
     if isinstance(expr, syntax.Unary):
-        operand = _value(expr.operand, scope, owner)
+        operand = _number(args[0], children[0])
         return neg(operand) if expr.op == "-" else operand
     if isinstance(expr, syntax.Binary):
-        op = BINARY_OPERATORS[expr.op]
-        if op in COMPARISONS:
-            raise SymgradError(
-                f"a comparison ('{expr.op}') gives a condition, not a number; "
-                "use it as the first argument of where(cond, a, b)",
-                expr.span,
-            )
-        return build(
-            op, (_value(expr.left, scope, owner), _value(expr.right, scope, owner))
-        )
-    return _call(expr, scope, owner)
-
-
-def _value(expr: syntax.Expr, scope: _Scope, owner: str) -> Node:
-    return _expr(expr, scope, owner)
-
-
-def _condition(expr: syntax.Expr, scope: _Scope, owner: str) -> Node:
-    if not (
-        isinstance(expr, syntax.Binary) and BINARY_OPERATORS[expr.op] in COMPARISONS
-    ):
-        raise SymgradError(
-            "the first argument of where must be a comparison (< <= > >=)", expr.span
-        )
-    op = BINARY_OPERATORS[expr.op]
-    return call(op, _value(expr.left, scope, owner), _value(expr.right, scope, owner))
+        left, right = (_number(a, c) for a, c in zip(args, children))
+        return build(BINARY_OPERATORS[expr.op], (left, right))
+    return _call(expr, args, scope, owner)
 
 
 def _name(expr: syntax.Name, scope: _Scope, owner: str) -> Node:
@@ -238,26 +252,26 @@ def _name(expr: syntax.Name, scope: _Scope, owner: str) -> Node:
     return var(name)
 
 
-def _call(expr: syntax.Call, scope: _Scope, owner: str) -> Node:
+def _call(expr: syntax.Call, args: list[Node], scope: _Scope, owner: str) -> Node:
     name = expr.func
     if name in scope.functions:
         callee = scope.functions[name]
         _check_arity(expr, name, len(callee.all_names))
-        args = [_value(a, scope, owner) for a in expr.args]
-        mapping = {var(p): a for p, a in zip(callee.all_names, args)}
+        values = [_number(a, c) for a, c in zip(args, expr.args)]
+        mapping = {var(p): a for p, a in zip(callee.all_names, values)}
         return substitute([callee.body], mapping, build)[0]
     if name in FUNCTIONS:
         spec = FUNCTIONS[name]
         _check_arity(expr, name, spec.arity)
         if spec.name == "where":
-            cond = _condition(expr.args[0], scope, owner)
-            return call(
-                "where",
-                cond,
-                _value(expr.args[1], scope, owner),
-                _value(expr.args[2], scope, owner),
-            )
-        return call(spec.name, *(_value(a, scope, owner) for a in expr.args))
+            if args[0].op not in COMPARISONS:
+                raise SymgradError(
+                    "the first argument of where must be a comparison (< <= > >=)",
+                    expr.args[0].span,
+                )
+            rest = [_number(a, c) for a, c in zip(args[1:], expr.args[1:])]
+            return call("where", args[0], *rest)
+        return call(spec.name, *(_number(a, c) for a, c in zip(args, expr.args)))
     if name == owner:
         raise NameResolutionError(
             f"'{name}' calls itself; definitions cannot be recursive", expr.func_span

@@ -186,6 +186,7 @@ ADD_RULES: tuple[tuple[str, Rule], ...] = (
     ("add_zero",       lambda n: n.args[1] if is_const(n.args[0], 0) else n.args[0] if is_const(n.args[1], 0) else None),
     ("add_const_last", lambda n: add(n.args[1], n.args[0]) if n.args[0].op == "const" else None),
     ("add_const_assoc", lambda n: add(n.args[0].args[0], add(n.args[0].args[1], n.args[1])) if n.args[1].op == "const" and n.args[0].op == "add" and n.args[0].args[1].op == "const" else None),
+    ("add_negative_scaled", lambda n: sub(n.args[0], mul(const(-n.args[1].args[0].attrs[0]), n.args[1].args[1])) if n.args[1].op == "mul" and n.args[1].args[0].op == "const" and n.args[1].args[0].attrs[0] < 0 else None),
     ("add_neg",        lambda n: sub(n.args[0], n.args[1].args[0]) if n.args[1].op == "neg" else sub(n.args[1], n.args[0].args[0]) if n.args[0].op == "neg" else None),
     ("add_like_terms", lambda n: _like_terms(n.args[0], n.args[1], 1.0)),
     ("add_where_zero", lambda n: _merge_where(n, add)),
