@@ -196,14 +196,18 @@ def _expr(root: syntax.Expr, scope: _Scope, owner: str) -> Node:
 
 
 def _number(node: Node, expr: syntax.Expr) -> Node:
-    """node, checked to be a number and not a condition."""
-    if node.op in COMPARISONS:
+    """node, checked to be a number and not a condition (a comparison)."""
+    if _is_comparison(expr):
         raise SymgradError(
             f"a comparison ('{expr.op}') gives a condition, not a number; "
             "use it as the first argument of where(cond, a, b)",
             expr.span,
         )
     return node
+
+
+def _is_comparison(expr: syntax.Expr) -> bool:
+    return isinstance(expr, syntax.Binary) and BINARY_OPERATORS[expr.op] in COMPARISONS
 
 
 def _combine(expr, children, args: list[Node], scope: _Scope, owner: str) -> Node:
@@ -264,7 +268,7 @@ def _call(expr: syntax.Call, args: list[Node], scope: _Scope, owner: str) -> Nod
         spec = FUNCTIONS[name]
         _check_arity(expr, name, spec.arity)
         if spec.name == "where":
-            if args[0].op not in COMPARISONS:
+            if not _is_comparison(expr.args[0]):
                 raise SymgradError(
                     "the first argument of where must be a comparison (< <= > >=)",
                     expr.args[0].span,

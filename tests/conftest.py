@@ -30,6 +30,67 @@ def compile_cli(tmp_path):
         source = tmp_path / f"{stem}.sg"
         source.write_text(text, encoding="utf-8")
         assert main(["compile", str(source)]) == 0
-        return import_path(tmp_path / f"{stem}.py")
+        target = tmp_path / f"{stem}.py"
+        audit_module(target.read_text(encoding="utf-8"))
+        return import_path(target)
 
     return run
+
+
+# What a generated module may contain: the AST audit of every module we generate.
+_ALLOWED_NP = {
+    "asarray", "result_type", "broadcast_shapes", "zeros", "full", "where", "errstate",
+    "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "arcsin", "arccos",
+    "arctan", "arctan2", "sinh", "cosh", "tanh", "abs", "sign", "logaddexp", "maximum",
+    "minimum", "heaviside", "power", "pi", "inf", "nan",
+}  # fmt: skip
+_ALLOWED_NODES = (
+    "Module FunctionDef arguments arg Expr Constant Import alias Assign Name Store Load "
+    "Return Tuple List BinOp UnaryOp Compare Call Attribute Subscript Slice Ellipsis "
+    "With withitem keyword Add Sub Mult Div Pow USub Lt LtE Gt GtE Pass"
+).split()
+
+
+def audit_module(text: str) -> None:
+    """Fail unless text holds only assignments, arithmetic, returns and whitelisted calls.
+
+    Strings may appear only as docstrings, the names in __all__ and errstate's
+    keyword values: user text can never become code.
+    """
+    import ast
+
+    tree = ast.parse(text)
+    own = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    allowed_strings = set()
+    for scope in [tree] + [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
+        first = scope.body[0]
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+            allowed_strings.add(id(first.value))
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign)
+            and node.targets[0].__dict__.get("id") == "__all__"
+        ):
+            allowed_strings.update(id(e) for e in node.value.elts)
+        if (
+            isinstance(node, ast.keyword)
+            and node.value.__dict__.get("value") == "ignore"
+        ):
+            allowed_strings.add(id(node.value))
+    for node in ast.walk(tree):
+        kind = type(node).__name__
+        assert kind in _ALLOWED_NODES, f"generated code contains {kind}"
+        if isinstance(node, ast.Import):
+            assert [a.name for a in node.names] == ["numpy"]
+        if isinstance(node, ast.Attribute):
+            assert isinstance(node.value, ast.Name)
+            if node.value.id == "np":
+                assert node.attr in _ALLOWED_NP, f"np.{node.attr} is not whitelisted"
+            else:
+                assert node.attr == "shape", f"attribute {node.attr}"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            assert node.func.id in own, f"call of {node.func.id}"
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            assert (
+                id(node) in allowed_strings
+            ), f"string {node.value!r} outside a docstring"

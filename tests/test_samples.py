@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import black
 import numpy as np
 import pytest
 
 from symgrad.api import compile_file
-from tests.conftest import import_path
+from tests.conftest import audit_module, import_path
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 SOURCES = sorted(SAMPLES.glob("*.sg"))
@@ -16,14 +17,25 @@ SOURCES = sorted(SAMPLES.glob("*.sg"))
 
 def test_there_are_samples():
     names = {p.stem for p in SOURCES}
-    assert {"graph", "poly", "chain", "tanh", "activations", "rosenbrock", "logistic"} <= names
+    assert {
+        "graph",
+        "poly",
+        "chain",
+        "tanh",
+        "activations",
+        "rosenbrock",
+        "logistic",
+    } <= names
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_golden_module_is_current(source: Path):
     golden = source.with_suffix(".py")
     assert golden.exists(), f"{golden} missing: run symgrad compile {source}"
-    assert compile_file(source) == golden.read_text(encoding="utf-8")
+    text = golden.read_text(encoding="utf-8")
+    assert compile_file(source) == text
+    audit_module(text)
+    assert black.format_str(text, mode=black.Mode()) == text
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)

@@ -1,0 +1,100 @@
+"""codegen/printer.py: numpy spellings, exact constants, faithful parentheses."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from codegen.printer import CALLS, INFIX, constant, definition, estimate, expression
+from symgrad.evaluate import evaluate
+from symgrad.graph import const, make, var
+from symgrad.ops import OPS
+
+x, y, z = var("x"), var("y"), var("z")
+NAMES = {x: "x", y: "y", z: "z"}
+
+
+def run(node, **env):
+    """Evaluate the printed text with numpy: what the generated module would compute."""
+    return eval(expression(node, NAMES), {"np": np, "_sigmoid": _sigmoid}, env)
+
+
+def _sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def test_every_op_has_a_spelling():
+    printable = set(CALLS) | set(INFIX) | {"neg", "pow", "const", "var"}
+    assert set(OPS) <= printable
+
+
+@pytest.mark.parametrize(
+    "value", [2.0, 0.1, -3.5, 1e-300, 1.7976931348623157e308, 1 / 3]
+)
+def test_constants_are_exact(value):
+    text, _ = constant(value)
+    assert float(eval(text)) == value
+
+
+def test_special_constants():
+    assert constant(math.inf)[0] == "np.inf"
+    assert constant(-math.inf)[0] == "-np.inf"
+    assert constant(math.nan)[0] == "np.nan"
+    assert constant(math.pi)[0] == "np.pi"
+
+
+# Raw (unsimplified) trees whose printing needs parentheses to keep their meaning.
+TREES = [
+    make("sub", (x, make("sub", (y, z)))),  # x - (y - z)
+    make("div", (x, make("mul", (y, z)))),  # x / (y * z)
+    make("mul", (make("add", (x, y)), z)),  # (x + y) * z
+    make("pow", (make("neg", (x,)), const(2.0))),  # (-x) ** 2
+    make("neg", (make("pow", (x, const(2.0))),)),  # -(x**2)
+    make("pow", (x, make("pow", (y, const(2.0))))),  # x ** y**2 (np.power)
+    make("pow", (make("pow", (x, const(2.0))), const(3.0))),  # (x**2) ** 3
+    make("pow", (x, const(-2.0))),  # x**-2.0
+    make("neg", (make("add", (x, y)),)),  # -(x + y)
+    make("div", (make("neg", (x,)), y)),
+]
+
+
+@pytest.mark.parametrize("tree", TREES, ids=repr)
+def test_printing_keeps_the_tree(tree):
+    env = {"x": 1.3, "y": -0.7, "z": 2.1}
+    expected = evaluate([tree], {"x": 1.3, "y": -0.7, "z": 2.1})[0]
+    assert np.isclose(run(tree, **env), expected, rtol=1e-15)
+
+
+def test_integer_power_with_negative_exponent_works_on_integer_arrays():
+    node = make("pow", (x, const(-2.0)))
+    assert np.allclose(run(node, x=np.array([1, 2])), [1.0, 0.25])
+
+
+def test_fractional_power_uses_np_power():
+    assert expression(make("pow", (x, const(0.3))), NAMES).startswith("np.power(")
+
+
+def test_definition_spells_out_a_named_node():
+    node = make("add", (x, y))
+    assert expression(node, {**NAMES, node: "s"}) == "s"
+    assert definition(node, {**NAMES, node: "s"}) == "x + y"
+
+
+def test_where_returns_a_scalar_for_scalars():
+    node = make("where", (make("gt", (x, const(0.0))), x, const(0.0)))
+    value = run(node, x=2.0)
+    assert np.ndim(value) == 0 and not isinstance(value, np.ndarray)
+
+
+@pytest.mark.parametrize("tree", TREES, ids=repr)
+def test_estimate_is_an_upper_bound(tree):
+    from symgrad.graph import toposort
+
+    length = {x: 1, y: 1, z: 1}
+    for node in toposort([tree]):
+        if node not in length:
+            length[node] = estimate(node, [length[a] for a in node.args])
+        if node.args:
+            assert len(expression(node, NAMES)) <= length[node]

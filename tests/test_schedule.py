@@ -1,0 +1,49 @@
+"""codegen/schedule.py: temporaries for shared, named and long nodes; fresh names."""
+
+from __future__ import annotations
+
+from codegen.schedule import STATEMENT_BUDGET, Namer, schedule
+from codegen.printer import definition
+from symgrad.graph import var
+from symgrad.simplify import add, call, mul, num
+
+x, y = var("x"), var("y")
+PARAMS = {x: "x", y: "y"}
+
+
+def test_shared_nodes_get_one_statement():
+    s = call("sin", x)
+    out = add(mul(s, y), s)
+    plan = schedule([out], PARAMS, {}, Namer({"x", "y"}))
+    assert [node for _, node in plan.statements] == [s]
+
+
+def test_single_use_nodes_are_inlined():
+    out = call("exp", mul(x, y))
+    plan = schedule([out], PARAMS, {}, Namer({"x", "y"}))
+    assert plan.statements == []
+
+
+def test_hints_name_statements():
+    u = mul(x, y)
+    plan = schedule([add(u, x)], PARAMS, {u: "u"}, Namer({"x", "y"}))
+    assert plan.statements == [("u", u)]
+
+
+def test_long_expressions_are_cut_to_the_budget():
+    node = x
+    for k in range(200):
+        node = call("sin", add(node, num(float(k + 1))))
+    plan = schedule([node], PARAMS, {}, Namer({"x", "y"}))
+    assert len(plan.statements) > 10
+    for _, stmt in plan.statements:
+        assert len(definition(stmt, plan.names)) <= STATEMENT_BUDGET
+
+
+def test_namer_avoids_keywords_reserved_and_taken():
+    namer = Namer({"np", "t1"})
+    assert namer.claim("lambda") == "lambda_"
+    assert namer.claim("np") == "np_2"
+    assert namer.fresh() == "t2"
+    assert namer.claim("t2") == "t2_2"
+    assert namer.claim("not an identifier") == "t"
