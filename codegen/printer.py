@@ -46,71 +46,66 @@ def constant(value: float) -> tuple[str, int]:
     return text, UNARY if text.startswith("-") else ATOM
 
 
-def expression(node: Node, names: Mapping[Node, str]) -> str:
+def expression(node: Node, names: Mapping[Node, str], memo: dict | None = None) -> str:
     """The Python text of node, with named nodes as their names."""
-    return _print(node, names)[0]
+    return _print(node, names, {} if memo is None else memo)[0]
 
 
-def definition(node: Node, names: Mapping[Node, str]) -> str:
-    """The right-hand side that defines node: its op spelled out even if node is named."""
-    return _spell(node, names)[0]
+def definition(node: Node, names: Mapping[Node, str], memo: dict | None = None) -> str:
+    """The right-hand side that defines node: its op spelled out even if node is named.
+
+    memo caches the text of unnamed subexpressions between calls (names win over it).
+    """
+    return _spell(node, names, {} if memo is None else memo)[0]
 
 
-def estimate(node: Node, arg_lengths: list[int]) -> int:
-    """An upper bound on len(definition(node)) given its arguments' printed lengths."""
-    op = node.op
-    if op == "const":
-        return len(constant(node.attrs[0])[0])
-    if op in INFIX:
-        return sum(arg_lengths) + 3 + 4  # the operator with spaces; parentheses
-    if op in ("neg", "pow"):
-        return sum(arg_lengths) + 14  # np.power(a, b) at worst
-    return len(CALLS[op].format(*[""] * len(arg_lengths))) + sum(arg_lengths)
-
-
-def _operand(node: Node, names: Mapping[Node, str], need: int) -> str:
-    text, prec = _print(node, names)
+def _operand(node: Node, names: Mapping[Node, str], need: int, memo: dict) -> str:
+    text, prec = _print(node, names, memo)
     return f"({text})" if prec < need else text
 
 
-def _print(node: Node, names: Mapping[Node, str]) -> tuple[str, int]:
+def _print(node: Node, names: Mapping[Node, str], memo: dict) -> tuple[str, int]:
     # Recursion is bounded: schedule cuts every statement to a bounded length.
     name = names.get(node)
     if name is not None:
         return name, ATOM
-    return _spell(node, names)
+    printed = memo.get(node)
+    if printed is None:
+        printed = memo[node] = _spell(node, names, memo)
+    return printed
 
 
-def _spell(node: Node, names: Mapping[Node, str]) -> tuple[str, int]:
+def _spell(node: Node, names: Mapping[Node, str], memo: dict) -> tuple[str, int]:
     op, args = node.op, node.args
     if op == "const":
         return constant(node.attrs[0])
     if op in INFIX:
         symbol, prec = INFIX[op]
-        left = _operand(
-            args[0], names, prec if op not in ("lt", "le", "gt", "ge") else prec + 1
-        )
-        right = _operand(args[1], names, prec + 1)
+        # comparisons do not chain: both sides of one need their own parentheses
+        left_need = prec + 1 if op in ("lt", "le", "gt", "ge") else prec
+        left = _operand(args[0], names, left_need, memo)
+        right = _operand(args[1], names, prec + 1, memo)
         return f"{left} {symbol} {right}", prec
     if op == "neg":
         # black writes -(x**2), not -x**2: the same value, clearer precedence
         need = POWER + 1 if args[0].op == "pow" else UNARY
-        return f"-{_operand(args[0], names, need)}", UNARY
+        return f"-{_operand(args[0], names, need, memo)}", UNARY
     if op == "pow":
-        return _power(node, names)
-    return CALLS[op].format(*(expression(a, names) for a in args)), ATOM
+        return _power(node, names, memo)
+    return CALLS[op].format(*(_print(a, names, memo)[0] for a in args)), ATOM
 
 
-def _power(node: Node, names: Mapping[Node, str]) -> tuple[str, int]:
+def _power(node: Node, names: Mapping[Node, str], memo: dict) -> tuple[str, int]:
     base, exponent = node.args
     k = exponent.attrs[0] if exponent.op == "const" else None
     if k is not None and math.isfinite(k) and k == int(k) and abs(k) <= 2**31:
         # Integer powers use **; a negative one as a float so integer arrays work.
         literal = str(int(k)) if k >= 0 else repr(k)
-        text, prec = _print(base, names)
+        text, prec = _print(base, names, memo)
         if prec <= POWER:
             text = f"({text})"
         # black hugs ** only between simple operands (names, numbers, attributes)
         simple = prec == ATOM and (text.replace(".", "").replace("_", "").isalnum())
         return f"{text}**{literal}" if simple else f"{text} ** {literal}", POWER
-    return f"np.power({expression(base, names)}, {expression(exponent, names)})", ATOM
+    b, e = _print(base, names, memo)[0], _print(exponent, names, memo)[0]
+    return f"np.power({b}, {e})", ATOM

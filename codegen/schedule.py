@@ -7,11 +7,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from codegen.printer import estimate
+from codegen.printer import definition
 from symgrad.graph import Node, toposort
 
-# Each statement's right-hand side stays within this many characters (estimated
-# from above), so lines fit black's 88 columns and CPython's compiler never meets
+# Each statement's right-hand side stays within this many characters, so lines fit
+# black's 88 columns and CPython's compiler never meets
 # a deeply nested expression.
 STATEMENT_BUDGET = 60
 
@@ -78,23 +78,32 @@ def schedule(
         uses[out] = uses.get(out, 0) + 1
     is_output = set(outputs)
     result = Schedule(names=dict(params), order=order)
-    length: dict[Node, int] = {node: len(name) for node, name in params.items()}
+    memo: dict = {}  # printed text of unnamed subexpressions, shared by every statement
     for node in order:
         if not node.args:
-            if node not in length:  # a const; every var is a parameter
-                length[node] = estimate(node, [])
             continue
-        size = estimate(node, [length[a] for a in node.args])
+        size = len(definition(node, result.names, memo))
+        while size > STATEMENT_BUDGET:
+            # Cut the longest inlined argument into a statement of its own; it has
+            # one use (a shared one is named already), and fits the budget itself.
+            inlined = [a for a in node.args if a.args and a not in result.names]
+            if not inlined:
+                break
+            longest = max(inlined, key=lambda a: len(memo[a][0]))
+            _name_statement(longest, hints, namer, result)
+            size = len(definition(node, result.names, memo))
         if (
             uses.get(node, 0) > 1
             or node in hints
-            or size > STATEMENT_BUDGET
             or (node in is_output and size > output_budget)
         ):
-            hint = hints.get(node)
-            name = namer.claim(hint) if hint else namer.fresh()
-            result.names[node] = name
-            result.statements.append((name, node))
-            size = len(name)
-        length[node] = size
+            _name_statement(node, hints, namer, result)
     return result
+
+
+def _name_statement(
+    node: Node, hints: Mapping[Node, str], namer: Namer, plan: Schedule
+) -> None:
+    hint = hints.get(node)
+    plan.names[node] = namer.claim(hint) if hint else namer.fresh()
+    plan.statements.append((plan.names[node], node))

@@ -82,9 +82,8 @@ def s_hessian(z):
     shape = np.broadcast_shapes(z.shape)
     t1 = _sigmoid(-z)
     t2 = _sigmoid(z)
-    t3 = t1 * (t2 * t1) - t2 * (t1 * t2)
     hessian = np.zeros(shape + (1, 1), dtype)
-    hessian[..., 0, 0] = t3
+    hessian[..., 0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
     return hessian
 
 
@@ -97,8 +96,7 @@ def s_hvp(z, vz):
     vz = np.asarray(vz, dtype)
     t1 = _sigmoid(-z)
     t2 = _sigmoid(z)
-    t3 = vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2)
-    return (t3,)
+    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
 
 
 def sp(x):
@@ -135,9 +133,8 @@ def sp_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast_shapes(x.shape)
-    t1 = _sigmoid(x) * _sigmoid(-x)
     hessian = np.zeros(shape + (1, 1), dtype)
-    hessian[..., 0, 0] = t1
+    hessian[..., 0, 0] = _sigmoid(x) * _sigmoid(-x)
     return hessian
 
 
@@ -287,9 +284,8 @@ def th_hessian(x):
     x = np.asarray(x, dtype)
     shape = np.broadcast_shapes(x.shape)
     t1 = np.tanh(x)
-    t2 = -2.0 * t1 * (1.0 - t1**2)
     hessian = np.zeros(shape + (1, 1), dtype)
-    hessian[..., 0, 0] = t2
+    hessian[..., 0, 0] = -2.0 * t1 * (1.0 - t1**2)
     return hessian
 
 
@@ -301,5 +297,4 @@ def th_hvp(x, vx):
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
     t1 = np.tanh(x)
-    t2 = -2.0 * vx * t1 * (1.0 - t1**2)
-    return (t2,)
+    return (-2.0 * vx * t1 * (1.0 - t1**2),)

@@ -58,5 +58,5 @@ def z_hvp(x, vx):
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
     t1 = x**2
-    t2 = 2.0 * vx * np.cos(t1) + -2.0 * (2.0 * (vx * x) * np.sin(t1)) * x
-    return (t2,)
+    t2 = -2.0 * (2.0 * (vx * x) * np.sin(t1)) * x
+    return (2.0 * vx * np.cos(t1) + t2,)

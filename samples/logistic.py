@@ -62,9 +62,8 @@ def sigmoid_hessian(z):
     shape = np.broadcast_shapes(z.shape)
     t1 = _sigmoid(-z)
     t2 = _sigmoid(z)
-    t3 = t1 * (t2 * t1) - t2 * (t1 * t2)
     hessian = np.zeros(shape + (1, 1), dtype)
-    hessian[..., 0, 0] = t3
+    hessian[..., 0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
     return hessian
 
 
@@ -77,8 +76,7 @@ def sigmoid_hvp(z, vz):
     vz = np.asarray(vz, dtype)
     t1 = _sigmoid(-z)
     t2 = _sigmoid(z)
-    t3 = vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2)
-    return (t3,)
+    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
 
 
 def loss(w, b, x, y):
@@ -89,8 +87,8 @@ def loss(w, b, x, y):
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
     t1 = w * x + b
-    t2 = (1.0 - y) * np.logaddexp(0.0, t1) + y * np.logaddexp(0.0, -t1)
-    return t2
+    t2 = (1.0 - y) * np.logaddexp(0.0, t1)
+    return t2 + y * np.logaddexp(0.0, -t1)
 
 
 def loss_grad(w, b, x, y):
@@ -120,10 +118,9 @@ def loss_value_and_grad(w, b, x, y):
     t1 = 1.0 - y
     t2 = w * x + b
     t3 = -t2
-    t4 = t1 * np.logaddexp(0.0, t2) + y * np.logaddexp(0.0, t3)
     db = t1 * _sigmoid(t2) - y * _sigmoid(t3)
     dw = db * x
-    return (t4, (dw, db))
+    return (t1 * np.logaddexp(0.0, t2) + y * np.logaddexp(0.0, t3), (dw, db))
 
 
 def loss_hessian(w, b, x, y):

@@ -29,8 +29,7 @@ def rosen(x, y):
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
-    t1 = (1.0 - x) ** 2 + 100.0 * (y - x**2) ** 2
-    return t1
+    return (1.0 - x) ** 2 + 100.0 * (y - x**2) ** 2
 
 
 def rosen_grad(x, y):
@@ -55,10 +54,9 @@ def rosen_value_and_grad(x, y):
     y = np.asarray(y, dtype)
     t1 = 1.0 - x
     t2 = y - x**2
-    t3 = t1**2 + 100.0 * t2**2
     dx = -400.0 * t2 * x - 2.0 * t1
     dy = 200.0 * t2
-    return (t3, (dx, dy))
+    return (t1**2 + 100.0 * t2**2, (dx, dy))
 
 
 def rosen_hessian(x, y):
@@ -87,10 +85,10 @@ def rosen_hvp(x, y, vx, vy):
     vx = np.asarray(vx, dtype)
     vy = np.asarray(vy, dtype)
     shape = np.broadcast_shapes(x.shape, y.shape, vx.shape, vy.shape)
-    t1 = 2.0 * vx + -400.0 * vx * (y - x**2)
-    t2 = 400.0 * (vx * x)
-    t3 = 200.0 * vy
-    return (t1 + 2.0 * (t2 - t3) * x, _expand(t3 - t2, shape, dtype))
+    t1 = 400.0 * (vx * x)
+    t2 = 200.0 * vy
+    t3 = 2.0 * vx + -400.0 * vx * (y - x**2) + 2.0 * (t1 - t2) * x
+    return (t3, _expand(t2 - t1, shape, dtype))
 
 
 def rosen4(x1, x2, x3, x4):
@@ -101,9 +99,8 @@ def rosen4(x1, x2, x3, x4):
     x3 = np.asarray(x3, dtype)
     x4 = np.asarray(x4, dtype)
     t1 = 100.0 * (x2 - x1**2) ** 2 + (1.0 - x1) ** 2
-    t2 = t1 + 100.0 * (x3 - x2**2) ** 2
-    t3 = t2 + (1.0 - x2) ** 2 + 100.0 * (x4 - x3**2) ** 2
-    return t3 + (1.0 - x3) ** 2
+    t2 = t1 + 100.0 * (x3 - x2**2) ** 2 + (1.0 - x2) ** 2
+    return t2 + 100.0 * (x4 - x3**2) ** 2 + (1.0 - x3) ** 2
 
 
 def rosen4_grad(x1, x2, x3, x4):
@@ -146,17 +143,16 @@ def rosen4_value_and_grad(x1, x2, x3, x4):
     t1 = x2 - x1**2
     t2 = 1.0 - x1
     t3 = x3 - x2**2
-    t4 = 100.0 * t1**2 + t2**2 + 100.0 * t3**2
-    t5 = 1.0 - x2
-    t6 = x4 - x3**2
-    t7 = t4 + t5**2 + 100.0 * t6**2
-    t8 = 1.0 - x3
+    t4 = 1.0 - x2
+    t5 = x4 - x3**2
+    t6 = 100.0 * t1**2 + t2**2 + 100.0 * t3**2 + t4**2
+    t7 = 1.0 - x3
     dx1 = -2.0 * t2 + -400.0 * t1 * x1
-    dx2 = -2.0 * t5 + -400.0 * t3 * x2 + 200.0 * t1
-    dx3 = -2.0 * t8 + -400.0 * t6 * x3 + 200.0 * t3
-    dx4 = 200.0 * t6
+    dx2 = -2.0 * t4 + -400.0 * t3 * x2 + 200.0 * t1
+    dx3 = -2.0 * t7 + -400.0 * t5 * x3 + 200.0 * t3
+    dx4 = 200.0 * t5
     return (
-        t7 + t8**2,
+        t6 + 100.0 * t5**2 + t7**2,
         (
             _expand(dx1, shape, dtype),
             _expand(dx2, shape, dtype),
@@ -177,15 +173,15 @@ def rosen4_hessian(x1, x2, x3, x4):
     x3 = np.asarray(x3, dtype)
     x4 = np.asarray(x4, dtype)
     shape = np.broadcast_shapes(x1.shape, x2.shape, x3.shape, x4.shape)
-    t1 = -400.0 * (x2 - x1**2) + 800.0 * x1 * x1
-    t2 = -400.0 * (x3 - x2**2) + 200.0 + 800.0 * x2 * x2
-    t3 = -400.0 * (x4 - x3**2) + 200.0 + 800.0 * x3 * x3
+    t1 = -400.0 * (x2 - x1**2) + 800.0 * x1 * x1 + 2.0
+    t2 = -400.0 * (x3 - x2**2) + 200.0 + 800.0 * x2 * x2 + 2.0
+    t3 = -400.0 * (x4 - x3**2) + 200.0 + 800.0 * x3 * x3 + 2.0
     hessian = np.zeros(shape + (4, 4), dtype)
-    hessian[..., 0, 0] = t1 + 2.0
+    hessian[..., 0, 0] = t1
     hessian[..., 0, 1] = hessian[..., 1, 0] = -400.0 * x1
-    hessian[..., 1, 1] = t2 + 2.0
+    hessian[..., 1, 1] = t2
     hessian[..., 1, 2] = hessian[..., 2, 1] = -400.0 * x2
-    hessian[..., 2, 2] = t3 + 2.0
+    hessian[..., 2, 2] = t3
     hessian[..., 2, 3] = hessian[..., 3, 2] = -400.0 * x3
     hessian[..., 3, 3] = 200.0
     return hessian

@@ -30,8 +30,7 @@ def t_grad(x):
     x = np.asarray(x, dtype)
     t1 = np.exp(-2.0 * x)
     t2 = t1 + 1.0
-    t3 = -((1.0 - t1) / t2 / t2) - _sigmoid(2.0 * x)
-    dx = -2.0 * (t3 * t1)
+    dx = -2.0 * ((-((1.0 - t1) / t2 / t2) - _sigmoid(2.0 * x)) * t1)
     return (dx,)
 
 
@@ -44,8 +43,7 @@ def t_value_and_grad(x):
     t1 = np.exp(-2.0 * x)
     t2 = t1 + 1.0
     t3 = (1.0 - t1) / t2
-    t4 = (-(t3 / t2) - _sigmoid(2.0 * x)) * t1
-    dx = -2.0 * t4
+    dx = -2.0 * ((-(t3 / t2) - _sigmoid(2.0 * x)) * t1)
     return (t3, (dx,))
 
 
@@ -64,11 +62,10 @@ def t_hessian(x):
     t6 = (1.0 - t2) / t5
     t7 = t6 / t5
     t8 = t3 / t5
-    t9 = -(t3 * t7 / t5) - t8 * t6 / t5
-    t10 = -2.0 * (-t7 - t4) + t9 - t8 / t5
-    t11 = 2.0 * (t3 * (t4 * _sigmoid(t1))) - 2.0 * (t10 * t2)
+    t9 = -2.0 * (-t7 - t4) + (-(t3 * t7 / t5) - t8 * t6 / t5)
+    t10 = 2.0 * (t3 * (t4 * _sigmoid(t1)))
     hessian = np.zeros(shape + (1, 1), dtype)
-    hessian[..., 0, 0] = t11
+    hessian[..., 0, 0] = t10 - 2.0 * ((t9 - t8 / t5) * t2)
     return hessian
 
 
@@ -88,6 +85,5 @@ def t_hvp(x, vx):
     t7 = (1.0 - t3) / t6
     t8 = t7 / t6
     t9 = t4 / t6
-    t10 = t1 * (-t8 - t5) + (t4 * t8 / t6 + t9 * t7 / t6)
-    t11 = -2.0 * (t4 * (t5 * _sigmoid(t2))) - 2.0 * ((t10 + t9 / t6) * t3)
-    return (t11,)
+    t10 = t1 * (-t8 - t5) + (t4 * t8 / t6 + t9 * t7 / t6) + t9 / t6
+    return (-2.0 * (t4 * (t5 * _sigmoid(t2))) - 2.0 * (t10 * t3),)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from codegen.load import load
 from codegen.module import MARKER, FunctionSpec, ModuleSpec, Symmetric, render
-from symgrad import __version__
+from symgrad import __version__, syntax
 from symgrad.errors import Span, SymgradError
-from symgrad.diff import adjoints, hessian_from_gradient, hvp_from_gradient
-from symgrad.graph import Node, var
-from symgrad.lower import Function, Program, lower
-from symgrad.parser import parse
+from symgrad.diff import adjoints, derivative, hessian_from_gradient, hvp_from_gradient
+from symgrad.graph import Node, count_nodes, var
+from symgrad.lower import Function, Program, subexpressions, lower
+from symgrad.ops import CONSTANTS
+from symgrad.parser import parse, parse_expression
 from symgrad.simplify import ZERO
 
 
@@ -137,3 +139,63 @@ def compile_file(path: str | Path) -> str:
     """Compile an expression file to module text."""
     path = Path(path)
     return compile_source(decode_source(path.read_bytes(), str(path)), str(path))
+
+
+class Derivative:
+    """The order-th derivative of an expression in one variable: show it, call it."""
+
+    def __init__(self, expression: str, variable: str, order: int, function: Function):
+        self.expression = expression
+        self.variable = variable
+        self.order = order
+        self.params = function.params
+        self.node = derivative(function.body, var(variable), order)
+        self._module = None
+
+    def __call__(self, *args, **kwargs):
+        """Evaluate at a point: positional values in the order of `params`, or by name."""
+        if self._module is None:
+            spec = FunctionSpec(
+                "d", tuple((p, var(p)) for p in self.params), self.node, str(self)
+            )
+            self._module = load(
+                render(ModuleSpec(f"{MARKER}: {self}", (spec,))), "d", "<d>"
+            )
+        return self._module.d(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        power = "" if self.order == 1 else f"^{self.order}"
+        return f"d{power}/d{self.variable}{power} [{self.expression}]"
+
+    def graph_size(self) -> int:
+        """Distinct nodes in the derivative's graph (sharing makes high orders small)."""
+        return count_nodes([self.node])
+
+
+def diff(expression: str, variable: str, order: int = 1) -> Derivative:
+    """The order-th derivative of an expression text (e.g. "sin(sin(x))") in variable."""
+    expr = parse_expression(expression)
+    names = _free_names(expr)
+    if variable not in names:
+        names.insert(0, variable)
+    span = Span("<expression>", 1, 1, len(expression), expression)
+    params = tuple(syntax.Param(n, span) for n in names)
+    definition = syntax.FunctionDef("d", params, (), expr, span, expression)
+    (function,) = lower(syntax.Module("<expression>", (definition,))).functions
+    return Derivative(expression, variable, order, function)
+
+
+def _free_names(expr: syntax.Expr) -> list[str]:
+    """Names an expression refers to (not constants), in order of first appearance."""
+    names: list[str] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if (
+            isinstance(node, syntax.Name)
+            and node.id not in CONSTANTS
+            and node.id not in names
+        ):
+            names.append(node.id)
+        stack.extend(reversed(subexpressions(node)))
+    return names

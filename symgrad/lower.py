@@ -168,7 +168,8 @@ def _mentions(root: Node, target: Node) -> bool:
     return any(n is target for n in toposort([root]))
 
 
-def _children(expr: syntax.Expr) -> tuple[syntax.Expr, ...]:
+def subexpressions(expr: syntax.Expr) -> tuple[syntax.Expr, ...]:
+    """The direct subexpressions of an expression, left to right."""
     if isinstance(expr, syntax.Unary):
         return (expr.operand,)
     if isinstance(expr, syntax.Binary):
@@ -184,7 +185,7 @@ def _expr(root: syntax.Expr, scope: _Scope, owner: str) -> Node:
     values: list[Node] = []
     while stack:
         expr, ready = stack.pop()
-        children = _children(expr)
+        children = subexpressions(expr)
         if not ready and children:
             stack.append((expr, True))
             stack.extend((child, False) for child in reversed(children))

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from codegen.printer import CALLS, INFIX, constant, definition, estimate, expression
+from codegen.printer import CALLS, INFIX, constant, definition, expression
 from symgrad.evaluate import evaluate
 from symgrad.graph import const, make, var
 from symgrad.ops import OPS
@@ -86,15 +86,3 @@ def test_where_returns_a_scalar_for_scalars():
     node = make("where", (make("gt", (x, const(0.0))), x, const(0.0)))
     value = run(node, x=2.0)
     assert np.ndim(value) == 0 and not isinstance(value, np.ndarray)
-
-
-@pytest.mark.parametrize("tree", TREES, ids=repr)
-def test_estimate_is_an_upper_bound(tree):
-    from symgrad.graph import toposort
-
-    length = {x: 1, y: 1, z: 1}
-    for node in toposort([tree]):
-        if node not in length:
-            length[node] = estimate(node, [length[a] for a in node.args])
-        if node.args:
-            assert len(expression(node, NAMES)) <= length[node]
