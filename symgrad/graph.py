@@ -31,6 +31,9 @@ class Node:
     def __setattr__(self, name, value):
         raise AttributeError("graph nodes are immutable")
 
+    def __delattr__(self, name):
+        raise AttributeError("graph nodes are immutable")
+
     def __reduce__(self):
         raise TypeError("graph nodes are interned and cannot be pickled")
 
@@ -71,6 +74,8 @@ def make(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
     args = tuple(args)
     if spec.arity >= 0 and len(args) != spec.arity:
         raise ValueError(f"{op} takes {spec.arity} arguments, got {len(args)}")
+    if op == "const":
+        attrs = (float(attrs[0]),)
     key_attrs = (_const_key(attrs[0]),) if op == "const" else attrs
     key = (op, args, key_attrs)
     node = _TABLE.get(key)

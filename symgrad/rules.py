@@ -7,7 +7,9 @@ diff.py accumulates the contributions in reverse over the graph.
 
 Conventions at kinks (the one documented table; tests hold us to it):
     abs'(0) = sign(0) = 0          relu'(0) = step(0) = 0        sign' = step' = 0
-    max(a, b), min(a, b) at a tie: the adjoint is split evenly, 1/2 to each side
+    max(a, b), min(a, b) at a tie: the adjoint is split evenly, 1/2 to each side,
+        except that max(x, 0) and max(0, x) are relu (the simplifier rewrites them),
+        so relu'(0) = 0 however it is written; min(x, 0) is -relu(-x)
     where(c, a, b): a gets where(c, g, 0), b gets where(c, 0, g); c gets nothing
     comparisons: derivative zero (not differentiated)
 """

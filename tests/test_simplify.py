@@ -1,0 +1,383 @@
+"""Tests for symgrad.simplify: every named rule, soundness, stability rewrites and the driver."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+from symgrad import simplify
+from symgrad.evaluate import NUMPY_IMPL, evaluate
+from symgrad.graph import Node, const, make, toposort, var
+from symgrad.simplify import add, call, div, mul, neg, num, power, recording, sub
+
+X, Y, U = var("x"), var("y"), var("u")
+C = const
+
+
+def M(op: str, *args: Node) -> Node:
+    """A raw node, built without any rule."""
+    return make(op, args)
+
+
+COND = M("gt", X, C(0.0))
+REAL = {"x": np.array([-2.5, -0.7, 0.3, 1.9]), "y": np.array([0.6, -1.3, 2.2, -0.4])}
+POS = {"x": np.array([0.2, 0.9, 1.7, 3.1]), "y": np.array([0.4, 1.1, 2.6, 0.8])}
+
+
+class RuleCase(NamedTuple):
+    rule: str
+    raw: Node
+    expected: Node
+    env: Mapping[str, np.ndarray]
+
+
+# fmt: off
+CASES: tuple[RuleCase, ...] = (
+    RuleCase("fold",             M("mul", C(2.0), M("add", C(1.5), C(2.0))), C(7.0), REAL),
+    RuleCase("add_zero",         M("add", X, C(0.0)), X, REAL),
+    RuleCase("add_zero",         M("add", C(0.0), M("sin", X)), M("sin", X), REAL),
+    RuleCase("add_const_last",   M("add", C(2.0), X), M("add", X, C(2.0)), REAL),
+    RuleCase("add_const_assoc",  M("add", M("add", X, C(1.5)), C(2.0)), M("add", X, C(3.5)), REAL),
+    RuleCase("add_negative_scaled", M("add", X, M("mul", C(-3.0), Y)), M("sub", X, M("mul", C(3.0), Y)), REAL),
+    RuleCase("add_negative_scaled", M("add", X, M("mul", C(-2.0), X)), M("neg", X), REAL),
+    RuleCase("add_neg",          M("add", X, M("neg", Y)), M("sub", X, Y), REAL),
+    RuleCase("add_neg",          M("add", M("neg", X), Y), M("sub", Y, X), REAL),
+    RuleCase("add_like_terms",   M("add", X, X), M("mul", C(2.0), X), REAL),
+    RuleCase("add_like_terms",   M("add", M("mul", C(3.0), X), M("mul", C(4.0), X)), M("mul", C(7.0), X), REAL),
+    RuleCase("add_where_zero",   M("add", M("where", COND, X, C(0.0)), M("where", COND, Y, C(0.0))),
+             M("where", COND, M("add", X, Y), C(0.0)), REAL),
+    RuleCase("add_where_zero",   M("add", M("where", COND, X, C(0.0)), M("where", COND, C(0.0), Y)),
+             M("where", COND, X, Y), REAL),
+    RuleCase("sub_zero",         M("sub", X, C(0.0)), X, REAL),
+    RuleCase("sub_zero",         M("sub", C(0.0), X), M("neg", X), REAL),
+    RuleCase("sub_self",         M("sub", M("sin", X), M("sin", X)), C(0.0), REAL),
+    RuleCase("sub_neg",          M("sub", X, M("neg", Y)), M("add", X, Y), REAL),
+    RuleCase("sub_const",        M("sub", M("add", X, C(3.0)), C(1.0)), M("add", X, C(2.0)), REAL),
+    RuleCase("sub_like_terms",   M("sub", M("mul", C(3.0), X), X), M("mul", C(2.0), X), REAL),
+    RuleCase("expm1",            M("sub", M("exp", X), C(1.0)), M("expm1", X), REAL),
+    RuleCase("one_minus_sigmoid", M("sub", C(1.0), M("sigmoid", X)), M("sigmoid", M("neg", X)), REAL),
+    RuleCase("sub_where_zero",   M("sub", M("where", COND, X, C(0.0)), M("where", COND, Y, C(0.0))),
+             M("where", COND, M("sub", X, Y), C(0.0)), REAL),
+    RuleCase("sub_where_zero",   M("sub", M("where", COND, X, C(0.0)), M("where", COND, C(0.0), Y)),
+             M("where", COND, X, M("neg", Y)), REAL),
+    RuleCase("mul_zero",         M("mul", M("sin", X), C(0.0)), C(0.0), REAL),
+    RuleCase("mul_one",          M("mul", C(1.0), X), X, REAL),
+    RuleCase("mul_one",          M("mul", M("sin", X), C(1.0)), M("sin", X), REAL),
+    RuleCase("mul_const_first",  M("mul", X, C(3.0)), M("mul", C(3.0), X), REAL),
+    RuleCase("mul_minus_one",    M("mul", C(-1.0), X), M("neg", X), REAL),
+    RuleCase("mul_const_assoc",  M("mul", C(2.0), M("mul", C(3.0), X)), M("mul", C(6.0), X), REAL),
+    RuleCase("mul_const_left",   M("mul", Y, M("mul", C(3.0), X)), M("mul", M("mul", C(3.0), Y), X), REAL),
+    RuleCase("mul_neg",          M("mul", M("neg", X), Y), M("neg", M("mul", X, Y)), REAL),
+    RuleCase("mul_neg",          M("mul", X, M("neg", Y)), M("neg", M("mul", X, Y)), REAL),
+    RuleCase("mul_same",         M("mul", M("sin", X), M("sin", X)), M("pow", M("sin", X), C(2.0)), REAL),
+    RuleCase("mul_powers",       M("mul", M("pow", X, C(2.0)), M("pow", X, C(3.0))), M("pow", X, C(5.0)), REAL),
+    RuleCase("mul_powers",       M("mul", X, M("pow", X, C(2.0))), M("pow", X, C(3.0)), REAL),
+    RuleCase("mul_reciprocal",   M("mul", X, M("div", C(1.0), Y)), M("div", X, Y), REAL),
+    RuleCase("mul_reciprocal",   M("mul", M("div", C(1.0), Y), X), M("div", X, Y), REAL),
+    RuleCase("mul_where_zero",   M("mul", M("where", COND, X, C(0.0)), M("sin", Y)),
+             M("where", COND, M("mul", X, M("sin", Y)), C(0.0)), REAL),
+    RuleCase("mul_where_zero",   M("mul", M("sin", Y), M("where", COND, C(0.0), X)),
+             M("where", COND, C(0.0), M("mul", M("sin", Y), X)), REAL),
+    RuleCase("div_one",          M("div", X, C(1.0)), X, REAL),
+    RuleCase("div_zero",         M("div", C(0.0), X), C(0.0), REAL),
+    RuleCase("div_neg",          M("div", M("neg", X), Y), M("neg", M("div", X, Y)), REAL),
+    RuleCase("div_neg",          M("div", X, M("neg", Y)), M("neg", M("div", X, Y)), REAL),
+    RuleCase("sigmoid",          M("div", C(1.0), M("add", C(1.0), M("exp", M("neg", X)))), M("sigmoid", X), REAL),
+    RuleCase("sigmoid",          M("div", C(1.0), M("add", M("exp", X), C(1.0))), M("sigmoid", M("neg", X)), REAL),
+    RuleCase("div_where_zero",   M("div", M("where", COND, X, C(0.0)), Y),
+             M("where", COND, M("div", X, Y), C(0.0)), REAL),
+    RuleCase("neg_neg",          M("neg", M("neg", X)), X, REAL),
+    RuleCase("neg_sub",          M("neg", M("sub", X, Y)), M("sub", Y, X), REAL),
+    RuleCase("neg_scaled",       M("neg", M("mul", C(3.0), X)), M("mul", C(-3.0), X), REAL),
+    RuleCase("neg_where_zero",   M("neg", M("where", COND, X, C(0.0))), M("where", COND, M("neg", X), C(0.0)), REAL),
+    RuleCase("pow_one",          M("pow", M("sin", X), C(1.0)), M("sin", X), REAL),
+    RuleCase("pow_zero",         M("pow", X, C(0.0)), C(1.0), REAL),
+    RuleCase("pow_base_one",     M("pow", C(1.0), X), C(1.0), REAL),
+    RuleCase("pow_half",         M("pow", X, C(0.5)), M("sqrt", X), POS),
+    RuleCase("pow_pow_int",      M("pow", M("pow", X, C(2.0)), C(3.0)), M("pow", X, C(6.0)), REAL),
+    RuleCase("pow_pow_int",      M("pow", M("pow", X, C(3.0)), C(-1.0)), M("pow", X, C(-3.0)), REAL),
+    RuleCase("sqrt_squared",     M("pow", M("sqrt", M("add", M("pow", X, C(2.0)), M("pow", Y, C(2.0)))), C(2.0)),
+             M("add", M("pow", X, C(2.0)), M("pow", Y, C(2.0))), REAL),
+    RuleCase("sqrt_squared",     M("pow", M("sqrt", M("exp", X)), C(2.0)), M("exp", X), REAL),
+    RuleCase("log_exp",          M("log", M("exp", X)), X, REAL),
+    RuleCase("softplus",         M("log", M("add", C(1.0), M("exp", X))), M("softplus", X), REAL),
+    RuleCase("log_sigmoid",      M("log", M("sigmoid", X)), M("neg", M("softplus", M("neg", X))), REAL),
+    RuleCase("log1p",            M("log", M("add", X, C(1.0))), M("log1p", X), POS),
+    RuleCase("log1p",            M("log", M("add", C(1.0), M("mul", X, Y))), M("log1p", M("mul", X, Y)), POS),
+    RuleCase("max_self",         M("max", M("sin", X), M("sin", X)), M("sin", X), REAL),
+    RuleCase("max_relu",         M("max", X, C(0.0)), M("relu", X), REAL),
+    RuleCase("max_relu",         M("max", C(0.0), X), M("relu", X), REAL),
+    RuleCase("min_self",         M("min", X, X), X, REAL),
+    RuleCase("min_relu",         M("min", X, C(0.0)), M("neg", M("relu", M("neg", X))), REAL),
+    RuleCase("min_relu",         M("min", C(0.0), X), M("neg", M("relu", M("neg", X))), REAL),
+    RuleCase("abs_abs",          M("abs", M("abs", X)), M("abs", X), REAL),
+    RuleCase("abs_neg",          M("abs", M("neg", X)), M("abs", X), REAL),
+    RuleCase("where_same",       M("where", COND, M("sin", Y), M("sin", Y)), M("sin", Y), REAL),
+    RuleCase("where_const",      M("where", C(1.0), X, Y), X, REAL),
+    RuleCase("where_const",      M("where", C(0.0), X, Y), Y, REAL),
+)
+# fmt: on
+
+TESTED_RULES = {case.rule for case in CASES}
+ALL_RULES = {name for table in simplify.RULES.values() for name, _ in table}
+
+
+def _value(node: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
+    return np.broadcast_to(evaluate([node], env)[0], env["x"].shape)
+
+
+def test_every_named_rule_has_a_test() -> None:
+    assert ALL_RULES - TESTED_RULES == set()
+    assert TESTED_RULES - ALL_RULES == set(), "tests for rules that no longer exist"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.rule for c in CASES])
+def test_rule(case: RuleCase) -> None:
+    with recording() as fired:
+        (out,) = simplify.simplify([case.raw])
+    assert case.rule in fired
+    assert out is case.expected, out
+    np.testing.assert_allclose(
+        _value(out, case.env), _value(case.raw, case.env), rtol=1e-13, atol=1e-15
+    )
+
+
+def test_recording_outside_a_block_collects_nothing() -> None:
+    with recording() as fired:
+        add(X, X)
+    assert fired == ["add_like_terms"]
+    with recording() as fired:
+        with recording() as inner:
+            mul(X, num(1.0))
+        assert inner == ["mul_one"]
+    assert fired == []
+
+
+# ---------------------------------------------------------------- fold
+
+# fmt: off
+FOLD_REFERENCE = {
+    "add": (lambda a, b: a + b, 2), "sub": (lambda a, b: a - b, 2), "mul": (lambda a, b: a * b, 2),
+    "div": (lambda a, b: a / b, 2), "neg": (lambda a: -a, 1), "pow": (math.pow, 2),
+    "exp": (math.exp, 1), "log": (math.log, 1), "log1p": (math.log1p, 1), "expm1": (math.expm1, 1),
+    "sqrt": (math.sqrt, 1), "sin": (math.sin, 1), "cos": (math.cos, 1), "tan": (math.tan, 1),
+    "asin": (math.asin, 1), "acos": (math.acos, 1), "atan": (math.atan, 1), "sinh": (math.sinh, 1),
+    "cosh": (math.cosh, 1), "tanh": (math.tanh, 1), "abs": (abs, 1),
+    "sign": (lambda a: math.copysign(1.0, a) if a else 0.0, 1),
+    "sigmoid": (lambda a: 1 / (1 + math.exp(-a)), 1), "softplus": (lambda a: math.log1p(math.exp(a)), 1),
+    "relu": (lambda a: max(a, 0.0), 1), "step": (lambda a: 1.0 if a > 0 else 0.0, 1),
+    "atan2": (math.atan2, 2), "min": (min, 2), "max": (max, 2),
+    "lt": (lambda a, b: float(a < b), 2), "le": (lambda a, b: float(a <= b), 2),
+    "gt": (lambda a, b: float(a > b), 2), "ge": (lambda a, b: float(a >= b), 2),
+}
+# fmt: on
+FOLDING_OPS = sorted(
+    op for op, table in simplify.RULES.items() if any(n == "fold" for n, _ in table)
+)
+
+
+@pytest.mark.parametrize("op", FOLDING_OPS)
+@pytest.mark.parametrize("args", [(0.375, 0.75), (-0.5, -0.25), (0.625, 0.625)])
+def test_fold_every_op(op: str, args: tuple[float, float]) -> None:
+    ref, arity = FOLD_REFERENCE[op]
+    values = args[:arity]
+    try:
+        expected = ref(*values)
+    except ValueError:  # outside the domain (e.g. log of a negative): nothing to fold
+        expected = math.nan
+    with recording() as fired:
+        out = call(op, *map(const, values))
+    if math.isfinite(expected):
+        assert "fold" in fired
+        assert out.op == "const"
+        assert out.value == pytest.approx(expected, rel=1e-15, abs=1e-300)
+    else:
+        assert out is make(op, tuple(map(const, values)))
+
+
+@pytest.mark.parametrize(
+    "op, args",
+    [("log", (0.0,)), ("div", (1.0, 0.0)), ("sqrt", (-1.0,)), ("exp", (1000.0,))],
+)
+def test_fold_keeps_non_finite_results_symbolic(
+    op: str, args: tuple[float, ...]
+) -> None:
+    raw = make(op, tuple(map(const, args)))
+    assert call(op, *map(const, args)) is raw
+
+
+# ---------------------------------------------------------------- soundness
+
+
+def _at(node: Node, **env: float) -> float:
+    return float(evaluate([node], env)[0])
+
+
+def test_sqrt_of_square_is_not_x() -> None:
+    out = call("sqrt", power(X, num(2.0)))
+    assert out is M("sqrt", M("pow", X, C(2.0)))
+    assert _at(out, x=-3.0) == 3.0
+    half = power(power(X, num(2.0)), num(0.5))
+    assert half is not X
+    assert _at(half, x=-3.0) == 3.0
+
+
+def test_log_of_product_is_not_split() -> None:
+    assert call("log", mul(X, Y)) is M("log", M("mul", X, Y))
+    assert _at(call("log", mul(X, Y)), x=-2.0, y=-3.0) == pytest.approx(math.log(6.0))
+
+
+def test_half_powers_do_not_multiply_back_to_x() -> None:
+    out = mul(power(X, num(0.5)), power(X, num(0.5)))
+    assert out is not X
+    assert out is M("pow", M("sqrt", X), C(2.0))
+    assert math.isnan(_at(out, x=-4.0))
+
+
+def test_negative_powers_are_not_merged() -> None:
+    out = mul(power(X, num(2.0)), power(X, num(-1.0)))
+    assert out is not X
+    assert math.isnan(_at(out, x=0.0))
+
+
+def test_quotient_by_itself_is_not_one() -> None:
+    assert div(X, X) is M("div", X, X)
+
+
+def test_square_of_sqrt_cancels_only_for_provably_nonnegative() -> None:
+    radicand = add(power(X, num(2.0)), power(Y, num(2.0)))
+    assert power(call("sqrt", radicand), num(2.0)) is radicand
+    out = power(call("sqrt", X), num(2.0))
+    assert out is M("pow", M("sqrt", X), C(2.0))
+    assert math.isnan(_at(out, x=-4.0))
+    odd = power(call("sqrt", power(X, num(3.0))), num(2.0))
+    assert odd is not power(X, num(3.0))
+
+
+# ---------------------------------------------------------------- stability
+
+
+def _strict(node: Node, **env: float) -> float:
+    """Evaluate op by op with floating-point errors raised (only underflow to 0 allowed)."""
+    values: dict[Node, object] = {}
+    with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+        for n in toposort([node]):
+            if n.op == "const":
+                values[n] = np.float64(n.value)
+            elif n.op == "var":
+                values[n] = np.float64(env[n.name])
+            else:
+                values[n] = NUMPY_IMPL[n.op](*(values[a] for a in n.args))
+    return float(values[node])
+
+
+def _stable(node: Node, u: float) -> float:
+    with np.errstate(all="raise"):
+        loose = float(evaluate([node], {"u": u})[0])
+    strict = _strict(node, u=u)
+    assert loose == strict
+    return strict
+
+
+def test_log_one_plus_exp_becomes_softplus() -> None:
+    out = call("log", add(num(1.0), call("exp", U)))
+    assert out is M("softplus", U)
+    assert _stable(out, 1000.0) == 1000.0
+    assert _stable(out, -1000.0) == pytest.approx(0.0, abs=1e-12)
+    assert _stable(out, 0.0) == pytest.approx(math.log(2.0), rel=1e-15)
+
+
+def test_one_over_one_plus_exp_minus_becomes_sigmoid() -> None:
+    out = div(num(1.0), add(num(1.0), call("exp", neg(U))))
+    assert out is M("sigmoid", U)
+    assert _stable(out, 1000.0) == 1.0
+    assert _stable(out, -1000.0) == 0.0
+    assert _stable(out, 2.0) == pytest.approx(1 / (1 + math.exp(-2.0)), rel=1e-15)
+
+
+def test_log_sigmoid_becomes_minus_softplus_of_minus() -> None:
+    out = call("log", call("sigmoid", U))
+    assert out is M("neg", M("softplus", M("neg", U)))
+    assert _stable(out, 1000.0) == pytest.approx(0.0, abs=1e-12)
+    assert _stable(out, -1000.0) == -1000.0
+
+
+def test_log_one_minus_sigmoid_becomes_minus_softplus() -> None:
+    out = call("log", sub(num(1.0), call("sigmoid", U)))
+    assert out is M("neg", M("softplus", U))
+    assert _stable(out, 1000.0) == -1000.0
+    assert _stable(out, -1000.0) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_log_one_plus_u_becomes_log1p() -> None:
+    out = call("log", add(num(1.0), U))
+    assert out is M("log1p", U)
+    assert _stable(out, 1e-20) == 1e-20  # log(1 + 1e-20) would give 0
+
+
+def test_exp_minus_one_becomes_expm1() -> None:
+    out = sub(call("exp", U), num(1.0))
+    assert out is M("expm1", U)
+    assert _stable(out, 1e-20) == 1e-20  # exp(1e-20) - 1 would give 0
+
+
+def test_where_with_zero_branch_absorbs_the_factor() -> None:
+    cond = call("gt", X, num(0.0))
+    guarded = call("where", cond, call("sqrt", X), num(0.0))
+    out = mul(guarded, div(num(1.0), call("sqrt", X)))
+    assert out.op == "where" and out.args[0] is cond and out.args[2] is C(0.0)
+    assert _at(out, x=-3.0) == 0.0
+    assert _at(out, x=4.0) == 1.0
+    # the raw product leaks the NaN of the untaken branch
+    raw = M(
+        "mul", M("where", cond, M("sqrt", X), C(0.0)), M("div", C(1.0), M("sqrt", X))
+    )
+    assert math.isnan(_at(raw, x=-3.0))
+
+
+def test_where_absorbs_a_plain_factor() -> None:
+    cond = call("gt", X, num(0.0))
+    out = mul(call("where", cond, call("sqrt", X), num(0.0)), call("log", X))
+    assert out is M("where", cond, M("mul", M("sqrt", X), M("log", X)), C(0.0))
+    assert _at(out, x=-3.0) == 0.0
+
+
+# ---------------------------------------------------------------- driver
+
+
+def _raw_model() -> Node:
+    return M(
+        "add",
+        M("log", M("add", C(1.0), M("exp", M("mul", X, Y)))),
+        M("sub", M("mul", X, X), M("mul", M("pow", X, C(1.0)), C(1.0))),
+    )
+
+
+def _built_model() -> Node:
+    return add(
+        call("log", add(num(1.0), call("exp", mul(X, Y)))),
+        sub(mul(X, X), mul(power(X, num(1.0)), num(1.0))),
+    )
+
+
+def test_simplify_of_raw_graph_is_the_built_graph() -> None:
+    raw = _raw_model()
+    built = _built_model()
+    assert raw is not built
+    assert simplify.simplify([raw]) == [built]
+    assert simplify.simplify([raw])[0] is built
+    assert built is M(
+        "add", M("softplus", M("mul", X, Y)), M("sub", M("pow", X, C(2.0)), X)
+    )
+    np.testing.assert_allclose(_value(built, REAL), _value(raw, REAL), rtol=1e-13)
+
+
+def test_simplify_keeps_several_roots_and_is_idempotent() -> None:
+    roots: Sequence[Node] = [_raw_model(), M("add", X, X), X]
+    once = simplify.simplify(roots)
+    assert once == [_built_model(), M("mul", C(2.0), X), X]
+    assert simplify.simplify(once) == once
