@@ -209,7 +209,7 @@ def test_max_with_a_zero_constant_is_relu_at_the_tie() -> None:
     # convention); the even split applies to a tie between two non-constant sides.
     assert _grad_at(call("max", X, num(0.0)), [X], x=0.0) == [0.0]
     assert _grad_at(call("max", num(0.0), X), [X], x=0.0) == [0.0]
-    assert _grad_at(call("min", X, num(0.0)), [X], x=0.0) == [1.0]
+    assert _grad_at(call("min", X, num(0.0)), [X], x=0.0) == [0.0]  # -relu(-x)
     assert _grad_at(call("max", X, Y), [X, Y], x=0.0, y=0.0) == [0.5, 0.5]
 
 
