@@ -184,6 +184,8 @@ def _function(spec: FunctionSpec, helpers: set[str]) -> list[str]:
         if needs_shape and masks[node] != full:
             helpers.add("_expand")
             return f"_expand({text}, shape, dtype)"
+        if node.op == "var":  # a copy: never hand back the caller's own array
+            return f"np.copy({text})[()]"
         return text
 
     return lines + _return(spec.result, out, plan.names)

@@ -9,7 +9,12 @@ from codegen.load import load
 from codegen.module import MARKER, FunctionSpec, ModuleSpec, Symmetric, render
 from symgrad import __version__, syntax
 from symgrad.errors import Span, SymgradError
-from symgrad.diff import adjoints, derivative, hessian_from_gradient, hvp_from_gradient
+from symgrad.derivatives import (
+    adjoints,
+    derivative,
+    hessian_from_gradient,
+    hvp_from_gradient,
+)
 from symgrad.graph import Node, count_nodes, var
 from symgrad.lower import Function, Program, subexpressions, lower
 from symgrad.ops import CONSTANTS

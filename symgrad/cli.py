@@ -202,6 +202,9 @@ def write_atomically(path: Path, text: str, force: bool = False) -> None:
             handle.write(text)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a module is 0644-like
         os.replace(tmp, path)
+    except OSError as exc:  # disk full, permissions changed under us: the old file stays
+        Path(tmp).unlink(missing_ok=True)
+        raise SymgradError(f"{path}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

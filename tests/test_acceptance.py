@@ -27,7 +27,7 @@ def test_graph_example(compile_cli):
 
 def test_graph_intermediate_adjoints():
     # dJ/dv = 3 and dJ/du = 3: the adjoints of the named intermediates.
-    from symgrad.diff import adjoints
+    from symgrad.derivatives import adjoints
     from symgrad.lower import lower
     from symgrad.parser import parse
 

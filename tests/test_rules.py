@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from symgrad import diff, rules
+from symgrad import derivatives as diff, rules
 from symgrad.errors import DifferentiationError
 from symgrad.evaluate import evaluate
 from symgrad.graph import Node, const, make, var

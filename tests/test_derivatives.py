@@ -1,4 +1,4 @@
-"""Tests for symgrad.diff: adjoints, gradients, Hessians, HVPs, n-th derivatives, deep graphs."""
+"""Tests for symgrad.derivatives: adjoints, gradients, Hessians, HVPs, n-th derivatives, deep graphs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pytest
 
-from symgrad import diff
+from symgrad import derivatives as diff
 from symgrad.errors import LimitError
 from symgrad.evaluate import evaluate
 from symgrad.graph import Node, const, count_nodes, make, var

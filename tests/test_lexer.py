@@ -1,0 +1,416 @@
+"""Tests for symgrad.lexer: tokens, spans, line endings and every lexical error."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from symgrad.errors import LimitError, ParseError
+from symgrad.lexer import (
+    EOF,
+    ERROR,
+    NAME,
+    NEWLINE,
+    NUMBER,
+    OP,
+    Token,
+    split_lines,
+    tokenize,
+    tokenize_until_error,
+)
+
+
+def lex(text: str) -> list[Token]:
+    """Tokenize with a fixed file name."""
+    return tokenize(text, "t.sg")
+
+
+def texts(text: str) -> list[str]:
+    """The texts of the tokens that are not NEWLINE or EOF."""
+    return [t.text for t in lex(text) if t.kind not in (NEWLINE, EOF)]
+
+
+def kinds(text: str) -> list[str]:
+    """The kinds of all tokens."""
+    return [t.kind for t in lex(text)]
+
+
+def lex_error(text: str) -> ParseError:
+    """The error tokenizing `text` raises."""
+    with pytest.raises(ParseError) as info:
+        lex(text)
+    return info.value
+
+
+# -- tokens ----------------------------------------------------------------------------
+
+
+def test_definition_tokens_kinds_and_texts() -> None:
+    tokens = lex("f(x, y) = x^2*y + y + 2")
+    assert [(t.kind, t.text) for t in tokens] == [
+        (NAME, "f"),
+        (OP, "("),
+        (NAME, "x"),
+        (OP, ","),
+        (NAME, "y"),
+        (OP, ")"),
+        (OP, "="),
+        (NAME, "x"),
+        (OP, "^"),
+        (NUMBER, "2"),
+        (OP, "*"),
+        (NAME, "y"),
+        (OP, "+"),
+        (NAME, "y"),
+        (OP, "+"),
+        (NUMBER, "2"),
+        (NEWLINE, "\n"),
+        (EOF, ""),
+    ]
+
+
+def test_every_operator_is_one_token() -> None:
+    ops = "+ - * / ^ ** ( ) , ; = < <= > >="
+    tokens = [t for t in lex(ops) if t.kind == OP]
+    assert [t.text for t in tokens] == ops.split()
+
+
+def test_operators_without_spaces_take_the_longest_match() -> None:
+    assert texts("a**b<=c>=d<e>f") == [
+        "a",
+        "**",
+        "b",
+        "<=",
+        "c",
+        ">=",
+        "d",
+        "<",
+        "e",
+        ">",
+        "f",
+    ]
+
+
+def test_spans_are_one_based_with_lengths() -> None:
+    tokens = lex("ab ** 2.5e3 <= c")
+    spans = [(t.text, t.span.line, t.span.col, t.span.length) for t in tokens[:4]]
+    assert spans == [
+        ("ab", 1, 1, 2),
+        ("**", 1, 4, 2),
+        ("2.5e3", 1, 7, 5),
+        ("<=", 1, 13, 2),
+    ]
+    assert tokens[0].span.file == "t.sg"
+    assert tokens[0].span.line_text == "ab ** 2.5e3 <= c"
+
+
+def test_identifiers_are_ascii_letters_digits_underscores() -> None:
+    assert texts("_a1 + B_2 + x9y") == ["_a1", "+", "B_2", "+", "x9y"]
+    assert [t.kind for t in lex("_a1")][:1] == [NAME]
+
+
+def test_token_is_frozen() -> None:
+    token = lex("x")[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        token.text = "y"  # type: ignore[misc]
+
+
+# -- numbers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("2", 2.0),
+        ("2.5", 2.5),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("1e-3", 0.001),
+        ("1E+3", 1000.0),
+        ("2.5e3", 2500.0),
+        ("007", 7.0),
+        ("1e-400", 0.0),  # underflow to zero is accepted
+    ],
+)
+def test_number_forms(text: str, value: float) -> None:
+    tokens = lex(text)
+    assert (tokens[0].kind, tokens[0].text) == (NUMBER, text)
+    assert float(tokens[0].text) == value
+    assert tokens[1].kind == NEWLINE
+
+
+def test_number_then_name_is_two_tokens_for_the_parser() -> None:
+    assert [(t.kind, t.text) for t in lex("2x")[:2]] == [(NUMBER, "2"), (NAME, "x")]
+    assert [(t.kind, t.text) for t in lex("2(x)")[:2]] == [(NUMBER, "2"), (OP, "(")]
+    assert [(t.kind, t.text) for t in lex("2exp")[:2]] == [(NUMBER, "2"), (NAME, "exp")]
+
+
+@pytest.mark.parametrize(
+    "text, col, length, fragment",
+    [
+        ("y = 1e309", 5, 5, "number too large"),
+        ("y = 99999" + "9" * 400, 5, 405, "number too large"),
+        ("y = 0x1F", 5, 4, "hex literals are not supported"),
+        ("y = 0b101", 5, 5, "binary and octal literals are not supported"),
+        ("y = 1_000", 5, 5, "underscores in numbers are not supported"),
+        ("y = 1j", 5, 2, "complex numbers are not supported"),
+        ("y = 2.5J + 1", 5, 4, "complex numbers are not supported"),
+        ("y = 1e", 5, 2, "the exponent needs digits"),
+        ("y = 1e+", 5, 2, "malformed number 1e+"),
+        ("y = 1.2.3", 5, 3, "malformed number"),
+    ],
+)
+def test_number_errors(text: str, col: int, length: int, fragment: str) -> None:
+    error = lex_error(text)
+    assert fragment in error.message
+    assert (error.span.line, error.span.col, error.span.length) == (1, col, length)
+
+
+# -- lines, comments, BOM --------------------------------------------------------------
+
+
+def test_newline_ends_logical_lines_only() -> None:
+    text = "a = 1\n\n   \n# only a comment\nb = (2 +\n  3)\n"
+    assert kinds(text) == [
+        NAME,
+        OP,
+        NUMBER,
+        NEWLINE,
+        NAME,
+        OP,
+        OP,
+        NUMBER,
+        OP,
+        NUMBER,
+        OP,
+        NEWLINE,
+        EOF,
+    ]
+
+
+def test_last_line_without_line_ending_still_gets_newline() -> None:
+    assert kinds("a = 1") == [NAME, OP, NUMBER, NEWLINE, EOF]
+    assert kinds("") == [EOF]
+    assert kinds("# nothing\n\n") == [EOF]
+
+
+def test_comments_are_skipped_and_their_parentheses_ignored() -> None:
+    tokens = lex("a = 1  # (unbalanced ( and 'quotes' and é\nb = 2")
+    assert [t.text for t in tokens if t.kind == NAME] == ["a", "b"]
+    assert [t.kind for t in tokens].count(NEWLINE) == 2
+
+
+def test_unmatched_close_paren_does_not_swallow_newlines() -> None:
+    # The parser reports the ')'; the lexer must keep the next line separate.
+    assert kinds("a = 1)\nb = 2").count(NEWLINE) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a = 1\nb = 2\nc = 3", "a = 1\r\nb = 2\r\nc = 3", "a = 1\rb = 2\rc = 3"],
+)
+def test_line_endings_number_lines(text: str) -> None:
+    names = [t for t in lex(text) if t.kind == NAME]
+    assert [(t.text, t.span.line, t.span.col) for t in names] == [
+        ("a", 1, 1),
+        ("b", 2, 1),
+        ("c", 3, 1),
+    ]
+    assert [t.span.line_text for t in names] == ["a = 1", "b = 2", "c = 3"]
+
+
+def test_mixed_line_endings_and_crlf_is_one_break() -> None:
+    names = [t for t in lex("a = 1\r\n\r\nb = 2\rc = 3\n\rd = 4") if t.kind == NAME]
+    assert [(t.text, t.span.line) for t in names] == [
+        ("a", 1),
+        ("b", 3),
+        ("c", 4),
+        ("d", 6),
+    ]
+
+
+def test_error_line_number_after_lone_cr() -> None:
+    error = lex_error("a = 1\rb = 2\r  c = $")
+    assert (error.span.line, error.span.col) == (3, 7)
+    assert error.span.line_text == "  c = $"
+
+
+def test_bom_at_start_is_skipped() -> None:
+    tokens = lex("\ufeffx = 1")
+    assert (tokens[0].text, tokens[0].span.col) == ("x", 1)
+    assert tokens[0].span.line_text == "x = 1"
+    assert split_lines("\ufeffa\r\nb") == ["a", "b"]
+
+
+def test_bom_elsewhere_is_an_error() -> None:
+    error = lex_error("x = 1\ufeff")
+    assert "U+FEFF" in error.message
+    assert (error.span.line, error.span.col) == (1, 6)
+
+
+# -- character errors, columns in characters -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, col, code",
+    [
+        ("x = \ufb01", 5, "U+FB01"),  # the 'fi' ligature
+        ("x = \U0001d465", 5, "U+1D465"),  # mathematical italic x
+        ("x = caf\u00e9", 8, "U+00E9"),
+        ("\u00e9 = 1", 1, "U+00E9"),
+        ("x = \u0430", 5, "U+0430"),  # Cyrillic a, looks like ASCII a
+        ("x = \u0663", 5, "U+0663"),  # Arabic-Indic digit three
+    ],
+)
+def test_non_ascii_identifier_characters(text: str, col: int, code: str) -> None:
+    error = lex_error(text)
+    assert f"non-ASCII identifier character {code}" in error.message
+    assert "identifiers are ASCII so look-alike names cannot merge" in error.message
+    assert (error.span.line, error.span.col) == (1, col)
+
+
+def test_tabs_and_astral_characters_count_as_one_column() -> None:
+    error = lex_error("\tx = 2 * \U0001d465\U0001d466")
+    assert error.span.col == 10  # tab=1, "x = 2 * " = 8, then the first bad char
+    assert "U+1D465" in error.message
+    assert error.span.caret() == "\tx = 2 * \U0001d465\U0001d466\n\t        ^"
+
+
+def test_error_after_non_ascii_comment_line_uses_its_own_line() -> None:
+    error = lex_error("# \u2202f/\u2202x \u00e9t\u00e9\n\ty = \u00e9")
+    assert (error.span.line, error.span.col) == (2, 6)
+    assert error.span.caret().splitlines()[1] == "\t    ^"
+
+
+@pytest.mark.parametrize(
+    "char", ["\u200b", "\u200d", "\u200e", "\u202a", "\u202e", "\u2066", "\u2069"]
+)
+def test_invisible_and_bidi_characters_name_their_code_point(char: str) -> None:
+    error = lex_error(f"x = a{char} + b")
+    assert f"U+{ord(char):04X}" in error.message
+    assert "invisible or bidirectional control character" in error.message
+    assert error.span.col == 6
+
+
+def test_bidi_controls_are_rejected_inside_comments_too() -> None:
+    error = lex_error("x = 1  # admin \u202e }")
+    assert "U+202E" in error.message
+    assert error.span.col == 16
+
+
+@pytest.mark.parametrize(
+    "char", ["\x00", "\x01", "\x0b", "\x0c", "\x1b", "\x7f", "\x85"]
+)
+def test_control_characters_name_their_code_point(char: str) -> None:
+    error = lex_error(f"x = 1{char}")
+    assert f"control character U+{ord(char):04X}" in error.message
+    assert error.span.col == 6
+
+
+def test_nul_in_a_comment_is_an_error() -> None:
+    assert "U+0000" in lex_error("x = 1 # a\x00b").message
+
+
+@pytest.mark.parametrize(
+    "char, hint",
+    [("\u2212", "'-'"), ("\u00d7", "'*'"), ("\u00f7", "'/'"), ("\u2264", "'<='")],
+)
+def test_look_alike_operators_suggest_the_ascii_one(char: str, hint: str) -> None:
+    error = lex_error(f"x = a {char} b")
+    assert f"U+{ord(char):04X}" in error.message
+    assert error.message.endswith(f"write {hint}")
+
+
+def test_non_breaking_space_is_named() -> None:
+    error = lex_error("x =\u00a01")
+    assert "U+00A0" in error.message and "ordinary space" in error.message
+
+
+@pytest.mark.parametrize(
+    "text, col, length, fragment",
+    [
+        ('x = "a"', 5, 1, "strings are not part of the expression language"),
+        ("x = 'a'", 5, 1, "strings are not part of the expression language"),
+        ("x = a.b", 6, 1, "attribute access"),
+        ("x = a . 5", 7, 1, "'.' must be part of a number"),
+        ("x = a[1]", 6, 1, "subscripts are not supported on scalar values"),
+        ("x = a]", 6, 1, "subscripts are not supported"),
+        ("x = {a}", 5, 1, "braces are not part of the expression language"),
+        ("x = a}", 6, 1, "braces"),
+        ("x = a: b", 6, 1, "':' is not part of the expression language"),
+        ("x = a!", 6, 1, "'!' is not supported"),
+        ("x = a @ b", 7, 1, "'@' is not supported"),
+        ("x = a % b", 7, 1, "'%' (remainder) is not supported"),
+        ("x = a & b", 7, 1, "'&' is not supported"),
+        ("x = |a|", 5, 1, "write abs(x)"),
+        ("x = a == b", 7, 2, "'==' is not supported; comparisons are < <= > >= inside"),
+        ("x = a != b", 7, 2, "'!=' is not supported"),
+        ("x = a // b", 7, 2, "floor division"),
+        ("x = a && b", 7, 2, "no logical operators"),
+        ("x = a || b", 7, 2, "no logical operators"),
+        ("x := 1", 3, 2, "':=' is not supported"),
+        ("x = a \\", 7, 1, "backslash is not supported"),
+        ("x = $a", 5, 1, "character '$' is not allowed"),
+        ("x = a ? b", 7, 1, "character '?' is not allowed"),
+        ("x = ~a", 5, 1, "'~' is not supported"),
+    ],
+)
+def test_unsupported_ascii_has_specific_errors(
+    text: str, col: int, length: int, fragment: str
+) -> None:
+    error = lex_error(text)
+    assert fragment in error.message
+    assert (error.span.line, error.span.col, error.span.length) == (1, col, length)
+
+
+# -- errors as exceptions, limits, partial results -------------------------------------
+
+
+def test_lexical_error_is_a_syntax_error_with_location() -> None:
+    with pytest.raises(SyntaxError) as info:
+        tokenize("a = 1\nb = 'x'", "model.sg")
+    error = info.value
+    assert isinstance(error, ParseError)
+    assert (error.filename, error.lineno, error.offset) == ("model.sg", 2, 5)
+    assert error.format().startswith("model.sg:2:5: error: strings")
+
+
+def test_tokenize_until_error_keeps_tokens_before_the_error() -> None:
+    tokens, error = tokenize_until_error("a = 1\nb = 2 + 'x'", "t.sg")
+    assert isinstance(error, ParseError)
+    assert [t.text for t in tokens if t.kind == NAME] == ["a", "b"]
+    assert tokens[-1].kind == ERROR
+    assert (tokens[-1].span.line, tokens[-1].span.col) == (2, 9)
+
+
+def test_tokenize_until_error_without_error_ends_with_eof() -> None:
+    tokens, error = tokenize_until_error("a = 1", "t.sg")
+    assert error is None
+    assert tokens[-1].kind == EOF
+
+
+def test_token_limit_per_statement() -> None:
+    assert len(tokenize("a = 1 + 2", "t.sg", max_tokens=5)) == 7
+    with pytest.raises(LimitError) as info:
+        tokenize("a = 1 + 2 + 3", "t.sg", max_tokens=5)
+    assert "limit exceeded" in info.value.message
+    assert (info.value.span.line, info.value.span.col) == (1, 11)
+
+
+def test_token_limit_counts_each_statement_separately() -> None:
+    # 5 + 5 + 7 tokens, each statement under the limit; 3 NEWLINEs and EOF.
+    text = "a = 1 + 2\nb = 3 + 4\nc = (5 +\n 6)"
+    assert len(tokenize(text, "t.sg", max_tokens=7)) == 5 + 5 + 7 + 3 + 1
+    # Inside parentheses the statement goes on: 9 tokens over two lines.
+    with pytest.raises(LimitError) as info:
+        tokenize("c = (5 +\n 6 + 7)", "t.sg", max_tokens=8)
+    assert (info.value.span.line, info.value.span.col) == (2, 7)
+
+
+def test_token_limit_default_is_read_at_call_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("symgrad.lexer.MAX_STATEMENT_TOKENS", 3)
+    with pytest.raises(LimitError):
+        lex("a = 1 + 2")
