@@ -6,9 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codegen.load import load
-from codegen.module import MARKER, FunctionSpec, ModuleSpec, Symmetric, render
+from codegen.module import (
+    MARKER,
+    FunctionSpec,
+    ModuleSpec,
+    Symmetric,
+    python_name,
+    render,
+)
 from symgrad import __version__, syntax
-from symgrad.errors import Span, SymgradError
+from symgrad.errors import NameResolutionError, Span, SymgradError
 from symgrad.derivatives import (
     adjoints,
     derivative,
@@ -109,8 +116,13 @@ def function_specs(d: Derivatives, names: dict[Node, str]) -> list[FunctionSpec]
 def module_spec(program: Program, source_name: str) -> ModuleSpec:
     """The generated module's plan for a whole lowered program."""
     specs: list[FunctionSpec] = []
+    taken: dict[str, Function] = {}
     for function in program.functions:
-        specs += function_specs(differentiate(function, program.names), program.names)
+        for spec in function_specs(
+            differentiate(function, program.names), program.names
+        ):
+            _claim_python_name(spec.name, function, taken)
+            specs.append(spec)
     listing = ", ".join(s.name for s in specs)
     doc = (
         f"{MARKER} {__version__} from {source_name}. Do not edit: recompile instead.\n\n"
@@ -118,6 +130,20 @@ def module_spec(program: Program, source_name: str) -> ModuleSpec:
         "Scalars in, scalars out; arrays in, outputs have the inputs' broadcast shape.\n"
     )
     return ModuleSpec(doc, tuple(specs))
+
+
+def _claim_python_name(
+    name: str, function: Function, taken: dict[str, Function]
+) -> None:
+    """Two source functions must not become one Python name once mangled (np -> np_)."""
+    python = python_name(name)
+    other = taken.setdefault(python, function)
+    if other is not function:
+        raise NameResolutionError(
+            f"'{function.name}' would be named '{python}' in the generated module, "
+            f"like '{other.name}' at line {other.span.line}; rename one of them",
+            function.span,
+        )
 
 
 def compile_source(text: str, file: str = "<input>") -> str:

@@ -123,12 +123,26 @@ def default_output(name: str) -> str:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    """symgrad compile: each FILE.sg to FILE.py (atomically), or compare with --check."""
+    """symgrad compile: each FILE.sg to FILE.py (atomically), or compare with --check.
+
+    With several inputs every file is compiled; each bad one is reported and the
+    exit code is the worst of them.
+    """
     if args.output and len(args.files) > 1:
         raise UsageError("-o names one output; give one input file with it")
+    if args.check and (args.output == "-" or (args.files == ["-"] and not args.output)):
+        raise UsageError("--check compares an output file; it cannot write to stdout")
     status = EXIT_OK
     for name in args.files:
-        status = max(status, _compile_one(name, args.output, args.check, args.force))
+        try:
+            status = max(
+                status, _compile_one(name, args.output, args.check, args.force)
+            )
+        except SymgradError as exc:
+            if len(args.files) == 1:
+                raise
+            print(exc.format(), file=sys.stderr)
+            status = max(status, EXIT_INPUT)
     return status
 
 
@@ -202,7 +216,9 @@ def write_atomically(path: Path, text: str, force: bool = False) -> None:
             handle.write(text)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a module is 0644-like
         os.replace(tmp, path)
-    except OSError as exc:  # disk full, permissions changed under us: the old file stays
+    except (
+        OSError
+    ) as exc:  # disk full, permissions changed under us: the old file stays
         Path(tmp).unlink(missing_ok=True)
         raise SymgradError(f"{path}: cannot write: {exc.strerror or exc}") from None
     except BaseException:

@@ -14,13 +14,17 @@ def describe_source(text: str, file: str, hessian: bool = False) -> str:
     lines: list[str] = []
     for function in program.functions:
         d = differentiate(function, program.names)
-        head = f"{function.name}({', '.join(function.all_names)})"
+        data = f"; {', '.join(function.data)}" if function.data else ""
+        head = f"{function.name}({', '.join(function.params)}{data})"
         lines.append(f"{head} = {to_sympy(function.body)}")
         for param, partial in zip(function.params, d.gradient):
             lines.append(f"  d{function.name}/d{param} = {to_sympy(partial)}")
         if hessian:
-            for (i, j), entry in sorted(d.hessian.items()):
+            n = len(function.params)
+            for i, j in ((i, j) for i in range(n) for j in range(i, n)):
                 pi, pj = function.params[i], function.params[j]
-                lines.append(f"  d2{function.name}/d{pi}d{pj} = {to_sympy(entry)}")
+                entry = d.hessian.get((i, j))
+                shown = to_sympy(entry) if entry is not None else "0"
+                lines.append(f"  d2{function.name}/d{pi}d{pj} = {shown}")
         lines.append("")
     return "\n".join(lines)
