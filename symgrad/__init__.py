@@ -4,7 +4,10 @@ The public API (loaded on first use, so `import symgrad` stays light):
     compile_source(text, file)  expression-file text -> generated module text
     compile_file(path)          an expression file -> generated module text
     diff(expression, variable, order=1)  an n-th derivative to show and call
-    to_sympy(node)              a graph node as a sympy expression
+    compile                     decorator: f(...), f.grad, f.hessian, f.hvp, f.source
+    function(text_or_sympy)     the same object from "f(x, y) = ..." or sympy
+    load(path)                  every function of an expression file, by name
+    to_sympy(obj)               expression, gradient and Hessian as sympy objects
 """
 
 __version__ = "0.1.0"
@@ -14,7 +17,10 @@ _EXPORTS = {
     "compile_file": "symgrad.api",
     "diff": "symgrad.api",
     "Derivative": "symgrad.api",
-    "to_sympy": "symgrad.sympy_bridge",
+    "compile": "symgrad.decorator",
+    "function": "symgrad.api",
+    "load": ("symgrad.api", "load_file"),
+    "to_sympy": ("symgrad.repl", "to_sympy"),
     "SymgradError": "symgrad.errors",
 }
 __all__ = sorted(_EXPORTS)
@@ -26,4 +32,7 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'symgrad' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+    module, attribute = (
+        _EXPORTS[name] if isinstance(_EXPORTS[name], tuple) else (_EXPORTS[name], name)
+    )
+    return getattr(importlib.import_module(module), attribute)

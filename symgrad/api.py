@@ -230,3 +230,78 @@ def _free_names(expr: syntax.Expr) -> list[str]:
             names.append(node.id)
         stack.extend(reversed(subexpressions(node)))
     return names
+
+
+def function(definition, wrt=None, name: str = "f"):
+    """A compiled function from `"f(x, y) = ..."` text or from a sympy expression.
+
+    Returns the same kind of object as @symgrad.compile. From text, the last
+    function of the text is returned (earlier ones may be its helpers); from sympy,
+    wrt lists the differentiated symbols in order (default: all, sorted by name).
+    """
+    if isinstance(definition, str):
+        program = lower(parse(definition, "<function>"))
+        if not program.functions:
+            raise SymgradError("the text defines no function: write `f(x) = ...`")
+        return _compiled(program.functions[-1], program.names)
+    return _compiled(_function_from_sympy(definition, wrt, name), {})
+
+
+def _function_from_sympy(expr, wrt, name: str) -> Function:
+    import sympy
+
+    from symgrad.simplify import simplify
+    from symgrad.sympy_bridge import from_sympy
+
+    if not isinstance(expr, sympy.Basic):
+        raise SymgradError(
+            f"expected expression text or a sympy expression, got {type(expr).__name__}"
+        )
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    params = tuple(str(s) for s in (wrt if wrt is not None else symbols))
+    data = tuple(s.name for s in symbols if s.name not in params)
+    (body,) = simplify([from_sympy(expr)])
+    head = f"{name}({', '.join(params)}{'; ' + ', '.join(data) if data else ''})"
+    return Function(name, params, data, body, f"{head} = {expr}", None)
+
+
+def _compiled(function: Function, names: dict[Node, str]):
+    from symgrad.cache import cache_key, cached_module, graph_fingerprint
+    from symgrad.compiled import Compiled
+
+    program = Program("<function>", [function], names)
+    roots = [function.body, *names]
+    key = cache_key(
+        function.name, function.source, ",".join(function.params),
+        ",".join(function.data), graph_fingerprint(roots),
+        ",".join(names.values()),
+    )  # fmt: skip
+    build = lambda: render(module_spec(program, "<function>"))  # noqa: E731
+    module, _ = cached_module(key, function.name, build)
+    from symgrad.decorator import _module_text
+
+    return Compiled(function, module, _module_text(module), names)
+
+
+class Namespace:
+    """The functions of an expression file, by name: `model.f(3, 4)`, `model.f.hessian`."""
+
+    def __init__(self, functions: dict[str, object], path: str):
+        self.__dict__.update(functions)
+        self._names = list(functions)
+        self._path = path
+
+    def __repr__(self) -> str:
+        return f"<symgrad functions from {self._path}: {', '.join(self._names)}>"
+
+    def __iter__(self):
+        return iter(self._names)
+
+
+def load_file(path: str | Path) -> Namespace:
+    """symgrad.load("model.sg"): one compiled function object per function in the file."""
+    path = Path(path)
+    text = decode_source(path.read_bytes(), str(path))
+    program = lower(parse(text, str(path)))
+    functions = {f.name: _compiled(f, program.names) for f in program.functions}
+    return Namespace(functions, str(path))

@@ -29,7 +29,8 @@ class Function:
     data: tuple[str, ...]
     body: Node
     source: str
-    span: Span
+    span: Span | None
+    call_order: tuple[str, ...] | None = None  # a traced function keeps its signature's
 
     @property
     def param_nodes(self) -> tuple[Node, ...]:
@@ -38,8 +39,8 @@ class Function:
 
     @property
     def all_names(self) -> tuple[str, ...]:
-        """Every parameter in call order: differentiated ones, then data."""
-        return self.params + self.data
+        """Every parameter in call order: differentiated ones, then data (in a file)."""
+        return self.call_order or self.params + self.data
 
 
 @dataclass

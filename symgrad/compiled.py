@@ -1,0 +1,112 @@
+"""The object symgrad.compile and symgrad.function return: callable, with derivatives."""
+
+from __future__ import annotations
+
+import inspect
+import types
+from functools import cached_property
+
+from symgrad.api import Derivatives, differentiate
+from symgrad.graph import Node
+from symgrad.lower import Function
+
+
+class Compiled:
+    """A compiled function: call it for the value; .grad, .hessian, .hvp and more.
+
+    `f.grad` and `f.hessian` are views: call them to evaluate at a point, or show
+    them (repr, or Jupyter's rich display) to see the symbolic derivative.
+    """
+
+    def __init__(
+        self,
+        function: Function,
+        module: types.ModuleType,
+        source: str,
+        names: dict[Node, str] | None = None,
+        signature: inspect.Signature | None = None,
+    ):
+        self.function = function
+        self.module = module
+        self.source = source
+        self.names = names or {}
+        self.__signature__ = signature or _signature(function)
+        self.__name__ = function.name
+        self.__qualname__ = function.name
+        self.__doc__ = function.source
+        self._value = getattr(module, _python_name(function.name))
+        self._positional = len(function.all_names)
+
+    def __call__(self, *args, **kwargs):
+        """The value at a point (arguments as the source function takes them)."""
+        return self._value(*self._arguments(args, kwargs))
+
+    def _arguments(self, args: tuple, kwargs: dict) -> tuple:
+        if not kwargs and len(args) == self._positional:
+            return args
+        bound = self.__signature__.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return tuple(bound.arguments[name] for name in self.function.all_names)
+
+    def _generated(self, suffix: str):
+        return getattr(self.module, _python_name(self.function.name + suffix))
+
+    def value_and_grad(self, *args, **kwargs):
+        """(value, gradient) at a point, computing shared subexpressions once."""
+        return self._generated("_value_and_grad")(*self._arguments(args, kwargs))
+
+    def hvp(self, *args, **kwargs):
+        """The Hessian times a vector: the point's arguments, then one entry per param."""
+        n = self._positional
+        point, vector = args[:n], args[n:]
+        return self._generated("_hvp")(*self._arguments(point, kwargs), *vector)
+
+    @cached_property
+    def derivatives(self) -> Derivatives:
+        """The symbolic gradient, Hessian triangle and HVP graphs."""
+        return differentiate(self.function, self.names)
+
+    @cached_property
+    def grad(self):
+        """The gradient: call it to evaluate, show it to see the partials."""
+        from symgrad.repl import GradientView
+
+        return GradientView(self)
+
+    @cached_property
+    def hessian(self):
+        """The Hessian: call it to evaluate, show it to see the matrix."""
+        from symgrad.repl import HessianView
+
+        return HessianView(self)
+
+    @cached_property
+    def graph(self):
+        """The computation graph: show it, or .at(point) for values and adjoints."""
+        from symgrad.repl import GraphView
+
+        return GraphView(self)
+
+    def __repr__(self) -> str:
+        return f"<symgrad function {self.definition}>"
+
+    @property
+    def definition(self) -> str:
+        """The source definition, e.g. `f(x, y) = x^2*y + y + 2`."""
+        return self.function.source
+
+    def _repr_latex_(self) -> str:
+        from symgrad.repl import latex_definition
+
+        return latex_definition(self)
+
+
+def _python_name(name: str) -> str:
+    from codegen.module import python_name
+
+    return python_name(name)
+
+
+def _signature(function: Function) -> inspect.Signature:
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    return inspect.Signature([inspect.Parameter(n, kind) for n in function.all_names])

@@ -1,0 +1,115 @@
+"""@symgrad.compile: trace a Python function, differentiate it, generate and load code.
+
+The generated module is cached on disk (symgrad/cache.py) under a key made from
+the traced graph, the options and the versions, so a warm import skips
+differentiation and code generation.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from collections.abc import Callable, Sequence
+
+from symgrad.api import module_spec
+from symgrad.cache import cache_key, cached_module, graph_fingerprint
+from symgrad.compiled import Compiled
+from symgrad.lower import Function, Program
+from symgrad.trace import TracingError, signature_of, trace
+
+
+def compile(fn: Callable | None = None, *, wrt: Sequence[str] | None = None):
+    """Decorate a function of numbers: f(...), f.grad, f.hessian, f.hvp, f.source.
+
+    Used bare (@symgrad.compile) or with options (@symgrad.compile(wrt=("x",))).
+    Parameters without defaults are differentiated (or those named in wrt); a
+    parameter with a numeric default is data, passed through and not
+    differentiated; any other default is fixed at its value.
+    """
+    if fn is None:
+        return lambda f: compile(f, wrt=wrt)
+    return compile_function(fn, wrt)
+
+
+def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
+    """Trace, differentiate, generate and load fn (through the disk cache)."""
+    sig = signature_of(fn)
+    params, data, fixed = _classify(fn, sig, wrt)
+    order = tuple(p for p in sig.parameters if p not in fixed)
+    body = trace(fn, list(order), fixed)
+    name = _name_of(fn)
+    source = _source_of(fn)
+    function = Function(name, params, data, body, source, None, order)
+    key = cache_key(name, ",".join(params), ",".join(order), graph_fingerprint([body]))
+    program = Program(getattr(fn, "__module__", None) or "<function>", [function], {})
+
+    def build() -> str:
+        from codegen.module import render
+
+        return render(module_spec(program, f"{program.file}.{name}"))
+
+    module, _ = cached_module(key, name, build)
+    text = getattr(module, "__symgrad_source__", None) or _module_text(module)
+    compiled = Compiled(function, module, text, {}, _public_signature(sig, fixed))
+    compiled.__wrapped__ = fn
+    compiled.__doc__ = fn.__doc__
+    compiled.__name__ = getattr(fn, "__name__", name)
+    compiled.__qualname__ = getattr(fn, "__qualname__", name)
+    compiled.__module__ = getattr(fn, "__module__", None)
+    return compiled
+
+
+def _classify(fn, sig: inspect.Signature, wrt: Sequence[str] | None):
+    """(differentiated params, data params, fixed values) from the signature."""
+    names = list(sig.parameters)
+    if names[:1] in (["self"], ["cls"]):
+        raise TracingError(
+            "methods cannot be compiled directly: compile a plain function of numbers "
+            "and call it from the method"
+        )
+    if wrt is not None:
+        unknown = [w for w in wrt if w not in names]
+        if unknown:
+            raise TracingError(
+                f"wrt names {unknown}, which are not parameters of {fn.__name__}"
+            )
+    params, data, fixed = [], [], {}
+    for p in sig.parameters.values():
+        has_default = p.default is not inspect.Parameter.empty
+        numeric = has_default and isinstance(p.default, numbers.Real)
+        if has_default and not numeric and p.name not in (wrt or ()):
+            fixed[p.name] = p.default
+        elif wrt is None:
+            (data if has_default else params).append(p.name)
+        else:
+            (params if p.name in wrt else data).append(p.name)
+    return tuple(params), tuple(data), fixed
+
+
+def _public_signature(sig: inspect.Signature, fixed: dict) -> inspect.Signature:
+    return sig.replace(
+        parameters=[p for n, p in sig.parameters.items() if n not in fixed]
+    )
+
+
+def _name_of(fn: Callable) -> str:
+    name = getattr(fn, "__name__", "f")
+    return name if name.isidentifier() else "f"
+
+
+def _source_of(fn: Callable) -> str:
+    try:
+        return inspect.getsource(fn).strip()
+    except (OSError, TypeError):
+        return f"{getattr(fn, '__qualname__', 'function')} (source not available)"
+
+
+def _module_text(module) -> str:
+    path = getattr(module, "__file__", None)
+    if path and not path.startswith("<"):
+        with open(path, encoding="utf-8") as handle:
+            handle.readline()  # the cache header
+            return handle.read()
+    import linecache
+
+    return "".join(linecache.getlines(path)) if path else ""

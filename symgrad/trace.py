@@ -1,0 +1,360 @@
+"""Python function -> graph, by calling it with symbolic arguments.
+
+Arithmetic operators, numpy's ufuncs and np.where, and the math module's functions
+all build graph nodes. The math module cannot be intercepted through its arguments
+(math.sin calls float()), so the function is re-created over a copy of its globals
+in which `math` and the functions imported from it are symbolic stand-ins; helper
+functions it calls are re-created the same way. Python control flow on a symbolic
+value cannot be traced: it raises a TracingError naming the user's line.
+"""
+
+from __future__ import annotations
+
+import inspect
+import linecache
+import math
+import sys
+import types
+from collections.abc import Callable
+
+import numpy as np
+
+from symgrad.errors import Span, SymgradError
+from symgrad.graph import Node, var
+from symgrad.simplify import add, call, div, mul, neg, num, power, sub
+
+
+class TracingError(SymgradError):
+    """A construct in a traced Python function that symgrad cannot follow."""
+
+
+def _user_span(depth: int = 2) -> Span | None:
+    """The line of the traced user code that is running now."""
+    frame = sys._getframe(depth)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+    if frame is None:
+        return None
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    text = linecache.getline(filename, line).rstrip("\n")
+    col = len(text) - len(text.lstrip()) + 1 if text else 1
+    return Span(filename, line, col, max(1, len(text.strip())), text)
+
+
+def _lift(value) -> Node:
+    """A graph node for a symbolic value or a plain number."""
+    if isinstance(value, Symbol):
+        return value.node
+    if isinstance(value, Condition):
+        raise TracingError(
+            "a comparison gives a condition, not a number; use np.where(cond, a, b)",
+            _user_span(3),
+        )
+    if isinstance(value, (bool, np.bool_)):
+        return num(float(value))
+    if isinstance(value, (int, float, np.integer, np.floating)) or (
+        isinstance(value, np.ndarray) and value.shape == ()
+    ):
+        return num(float(value))
+    raise TracingError(
+        f"cannot use a {type(value).__name__} in a traced expression "
+        "(numbers and the function's own arguments only)",
+        _user_span(3),
+    )
+
+
+class Condition:
+    """The result of comparing symbolic values: usable only as np.where's condition."""
+
+    __array_priority__ = 1000
+
+    def __init__(self, node: Node):
+        self.node = node
+
+    def __bool__(self):
+        raise TracingError(
+            "Python control flow on a symbolic value cannot be traced; "
+            "write np.where(cond, a, b) instead of if/else, and np.maximum/np.minimum "
+            "instead of max/min",
+            _user_span(),
+        )
+
+    def __array_function__(self, func, types_, args, kwargs):
+        return _array_function(func, args, kwargs)
+
+
+def _condition_arithmetic(self, *args):
+    raise TracingError(
+        "a comparison gives a condition, not a number; use np.where(cond, a, b)",
+        _user_span(),
+    )
+
+
+for _dunder in (
+    "add radd sub rsub mul rmul truediv rtruediv pow rpow neg pos abs float int"
+).split():
+    setattr(Condition, f"__{_dunder}__", _condition_arithmetic)
+
+
+def _compare(op: str):
+    def method(self, other):
+        return Condition(call(op, self.node, _lift(other)))
+
+    return method
+
+
+def _binary(build, reflected: bool = False):
+    def method(self, other):
+        other_node = _lift(other)
+        a, b = (other_node, self.node) if reflected else (self.node, other_node)
+        return Symbol(build(a, b))
+
+    return method
+
+
+class Symbol:
+    """A symbolic value standing in for an argument during tracing."""
+
+    __array_priority__ = 1000
+
+    def __init__(self, node: Node):
+        self.node = node
+
+    __add__, __radd__ = _binary(add), _binary(add, True)
+    __sub__, __rsub__ = _binary(sub), _binary(sub, True)
+    __mul__, __rmul__ = _binary(mul), _binary(mul, True)
+    __truediv__, __rtruediv__ = _binary(div), _binary(div, True)
+    __pow__, __rpow__ = _binary(power), _binary(power, True)
+    __lt__, __le__ = _compare("lt"), _compare("le")
+    __gt__, __ge__ = _compare("gt"), _compare("ge")
+
+    def __neg__(self):
+        return Symbol(neg(self.node))
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return Symbol(call("abs", self.node))
+
+    def __bool__(self):
+        raise TracingError(
+            "the truth value of a symbolic value is unknown while tracing; "
+            "use np.where(cond, a, b)",
+            _user_span(),
+        )
+
+    def __float__(self):
+        raise TracingError(
+            "a symbolic value cannot become a float while tracing "
+            "(float(), int(), round(), a math function from an untraced module)",
+            _user_span(),
+        )
+
+    __int__ = __index__ = __float__
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        op = UFUNCS.get(ufunc.__name__)
+        if method != "__call__" or op is None or kwargs:
+            raise TracingError(
+                f"numpy.{ufunc.__name__} is not supported on symbolic values",
+                _user_span(),
+            )
+        return op(*inputs)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        return _array_function(func, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"Symbol({self.node!r})"
+
+
+def _array_function(func, args, kwargs):
+    if func is np.where and len(args) == 3 and not kwargs:
+        cond, a, b = args
+        if not isinstance(cond, Condition):
+            raise TracingError(
+                "np.where's condition must compare symbolic values (x > 0)",
+                _user_span(),
+            )
+        return Symbol(call("where", cond.node, _lift(a), _lift(b)))
+    name = f"{func.__module__}.{func.__name__}".replace("numpy.", "np.")
+    raise TracingError(f"{name} is not supported on symbolic values", _user_span())
+
+
+def _unary(op: str):
+    return lambda x: Symbol(call(op, _lift(x)))
+
+
+def _binary_call(op: str):
+    return lambda x, y: Symbol(call(op, _lift(x), _lift(y)))
+
+
+def _ufunc_compare(op: str):
+    return lambda x, y: Condition(call(op, _lift(x), _lift(y)))
+
+
+# fmt: off
+UFUNCS: dict[str, Callable] = {
+    "add": lambda a, b: Symbol(add(_lift(a), _lift(b))),
+    "subtract": lambda a, b: Symbol(sub(_lift(a), _lift(b))),
+    "multiply": lambda a, b: Symbol(mul(_lift(a), _lift(b))),
+    "true_divide": lambda a, b: Symbol(div(_lift(a), _lift(b))),
+    "divide": lambda a, b: Symbol(div(_lift(a), _lift(b))),
+    "power": lambda a, b: Symbol(power(_lift(a), _lift(b))),
+    "negative": lambda a: Symbol(neg(_lift(a))),
+    "positive": lambda a: a,
+    "square": lambda a: Symbol(power(_lift(a), num(2.0))),
+    "reciprocal": lambda a: Symbol(div(num(1.0), _lift(a))),
+    "exp": _unary("exp"), "log": _unary("log"), "log1p": _unary("log1p"),
+    "expm1": _unary("expm1"), "sqrt": _unary("sqrt"), "sin": _unary("sin"),
+    "cos": _unary("cos"), "tan": _unary("tan"), "arcsin": _unary("asin"),
+    "arccos": _unary("acos"), "arctan": _unary("atan"), "sinh": _unary("sinh"),
+    "cosh": _unary("cosh"), "tanh": _unary("tanh"), "absolute": _unary("abs"),
+    "fabs": _unary("abs"), "sign": _unary("sign"),
+    "arctan2": _binary_call("atan2"), "maximum": _binary_call("max"),
+    "minimum": _binary_call("min"), "fmax": _binary_call("max"), "fmin": _binary_call("min"),
+    "logaddexp": lambda a, b: Symbol(call("log", add(call("exp", _lift(a)), call("exp", _lift(b))))),
+    "less": _ufunc_compare("lt"), "less_equal": _ufunc_compare("le"),
+    "greater": _ufunc_compare("gt"), "greater_equal": _ufunc_compare("ge"),
+}
+# fmt: on
+
+
+def _math_function(name: str, op: str):
+    def symbolic(*args):
+        if any(isinstance(a, (Symbol, Condition)) for a in args):
+            nodes = [_lift(a) for a in args]
+            return Symbol(call(op, *nodes))
+        return getattr(math, name)(*args)
+
+    symbolic.__name__ = name
+    return symbolic
+
+
+# The math module's functions with a symbolic meaning, by their math-module name.
+MATH_FUNCTIONS = {
+    "exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1", "sqrt": "sqrt",
+    "sin": "sin", "cos": "cos", "tan": "tan", "asin": "asin", "acos": "acos",
+    "atan": "atan", "atan2": "atan2", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
+    "fabs": "abs",
+}  # fmt: skip
+
+
+class _SymbolicMath(types.ModuleType):
+    """Stands in for `math` inside traced code: functions build nodes, constants stay."""
+
+    def __getattr__(self, name: str):
+        value = getattr(math, name)
+        if callable(value):
+
+            def unsupported(*args, **kwargs):
+                if any(isinstance(a, (Symbol, Condition)) for a in args):
+                    raise TracingError(
+                        f"math.{name} is not supported on symbolic values", _user_span()
+                    )
+                return value(*args, **kwargs)
+
+            return unsupported
+        return value
+
+
+SYMBOLIC_MATH = _SymbolicMath("math")
+for _name, _op in MATH_FUNCTIONS.items():
+    setattr(SYMBOLIC_MATH, _name, _math_function(_name, _op))
+_MATH_BY_ID = {id(getattr(math, n)): getattr(SYMBOLIC_MATH, n) for n in MATH_FUNCTIONS}
+
+
+def _traceable(fn: types.FunctionType, memo: dict) -> types.FunctionType:
+    """fn re-created over globals where math and helper functions are symbolic."""
+    if id(fn) in memo:
+        return memo[id(fn)]
+    namespace = dict(fn.__globals__)
+    clone = types.FunctionType(
+        fn.__code__, namespace, fn.__name__, fn.__defaults__, _cells(fn, memo)
+    )
+    clone.__kwdefaults__ = fn.__kwdefaults__
+    memo[id(fn)] = clone
+    for key, value in list(namespace.items()):
+        namespace[key] = _swap(value, memo)
+    return clone
+
+
+def _cells(fn: types.FunctionType, memo: dict):
+    if fn.__closure__ is None:
+        return None
+    cells = []
+    for cell in fn.__closure__:
+        try:
+            cells.append(types.CellType(_swap(cell.cell_contents, memo)))
+        except ValueError:  # an empty cell (a name assigned later)
+            cells.append(cell)
+    return tuple(cells)
+
+
+def _swap(value, memo: dict):
+    if value is math:
+        return SYMBOLIC_MATH
+    if id(value) in _MATH_BY_ID and callable(value):
+        return _MATH_BY_ID[id(value)]
+    if isinstance(value, types.FunctionType) and value.__code__.co_filename != __file__:
+        return _traceable(value, memo)
+    return value
+
+
+def trace(fn: Callable, symbolic: list[str], constants: dict[str, object]) -> Node:
+    """Call fn with var nodes for the symbolic parameters and constants for the rest."""
+    target = _traceable(fn, {}) if isinstance(fn, types.FunctionType) else fn
+    args = {name: Symbol(var(name)) for name in symbolic}
+    args.update(constants)
+    try:
+        result = target(**args)
+    except TracingError:
+        raise
+    except RecursionError:
+        raise TracingError(
+            "the traced function recursed too deeply", _span_of(fn)
+        ) from None
+    if isinstance(result, Condition):
+        raise TracingError(
+            "the function returns a comparison; return a number", _span_of(fn)
+        )
+    if isinstance(result, (tuple, list)):
+        raise TracingError(
+            "the function returns several values; symgrad differentiates "
+            "functions with one scalar result",
+            _span_of(fn),
+        )
+    try:
+        return _lift(result)
+    except TracingError as exc:
+        raise TracingError(exc.message, _span_of(fn)) from None
+
+
+def _span_of(fn: Callable) -> Span | None:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    text = linecache.getline(code.co_filename, code.co_firstlineno).rstrip("\n")
+    return Span(code.co_filename, code.co_firstlineno, 1, max(1, len(text)), text)
+
+
+def signature_of(fn: Callable) -> inspect.Signature:
+    """The signature of fn, refusing what cannot be traced (*args, generators, ...)."""
+    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        raise TracingError(
+            "generators cannot be compiled: return one value", _span_of(fn)
+        )
+    if inspect.iscoroutinefunction(fn):
+        raise TracingError("async functions cannot be compiled", _span_of(fn))
+    if not callable(fn) or isinstance(fn, type):
+        raise TracingError(f"cannot compile {fn!r}: expected a function")
+    sig = inspect.signature(fn)
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TracingError(
+                f"*args and **kwargs cannot be traced (parameter '{p.name}'); "
+                "name every parameter",
+                _span_of(fn),
+            )
+    return sig

@@ -1,0 +1,130 @@
+"""symgrad/cache.py: keyed entries, hits skip building, corrupt entries are rebuilt."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from symgrad import cache
+from symgrad.graph import var
+from symgrad.simplify import add, call, mul
+
+MODULE = (
+    '"""doc"""\n\nimport numpy as np\n\n\ndef f(x):\n    """f"""\n    return 2.0 * x\n'
+)
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("SYMGRAD_CACHE", raising=False)
+    cache.clear_memory()
+    yield tmp_path / "cache"
+    cache.clear_memory()
+
+
+class Builder:
+    """Counts how often the module text is built."""
+
+    def __init__(self, text: str = MODULE):
+        self.text, self.calls = text, 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        return self.text
+
+
+def test_second_load_is_a_disk_hit_without_building(cache_dir):
+    build = Builder()
+    module, hit = cache.cached_module("k1", "f", build)
+    assert (module.f(2.0), hit, build.calls) == (4.0, False, 1)
+    cache.clear_memory()
+    module, hit = cache.cached_module("k1", "f", build)
+    assert (module.f(3.0), hit, build.calls) == (6.0, True, 1)
+    (entry,) = cache_dir.glob("sg_k1.py")
+    assert entry.read_text().startswith(cache.HEADER)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "header"])
+def test_corrupt_entries_are_detected_and_rebuilt(cache_dir, damage):
+    build = Builder()
+    cache.cached_module("k2", "f", build)
+    entry = cache_dir / "sg_k2.py"
+    raw = entry.read_text()
+    damaged = {
+        "truncate": raw[: len(raw) // 2],
+        "flip": raw.replace("2.0 * x", "3.0 * x"),
+        "empty": "",
+        "header": raw.replace(cache.HEADER, "# something else "),
+    }[damage]
+    entry.write_text(damaged)
+    cache.clear_memory()
+    module, hit = cache.cached_module("k2", "f", build)
+    assert (hit, build.calls, module.f(1.0)) == (False, 2, 2.0)
+    assert entry.read_text() == raw  # rewritten whole
+
+
+def test_unwritable_cache_dir_falls_back_to_memory_with_one_warning(
+    tmp_path, monkeypatch
+):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(blocker / "cache"))
+    cache.clear_memory()
+    cache._warned_dirs.clear()
+    with pytest.warns(cache.CacheWarning, match="cannot write the cache"):
+        module, _ = cache.cached_module("k3", "f", Builder())
+    assert module.f(1.0) == 2.0
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        module, _ = cache.cached_module("k4", "f", Builder())  # no second warning
+    assert module.f(2.0) == 4.0
+
+
+def test_cache_off_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    cache.clear_memory()
+    module, hit = cache.cached_module("k5", "f", Builder())
+    assert module.f(1.0) == 2.0 and not hit
+    assert not (tmp_path / "cache").exists()
+
+
+def test_fingerprint_depends_on_structure_only():
+    x, y = var("x"), var("y")
+    a = cache.graph_fingerprint([add(mul(x, y), call("sin", x))])
+    b = cache.graph_fingerprint([add(mul(x, y), call("sin", x))])
+    c = cache.graph_fingerprint([add(mul(x, y), call("cos", x))])
+    assert a == b != c
+    assert cache.cache_key("f", a) == cache.cache_key("f", b) != cache.cache_key("g", a)
+
+
+SCRIPT = textwrap.dedent("""
+    import sys, symgrad
+    @symgrad.compile
+    def rosen(x, y):
+        return (1 - x)**2 + 100*(y - x**2)**2
+    assert rosen.value_and_grad(1.0, 1.0)[1] == (0.0, 0.0)
+    print("ok")
+    """)
+
+
+def test_two_processes_compiling_one_key_both_succeed(tmp_path):
+    env = {"SYMGRAD_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(Path.cwd())}
+    env = {**__import__("os").environ, **env}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]  # fmt: skip
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert all(out.strip() == "ok" for out, _ in results)
+    entries = list((tmp_path / "cache").glob("sg_*.py"))
+    assert len(entries) == 1 and not list((tmp_path / "cache").glob("*.tmp"))

@@ -1,0 +1,118 @@
+"""symgrad/trace.py: Python functions become graphs; untraceable code is named clearly."""
+
+from __future__ import annotations
+
+import math
+from math import exp as imported_exp
+
+import numpy as np
+import pytest
+
+from symgrad.evaluate import evaluate
+from symgrad.trace import TracingError, signature_of, trace
+
+SCALE = 3.0
+
+
+def value(fn, **point):
+    node = trace(fn, list(point), {})
+    return float(evaluate([node], point)[0])
+
+
+def _helper(z):
+    return math.exp(-z) * SCALE
+
+
+@pytest.mark.parametrize(
+    "fn, expected",
+    [
+        (lambda x, y: x**2 * y + y + 2, 3.0**2 * 4 + 4 + 2),
+        (lambda x, y: 2 / x - y / 4 + (-x) ** 3, 2 / 3 - 1 + (-27)),
+        (lambda x, y: abs(x - y) + +x, 1 + 3),
+        (lambda x, y: math.sin(x) * math.log(y) + math.sqrt(y), math.sin(3) * math.log(4) + 2),
+        (lambda x, y: imported_exp(x) + math.pi * y, math.exp(3) + math.pi * 4),
+        (lambda x, y: np.tanh(x) + np.arctan2(y, x) + np.maximum(x, y), math.tanh(3) + math.atan2(4, 3) + 4),
+        (lambda x, y: np.where(x > y, x, y) + np.where(x <= y, 1.0, 0.0), 4 + 1),
+        (lambda x, y: _helper(x) + y, math.exp(-3) * SCALE + 4),
+        (lambda x, y: 2**x + np.float64(2.0) * y, 8 + 8),
+    ],
+)  # fmt: skip
+def test_traced_values_match_python(fn, expected):
+    assert value(fn, x=3.0, y=4.0) == pytest.approx(expected, rel=1e-14)
+
+
+def test_closures_over_constants_and_helpers():
+    k = 2.5
+
+    def inner(z):
+        return z * k
+
+    def outer(x):
+        return inner(x) + math.cos(x)
+
+    assert value(outer, x=1.0) == pytest.approx(2.5 + math.cos(1.0))
+
+
+def test_constants_fix_non_symbolic_parameters():
+    def f(x, power=3):
+        return x**power
+
+    assert float(evaluate([trace(f, ["x"], {"power": 3})], {"x": 2.0})[0]) == 8.0
+
+
+def test_control_flow_names_the_line_and_suggests_where():
+    def f(x):
+        if x > 0:
+            return x
+        return -x
+
+    with pytest.raises(TracingError) as info:
+        trace(f, ["x"], {})
+    assert info.value.span.line == f.__code__.co_firstlineno + 1
+    assert "if x > 0:" in info.value.format()
+    assert "np.where" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "fn, fragment",
+    [
+        (lambda x: max(x, 0.0), "np.maximum"),
+        (lambda x: float(x), "cannot become a float"),
+        (lambda x: math.gamma(x), "math.gamma is not supported"),
+        (lambda x: np.linalg.norm(x), "np.linalg.norm is not supported"),
+        (lambda x: np.cbrt(x), "numpy.cbrt is not supported"),
+        (lambda x: x + "a", "cannot use a str"),
+        (lambda x: (x, x), "several values"),
+        (lambda x: x > 1, "returns a comparison"),
+        (lambda x: np.where(1.0, x, x), "condition must compare"),
+        (lambda x: (x > 0) * x, "gives a condition, not a number"),
+    ],
+)
+def test_unsupported_constructs_have_messages(fn, fragment):
+    with pytest.raises(TracingError) as info:
+        trace(fn, ["x"], {})
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "source, fragment",
+    [
+        ("def f(*xs):\n    return xs[0]\n", "*args and **kwargs"),
+        ("def f(x, **kw):\n    return x\n", "*args and **kwargs"),
+        ("def f(x):\n    yield x\n", "generators"),
+        ("async def f(x):\n    return x\n", "async"),
+    ],
+)
+def test_signatures_that_cannot_be_traced(source, fragment):
+    namespace: dict = {}
+    exec(source, namespace)
+    with pytest.raises(TracingError) as info:
+        signature_of(namespace["f"])
+    assert fragment in str(info.value)
+
+
+def test_untraced_globals_are_left_alone():
+    # tracing re-creates the function over a copy of its globals: the module's own
+    # `math` is still the real one afterwards
+    trace(lambda x: math.sin(x), ["x"], {})
+    assert math.sin is not None and globals()["math"] is math
