@@ -105,11 +105,16 @@ def _source_of(fn: Callable) -> str:
 
 
 def _module_text(module) -> str:
-    path = getattr(module, "__file__", None)
-    if path and not path.startswith("<"):
-        with open(path, encoding="utf-8") as handle:
-            handle.readline()  # the cache header
-            return handle.read()
+    """The generated text behind a loaded module (its cache entry, or linecache)."""
     import linecache
 
-    return "".join(linecache.getlines(path)) if path else ""
+    from symgrad.cache import HEADER
+
+    path = getattr(module, "__file__", None) or ""
+    text = "".join(linecache.getlines(path)) if path.startswith("<") else _read(path)
+    return text.rpartition(HEADER)[0] or text
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
