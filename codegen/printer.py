@@ -1,9 +1,10 @@
-"""Op -> numpy spelling tables and a precedence-aware expression printer."""
+"""Op -> spelling tables (numpy, and plain floats) and a precedence-aware printer."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from symgrad.graph import Node
 
@@ -27,85 +28,142 @@ CALLS: dict[str, str] = {
     "min": "np.minimum({0}, {1})", "max": "np.maximum({0}, {1})",
     # [()] turns numpy's 0-d result back into a scalar: scalars in, scalars out.
     "where": "np.where({0}, {1}, {2})[()]",
+    "power": "np.power({0}, {1})",
+}
+# The same ops on Python floats: the math module is ~5x faster than numpy on a
+# scalar. A math domain error or an overflow raises, and the generated function
+# then falls back to the numpy path, which gives numpy's inf and nan.
+FLOAT_CALLS: dict[str, str] = {
+    "exp": "math.exp({0})", "log": "math.log({0})", "log1p": "math.log1p({0})",
+    "expm1": "math.expm1({0})", "sqrt": "math.sqrt({0})", "sin": "math.sin({0})",
+    "cos": "math.cos({0})", "tan": "math.tan({0})", "asin": "math.asin({0})",
+    "acos": "math.acos({0})", "atan": "math.atan({0})", "sinh": "math.sinh({0})",
+    "cosh": "math.cosh({0})", "tanh": "math.tanh({0})", "abs": "abs({0})",
+    "sign": "_sign1({0})", "sigmoid": "_sigmoid1({0})", "softplus": "_softplus1({0})",
+    "relu": "_max1({0}, 0.0)", "step": "_step1({0})", "atan2": "math.atan2({0}, {1})",
+    "min": "_min1({0}, {1})", "max": "_max1({0}, {1})",
+    "where": "({1} if {0} else {2})",  # only the branch taken is evaluated
+    "power": "math.pow({0}, {1})",
 }
 # fmt: on
 
-# Module-level helpers a spelling needs (their text lives in codegen/module.py).
-HELPERS_USED: dict[str, str] = {"sigmoid": "_sigmoid"}
+
+@dataclass(frozen=True)
+class Dialect:
+    """How ops are spelled for one kind of argument (numpy values or Python floats)."""
+
+    calls: Mapping[str, str]
+    module: str  # where pi, inf and nan come from
+    helpers: Mapping[str, str] = field(default_factory=dict)  # op -> helper it needs
 
 
-def constant(value: float) -> tuple[str, int]:
+NUMPY = Dialect(CALLS, "np", {"sigmoid": "_sigmoid"})
+FLOAT = Dialect(
+    FLOAT_CALLS,
+    "math",
+    {
+        "sign": "_sign1",
+        "sigmoid": "_sigmoid1",
+        "softplus": "_softplus1",
+        "relu": "_max1",
+        "step": "_step1",
+        "min": "_min1",
+        "max": "_max1",
+    },
+)
+
+
+def constant(value: float, dialect: Dialect = NUMPY) -> tuple[str, int]:
     """The exact literal for a float, with its precedence (negative literals are unary)."""
     if math.isnan(value):
-        return "np.nan", ATOM
+        return f"{dialect.module}.nan", ATOM
     if math.isinf(value):
-        return ("np.inf", ATOM) if value > 0 else ("-np.inf", UNARY)
+        text = f"{dialect.module}.inf"
+        return (text, ATOM) if value > 0 else ("-" + text, UNARY)
     if value == math.pi:
-        return "np.pi", ATOM
+        return f"{dialect.module}.pi", ATOM
     text = repr(value)
     return text, UNARY if text.startswith("-") else ATOM
 
 
-def expression(node: Node, names: Mapping[Node, str], memo: dict | None = None) -> str:
+@dataclass
+class _Context:
+    names: Mapping[Node, str]
+    memo: dict
+    dialect: Dialect
+
+
+def expression(
+    node: Node,
+    names: Mapping[Node, str],
+    memo: dict | None = None,
+    dialect: Dialect = NUMPY,
+) -> str:
     """The Python text of node, with named nodes as their names."""
-    return _print(node, names, {} if memo is None else memo)[0]
+    return _print(node, _Context(names, {} if memo is None else memo, dialect))[0]
 
 
-def definition(node: Node, names: Mapping[Node, str], memo: dict | None = None) -> str:
+def definition(
+    node: Node,
+    names: Mapping[Node, str],
+    memo: dict | None = None,
+    dialect: Dialect = NUMPY,
+) -> str:
     """The right-hand side that defines node: its op spelled out even if node is named.
 
-    memo caches the text of unnamed subexpressions between calls (names win over it).
+    memo caches the text of unnamed subexpressions between calls (names win over
+    it); one memo serves one dialect.
     """
-    return _spell(node, names, {} if memo is None else memo)[0]
+    return _spell(node, _Context(names, {} if memo is None else memo, dialect))[0]
 
 
-def _operand(node: Node, names: Mapping[Node, str], need: int, memo: dict) -> str:
-    text, prec = _print(node, names, memo)
+def _operand(node: Node, ctx: _Context, need: int) -> str:
+    text, prec = _print(node, ctx)
     return f"({text})" if prec < need else text
 
 
-def _print(node: Node, names: Mapping[Node, str], memo: dict) -> tuple[str, int]:
+def _print(node: Node, ctx: _Context) -> tuple[str, int]:
     # Recursion is bounded: schedule cuts every statement to a bounded length.
-    name = names.get(node)
+    name = ctx.names.get(node)
     if name is not None:
         return name, ATOM
-    printed = memo.get(node)
+    printed = ctx.memo.get(node)
     if printed is None:
-        printed = memo[node] = _spell(node, names, memo)
+        printed = ctx.memo[node] = _spell(node, ctx)
     return printed
 
 
-def _spell(node: Node, names: Mapping[Node, str], memo: dict) -> tuple[str, int]:
+def _spell(node: Node, ctx: _Context) -> tuple[str, int]:
     op, args = node.op, node.args
     if op == "const":
-        return constant(node.attrs[0])
+        return constant(node.attrs[0], ctx.dialect)
     if op in INFIX:
         symbol, prec = INFIX[op]
         # comparisons do not chain: both sides of one need their own parentheses
         left_need = prec + 1 if op in ("lt", "le", "gt", "ge") else prec
-        left = _operand(args[0], names, left_need, memo)
-        right = _operand(args[1], names, prec + 1, memo)
+        left = _operand(args[0], ctx, left_need)
+        right = _operand(args[1], ctx, prec + 1)
         return f"{left} {symbol} {right}", prec
     if op == "neg":
         # black writes -(x**2), not -x**2: the same value, clearer precedence
         need = POWER + 1 if args[0].op == "pow" else UNARY
-        return f"-{_operand(args[0], names, need, memo)}", UNARY
+        return f"-{_operand(args[0], ctx, need)}", UNARY
     if op == "pow":
-        return _power(node, names, memo)
-    return CALLS[op].format(*(_print(a, names, memo)[0] for a in args)), ATOM
+        return _power(node, ctx)
+    return ctx.dialect.calls[op].format(*(_print(a, ctx)[0] for a in args)), ATOM
 
 
-def _power(node: Node, names: Mapping[Node, str], memo: dict) -> tuple[str, int]:
+def _power(node: Node, ctx: _Context) -> tuple[str, int]:
     base, exponent = node.args
     k = exponent.attrs[0] if exponent.op == "const" else None
     if k is not None and math.isfinite(k) and k == int(k) and abs(k) <= 2**31:
         # Integer powers use **; a negative one as a float so integer arrays work.
         literal = str(int(k)) if k >= 0 else repr(k)
-        text, prec = _print(base, names, memo)
+        text, prec = _print(base, ctx)
         if prec <= POWER:
             text = f"({text})"
         # black hugs ** only between simple operands (names, numbers, attributes)
         simple = prec == ATOM and (text.replace(".", "").replace("_", "").isalnum())
         return f"{text}**{literal}" if simple else f"{text} ** {literal}", POWER
-    b, e = _print(base, names, memo)[0], _print(exponent, names, memo)[0]
-    return f"np.power({b}, {e})", ATOM
+    b, e = _print(base, ctx)[0], _print(exponent, ctx)[0]
+    return ctx.dialect.calls["power"].format(b, e), ATOM

@@ -3,6 +3,8 @@
 Functions: J, J_grad, J_value_and_grad, J_hessian, J_hvp.
 Scalars in, scalars out; arrays in, outputs have the inputs' broadcast shape."""
 
+import math
+
 import numpy as np
 
 __all__ = ["J", "J_grad", "J_value_and_grad", "J_hessian", "J_hvp"]
@@ -13,8 +15,20 @@ def _expand(value, shape, dtype):
     return np.full(shape, value, dtype)[()]
 
 
+def _J_float(a, b, c):
+    """J on Python floats."""
+    u = b * c
+    v = a + u
+    return 3.0 * v
+
+
 def J(a, b, c):
     """J(a, b, c) = 3*v"""
+    if type(a) is float and type(b) is float and type(c) is float:
+        try:
+            return _J_float(a, b, c)
+        except (ArithmeticError, ValueError):
+            pass
     dtype = np.result_type(a, b, c, 1.0)
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)
@@ -24,10 +38,22 @@ def J(a, b, c):
     return 3.0 * v
 
 
+def _J_grad_float(a, b, c):
+    """J_grad on Python floats."""
+    db = 3.0 * c
+    dc = 3.0 * b
+    return (3.0, db, dc)
+
+
 def J_grad(a, b, c):
     """Gradient of J: the partials in (a, b, c).
 
     J(a, b, c) = 3*v"""
+    if type(a) is float and type(b) is float and type(c) is float:
+        try:
+            return _J_grad_float(a, b, c)
+        except (ArithmeticError, ValueError):
+            pass
     dtype = np.result_type(a, b, c, 1.0)
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)
@@ -42,10 +68,24 @@ def J_grad(a, b, c):
     )
 
 
+def _J_value_and_grad_float(a, b, c):
+    """J_value_and_grad on Python floats."""
+    u = b * c
+    v = a + u
+    db = 3.0 * c
+    dc = 3.0 * b
+    return (3.0 * v, (3.0, db, dc))
+
+
 def J_value_and_grad(a, b, c):
     """Value and gradient of J: (value, partials in (a, b, c)).
 
     J(a, b, c) = 3*v"""
+    if type(a) is float and type(b) is float and type(c) is float:
+        try:
+            return _J_value_and_grad_float(a, b, c)
+        except (ArithmeticError, ValueError):
+            pass
     dtype = np.result_type(a, b, c, 1.0)
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)
@@ -65,10 +105,22 @@ def J_value_and_grad(a, b, c):
     )
 
 
+def _J_hessian_float(a, b, c):
+    """J_hessian on Python floats."""
+    hessian = np.zeros((3, 3))
+    hessian[1, 2] = hessian[2, 1] = 3.0
+    return hessian
+
+
 def J_hessian(a, b, c):
     """Hessian of J in (a, b, c): shape batch + (3, 3).
 
     J(a, b, c) = 3*v"""
+    if type(a) is float and type(b) is float and type(c) is float:
+        try:
+            return _J_hessian_float(a, b, c)
+        except (ArithmeticError, ValueError):
+            pass
     dtype = np.result_type(a, b, c, 1.0)
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)
@@ -79,10 +131,20 @@ def J_hessian(a, b, c):
     return hessian
 
 
+def _J_hvp_float(a, b, c, va, vb, vc):
+    """J_hvp on Python floats."""
+    return (0.0, 3.0 * vc, 3.0 * vb)
+
+
 def J_hvp(a, b, c, va, vb, vc):
     """Hessian of J times the vector (va, vb, vc).
 
     J(a, b, c) = 3*v"""
+    if all(type(v) is float for v in (a, b, c, va, vb, vc)):
+        try:
+            return _J_hvp_float(a, b, c, va, vb, vc)
+        except (ArithmeticError, ValueError):
+            pass
     dtype = np.result_type(a, b, c, va, vb, vc, 1.0)
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)

@@ -44,10 +44,16 @@ _ALLOWED_NP = {
     "arctan", "arctan2", "sinh", "cosh", "tanh", "abs", "sign", "logaddexp", "maximum",
     "minimum", "heaviside", "power", "pi", "inf", "nan",
 }  # fmt: skip
+_ALLOWED_MATH = {
+    "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
+    "atan2", "sinh", "cosh", "tanh", "pow", "pi", "inf", "nan",
+}  # fmt: skip
+_ALLOWED_BUILTINS = {"type", "abs", "all", "max", "ArithmeticError", "ValueError"}
 _ALLOWED_NODES = (
     "Module FunctionDef arguments arg Expr Constant Import alias Assign Name Store Load "
     "Return Tuple List BinOp UnaryOp Compare Call Attribute Subscript Slice Ellipsis "
-    "With withitem keyword Add Sub Mult Div Pow USub Lt LtE Gt GtE Pass"
+    "With withitem keyword Add Sub Mult Div Pow USub Lt LtE Gt GtE Pass If IfExp "
+    "BoolOp And Is Try ExceptHandler GeneratorExp comprehension"
 ).split()
 
 
@@ -81,15 +87,19 @@ def audit_module(text: str) -> None:
         kind = type(node).__name__
         assert kind in _ALLOWED_NODES, f"generated code contains {kind}"
         if isinstance(node, ast.Import):
-            assert [a.name for a in node.names] == ["numpy"]
+            assert [a.name for a in node.names] in (["numpy"], ["math"])
         if isinstance(node, ast.Attribute):
             assert isinstance(node.value, ast.Name)
             if node.value.id == "np":
                 assert node.attr in _ALLOWED_NP, f"np.{node.attr} is not whitelisted"
+            elif node.value.id == "math":
+                assert (
+                    node.attr in _ALLOWED_MATH
+                ), f"math.{node.attr} is not whitelisted"
             else:
                 assert node.attr == "shape", f"attribute {node.attr}"
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            assert node.func.id in own, f"call of {node.func.id}"
+            assert node.func.id in own | _ALLOWED_BUILTINS, f"call of {node.func.id}"
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             assert (
                 id(node) in allowed_strings

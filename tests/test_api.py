@@ -84,13 +84,15 @@ def test_starts_with_marker_naming_version_and_source():
     assert __version__ in first and "model.sg" in first
 
 
-def test_imports_only_numpy():
+def test_imports_only_numpy_and_the_standard_math_module():
     tree = ast.parse(compile_source(SOURCE, "m.sg"))
     imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
     assert imports, "the module must import numpy"
+    names = []
     for node in imports:
         assert isinstance(node, ast.Import)
-        assert [alias.name for alias in node.names] == ["numpy"]
+        names += [alias.name for alias in node.names]
+    assert sorted(names) == ["math", "numpy"]
 
 
 def test_dunder_all_lists_five_functions_per_source_function():

@@ -118,3 +118,18 @@ def test_parameters_named_like_keywords_and_numpy():
 
 def test_deterministic():
     assert render(poly_spec()) == render(poly_spec())
+
+
+def test_float_path_and_numpy_path_agree_and_fall_back_at_domain_edges():
+    x = var("x")
+    body = add(call("log", x), call("sqrt", call("sigmoid", x)))
+    text = render(ModuleSpec("doc", (FunctionSpec("f", (("x", x),), body, "f"),)))
+    ns = load(text)
+    for value in (0.3, 2.0, 40.0):
+        fast, slow = ns["f"](value), ns["f"](np.float64(value))
+        assert type(fast) is float and isinstance(slow, np.float64)
+        assert fast == pytest.approx(float(slow), rel=1e-15)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # math.log(0) raises; the numpy path answers with numpy's -inf and nan
+        assert ns["f"](0.0) == -np.inf
+        assert np.isnan(ns["f"](-1.0))
