@@ -56,7 +56,46 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print the functions and their derivatives")
     show.add_argument("file", help="the expression file ('-' reads standard input)")
     show.add_argument("--hessian", action="store_true", help="also print the Hessians")
+    _add_check_parser(sub)
     return parser
+
+
+def _add_check_parser(sub) -> None:
+    """The `check` subcommand: symbolic against finite-difference gradients."""
+    chk = sub.add_parser("check", help="check the gradient against finite differences")
+    chk.add_argument("file", help="the expression file ('-' reads standard input)")
+    chk.add_argument(
+        "--at",
+        action="append",
+        required=True,
+        metavar="NAME=VALUE,...",
+        help="the point: a value for every parameter, data too (e.g. x=3,y=4)",
+    )
+    chk.add_argument(
+        "--function", help="the function to check (if the file has several)"
+    )
+    chk.add_argument(
+        "--method",
+        choices=("central", "forward", "complex", "richardson"),
+        default="central",
+        help="how to estimate the derivative (default: central)",
+    )
+    chk.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    chk.add_argument(
+        "--step", type=float, help="a fixed step instead of the optimal one"
+    )
+    chk.add_argument("--json", action="store_true", help="print JSON for machines")
+    chk.add_argument(
+        "--sweep", metavar="VAR", help="the error curve over h = 1e-1..1e-16"
+    )
+    chk.add_argument(
+        "--plot", metavar="OUT.png", help="draw the --sweep curve (matplotlib)"
+    )
+    chk.add_argument(
+        "--against",
+        metavar="MODULE:FUNCTION",
+        help="compare a hand-written gradient with symgrad's exact one",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"symgrad: error: {exc}", file=sys.stderr)
         print(
-            "usage: symgrad {compile,show} FILE.sg [options]  (see symgrad --help)",
+            "usage: symgrad {compile,show,check} FILE.sg [options]  (see symgrad --help)",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -250,4 +289,41 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"compile": cmd_compile, "show": cmd_show}
+def cmd_check(args: argparse.Namespace) -> int:
+    """symgrad check: the gradient against finite differences; --sweep; --against."""
+    import json
+
+    from symgrad import check
+
+    if args.plot and not args.sweep:
+        raise UsageError("--plot draws the --sweep curve; give --sweep VAR too")
+    if args.sweep and (args.against or args.step is not None):
+        raise UsageError("--sweep takes no --against or --step")
+    text, display = read_input(args.file)
+    try:
+        at = check.parse_point(args.at)
+        result = _check_result(check, text, display, at, args)
+    except (ValueError, check.ArgumentError, check.PlotUnavailable) as exc:
+        raise UsageError(getattr(exc, "message", str(exc))) from None
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    else:
+        sys.stdout.write(result.format())
+    return EXIT_OK if getattr(result, "passed", True) else EXIT_INPUT
+
+
+def _check_result(check, text: str, display: str, at: dict, args: argparse.Namespace):
+    options = dict(dtype=args.dtype, function=args.function, file=display)
+    if not args.sweep:
+        return check.check(
+            text, at, args.method, step=args.step, against=args.against, **options
+        )
+    if args.plot:
+        check.require_matplotlib()  # before the work: a missing extra is a usage error
+    result = check.sweep(text, at, args.sweep, **options)
+    if args.plot:
+        check.plot_sweep(result, args.plot)
+    return result
+
+
+COMMANDS = {"compile": cmd_compile, "show": cmd_show, "check": cmd_check}
