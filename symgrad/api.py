@@ -196,7 +196,13 @@ class Derivative:
 
     def __repr__(self) -> str:
         power = "" if self.order == 1 else f"^{self.order}"
-        return f"d{power}/d{self.variable}{power} [{self.expression}]"
+        head = f"d{power}/d{self.variable}{power} [{self.expression}]"
+        size = self.graph_size()
+        if size > 400:  # a big derivative is shown by its size, not spelled out
+            return f"{head}  ({size} graph nodes; call it to evaluate)"
+        from symgrad.sympy_bridge import to_sympy
+
+        return f"{head} = {to_sympy(self.node)}"
 
     def graph_size(self) -> int:
         """Distinct nodes in the derivative's graph (sharing makes high orders small)."""

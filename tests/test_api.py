@@ -250,3 +250,31 @@ def test_compile_source_errors_are_symgrad_errors(text):
     with pytest.raises(SymgradError) as info:
         compile_source(text, "m.sg")
     assert info.value.span is not None and info.value.span.line == 1
+
+
+def test_diff_nth_derivative_of_the_sine_tower():
+    from symgrad.api import diff
+
+    tower = "sin(sin(sin(sin(sin(sin(sin(x)))))))"
+    d10 = diff(tower, "x", order=10)
+    assert d10(1.0) == pytest.approx(55578.028331281705, rel=1e-12)
+    assert "graph nodes" in repr(d10)  # too big to spell out
+
+
+def test_diff_shows_small_derivatives_and_takes_other_variables():
+    import sympy
+
+    from symgrad.api import diff
+
+    d = diff("sin(sin(x))", "x")
+    x = sympy.Symbol("x", real=True)
+    shown = repr(d).split(" = ", 1)[1]
+    assert (
+        sympy.simplify(
+            sympy.sympify(shown, locals={"x": x})
+            - sympy.diff(sympy.sin(sympy.sin(x)), x)
+        )
+        == 0
+    )
+    d2 = diff("x^2*y", "y", order=1)
+    assert d2.params == ("x", "y") and d2(3.0, 4.0) == 9.0
