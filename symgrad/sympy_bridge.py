@@ -18,7 +18,9 @@ __all__ = ["SYMPY_OPS", "from_sympy", "to_sympy", "to_sympy_many"]
 
 
 def _piecewise_where(c: sympy.Basic, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
-    # where(c, a, b) = a if c else b; the condition has already passed _condition.
+    """where(c, a, b) = a if c else b, as Piecewise((a, c), (b, True))."""
+    # sympy folds a condition that holds a Piecewise into ITE/And/Or/Ne forms;
+    # from_sympy reads those back.
     return sympy.Piecewise((a, c), (b, True))
 
 
@@ -92,7 +94,7 @@ def _is_boolean(e: sympy.Basic) -> bool:
 def _numeric(e: sympy.Basic) -> sympy.Basic:
     # A comparison used as a number is 1 where it holds and 0 elsewhere.
     if _is_boolean(e):
-        return sympy.Piecewise((1, e), (0, True))
+        return _piecewise_where(e, sympy.S.One, sympy.S.Zero)
     return e
 
 
@@ -173,7 +175,15 @@ def to_sympy_many(
                 _condition(memo[a]) if i == cond_pos else _numeric(memo[a])
                 for i, a in enumerate(node.args)
             ]
-            memo[node] = build(*args)
+            try:
+                memo[node] = build(*args)
+            except RecursionError as exc:
+                # sympy's evaluation walks some nests recursively (sin(sin(...))
+                # a few hundred deep); this walk is iterative.
+                raise RecursionError(
+                    f"to_sympy: sympy exceeded the recursion limit building op {op!r}"
+                    " (sympy evaluates some deep nests recursively)"
+                ) from exc
     return [memo[r] for r in roots]
 
 
@@ -205,9 +215,6 @@ _FUNCTION_OPS: dict[type, str] = {
     sympy.LessThan: "le",
     sympy.StrictGreaterThan: "gt",
     sympy.GreaterThan: "ge",
-    # sympy rewrites a comparison of a Piecewise as ITE(c, t, f), a truth value;
-    # where(c, t, f) of 1/0-valued t and f gives the same 1/0 value.
-    sympy.ITE: "where",
 }
 
 # Commutative n-ary sympy functions folded left into a binary op.
@@ -339,6 +346,39 @@ def _piecewise_plan(expr: sympy.Piecewise) -> _Plan:
     return [cond, a, b], lambda n: make("where", (n[0], n[1], n[2]))
 
 
+def _truth(expr: sympy.Basic, node: Node) -> Node:
+    # A truth value as 1/0: Boolean forms already are; a number is true if nonzero.
+    if _is_boolean(expr):
+        return node
+    return make("where", (node, const(1.0), const(0.0)))
+
+
+def _equal(n: list[Node]) -> Node:
+    # a == b as le(a, b) * ge(a, b): 1 or 0, and 0 when either is NaN.
+    return make("mul", (make("le", (n[0], n[1])), make("ge", (n[0], n[1]))))
+
+
+def _boolean_plan(expr: sympy.Basic) -> _Plan | None:
+    """Plans for the logic sympy writes when it folds nested conditions, as 1/0."""
+    args = expr.args
+    if isinstance(expr, (sympy.And, sympy.Or)):
+        # and = product, or = max, of 1/0 truth values.
+        op = "mul" if isinstance(expr, sympy.And) else "max"
+        return args, lambda n: _fold(op, [_truth(a, m) for a, m in zip(args, n)])
+    if isinstance(expr, sympy.Not):
+        return args, lambda n: make("sub", (const(1.0), _truth(args[0], n[0])))
+    if isinstance(expr, sympy.ITE):
+        # ITE(c, t, f) = t if c else f
+        return args, lambda n: make(
+            "where", (n[0], _truth(args[1], n[1]), _truth(args[2], n[2]))
+        )
+    if isinstance(expr, sympy.Eq):
+        return args, _equal
+    if isinstance(expr, sympy.Ne):
+        return args, lambda n: make("sub", (const(1.0), _equal(n)))
+    return None
+
+
 def _plan(expr: sympy.Basic) -> _Plan:
     """How to convert expr: its children to convert first and a builder."""
     if isinstance(expr, sympy.Symbol):
@@ -371,6 +411,9 @@ def _plan(expr: sympy.Basic) -> _Plan:
         return _heaviside_plan(expr)
     if cls is sympy.Piecewise:
         return _piecewise_plan(expr)
+    plan = _boolean_plan(expr)
+    if plan is not None:
+        return plan
     raise _unsupported(expr)
 
 
