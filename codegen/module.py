@@ -154,10 +154,15 @@ def render(spec: ModuleSpec) -> str:
     """
     helpers: set[str] = set()
     bodies: list[str] = []
+    needs_black = False
     for function in spec.functions:
         plan = _plan(function)
-        bodies.append("\n".join(_float_function(function, plan, helpers)))
-        bodies.append("\n".join(_numpy_function(function, plan, helpers)))
+        fast = bool(_fast_path(_float_name(function), plan.names))
+        variants = [_float_function(function, plan, helpers)] if fast else []
+        for lines in variants + [_numpy_function(function, plan, helpers)]:
+            # a docstring is one element of lines; black never rewraps its text
+            needs_black |= any(len(x) > LINE_LENGTH and '"""' not in x for x in lines)
+            bodies.append("\n".join(lines))
     names = Tuple(
         tuple(repr(python_name(f.name)).replace("'", '"') for f in spec.functions), "[]"
     )
@@ -168,7 +173,7 @@ def render(spec: ModuleSpec) -> str:
     ]
     parts += [HELPER_SOURCE[h].strip("\n") for h in sorted(helpers)]
     text = "\n\n".join(parts[:2]) + "\n\n" + "\n\n\n".join(parts[2:] + bodies) + "\n"
-    if any(len(line) > LINE_LENGTH and '"""' not in line for line in text.split("\n")):
+    if needs_black:
         import black  # a safety net only: most modules never pay for importing it
 
         text = black.format_str(text, mode=black.Mode())
@@ -208,8 +213,9 @@ def _float_function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[
     lines += _statements(plan, FLOAT, helpers, INDENT)
     names = plan.schedule.names
     if isinstance(spec.result, Symmetric):
-        return lines + _hessian_lines(spec.result, names, FLOAT, "(", "")
-    return lines + _return(spec.result, lambda n: expression(n, names, dialect=FLOAT))
+        return lines + _hessian_lines(spec.result, names, FLOAT, "(", "", INDENT)
+    float_out = lambda n: expression(n, names, dialect=FLOAT)  # noqa: E731
+    return lines + _return(spec.result, float_out, INDENT)
 
 
 def _numpy_function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[str]:
@@ -226,7 +232,14 @@ def _numpy_function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[
     if needs_shape:
         shapes = [f"{p}.shape" for p in pnames]
         lines += layout.call("shape = np.broadcast_shapes(", shapes, INDENT)
-    lines += _statements(plan, NUMPY, helpers, INDENT)
+    # numpy's IEEE answers (log(0) = -inf, 1/0 = inf, sqrt(-1) = nan) are the
+    # documented values; the warnings numpy would add, and np.where's evaluation of
+    # the branch not taken, are noise in derivative code.
+    lines.append(
+        f'{INDENT}with np.errstate(divide="ignore", invalid="ignore", over="ignore"):'
+    )
+    body = INDENT * 2
+    lines += _statements(plan, NUMPY, helpers, body)
     names = plan.schedule.names
 
     def out(node: Node) -> str:
@@ -239,8 +252,10 @@ def _numpy_function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[
         return text
 
     if symmetric:
-        return lines + _hessian_lines(spec.result, names, NUMPY, "shape + (", "..., ")
-    return lines + _return(spec.result, out)
+        return lines + _hessian_lines(
+            spec.result, names, NUMPY, "shape + (", "..., ", body
+        )
+    return lines + _return(spec.result, out, body)
 
 
 def _fast_path(float_function: str, params: list[str]) -> list[str]:
@@ -265,25 +280,21 @@ def _statements(
     plan: _Plan, dialect: Dialect, helpers: set[str], indent: str
 ) -> list[str]:
     names, memo = plan.schedule.names, {}
-    body = [
-        f"{name} = {definition(node, names, memo, dialect)}"
-        for name, node in plan.schedule.statements
-    ]
     order = plan.schedule.order
     helpers.update(dialect.helpers[n.op] for n in order if n.op in dialect.helpers)
-    if dialect is NUMPY and any(n.op == "where" for n in order):
-        # np.where evaluates both branches; the untaken one may warn (sqrt(-3)).
-        head = 'with np.errstate(divide="ignore", invalid="ignore", over="ignore"):'
-        return [indent + head] + [indent * 2 + s for s in body or ["pass"]]
-    return [indent + s for s in body]
+    return [
+        f"{indent}{name} = {definition(node, names, memo, dialect)}"
+        for name, node in plan.schedule.statements
+    ]
 
 
 def _output_budget(result: Result) -> int:
-    # Room left on the widest line an output is written into.
+    # Room left on the widest line an output is written into (inside errstate).
+    indent = 2 * len(INDENT)
     if isinstance(result, Symmetric):
         k = len(str(result.size - 1))
-        return LINE_LENGTH - len(INDENT) - len(f"hessian[..., {k}, {k}] = ") * 2 - 2
-    return LINE_LENGTH - 2 * len(INDENT) - len("_expand(, shape, dtype),") - 1
+        return LINE_LENGTH - indent - len(f"hessian[..., {k}, {k}] = ") * 2 - 2
+    return LINE_LENGTH - indent - len(INDENT) - len("_expand(, shape, dtype),") - 1
 
 
 def _masks(
@@ -300,22 +311,24 @@ def _masks(
     return {out: mask[out] for out in outputs}
 
 
-def _hessian_lines(result: Symmetric, names, dialect: Dialect, shape: str, batch: str):
+def _hessian_lines(
+    result: Symmetric, names, dialect: Dialect, shape: str, batch: str, indent: str
+) -> list[str]:
     size = result.size
     dtype = ", dtype" if dialect is NUMPY else ""
-    lines = [f"{INDENT}hessian = np.zeros({shape}{size}, {size}){dtype})"]
+    lines = [f"{indent}hessian = np.zeros({shape}{size}, {size}){dtype})"]
     for (i, j), node in sorted(result.entries.items()):
         target = f"hessian[{batch}{i}, {j}]"
         if i != j:
             target += f" = hessian[{batch}{j}, {i}]"
-        lines.append(f"{INDENT}{target} = {expression(node, names, dialect=dialect)}")
-    return lines + [f"{INDENT}return hessian"]
+        lines.append(f"{indent}{target} = {expression(node, names, dialect=dialect)}")
+    return lines + [f"{indent}return hessian"]
 
 
-def _return(result: Result, out) -> list[str]:
+def _return(result: Result, out, indent: str) -> list[str]:
     if isinstance(result, Node):
-        return [f"{INDENT}return {out(result)}"]
-    return collection("return ", _as_tuple(result, out), INDENT)
+        return [f"{indent}return {out(result)}"]
+    return collection("return ", _as_tuple(result, out), indent)
 
 
 def _as_tuple(result, out) -> Tuple:

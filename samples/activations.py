@@ -89,7 +89,8 @@ def s(z):
             pass
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
-    return _sigmoid(z)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _sigmoid(z)
 
 
 def _s_grad_float(z):
@@ -109,8 +110,9 @@ def s_grad(z):
             pass
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
-    dz = _sigmoid(z) * _sigmoid(-z)
-    return (dz,)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        dz = _sigmoid(z) * _sigmoid(-z)
+        return (dz,)
 
 
 def _s_value_and_grad_float(z):
@@ -131,9 +133,10 @@ def s_value_and_grad(z):
             pass
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
-    t1 = _sigmoid(z)
-    dz = t1 * _sigmoid(-z)
-    return (t1, (dz,))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = _sigmoid(z)
+        dz = t1 * _sigmoid(-z)
+        return (t1, (dz,))
 
 
 def _s_hessian_float(z):
@@ -157,11 +160,12 @@ def s_hessian(z):
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     shape = np.broadcast_shapes(z.shape)
-    t1 = _sigmoid(-z)
-    t2 = _sigmoid(z)
-    hessian = np.zeros(shape + (1, 1), dtype)
-    hessian[..., 0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
-    return hessian
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = _sigmoid(-z)
+        t2 = _sigmoid(z)
+        hessian = np.zeros(shape + (1, 1), dtype)
+        hessian[..., 0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
+        return hessian
 
 
 def _s_hvp_float(z, vz):
@@ -183,9 +187,10 @@ def s_hvp(z, vz):
     dtype = np.result_type(z, vz, 1.0)
     z = np.asarray(z, dtype)
     vz = np.asarray(vz, dtype)
-    t1 = _sigmoid(-z)
-    t2 = _sigmoid(z)
-    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = _sigmoid(-z)
+        t2 = _sigmoid(z)
+        return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
 
 
 def _sp_float(x):
@@ -202,7 +207,8 @@ def sp(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    return np.logaddexp(0.0, x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.logaddexp(0.0, x)
 
 
 def _sp_grad_float(x):
@@ -222,8 +228,9 @@ def sp_grad(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    dx = _sigmoid(x)
-    return (dx,)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        dx = _sigmoid(x)
+        return (dx,)
 
 
 def _sp_value_and_grad_float(x):
@@ -243,8 +250,9 @@ def sp_value_and_grad(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    dx = _sigmoid(x)
-    return (np.logaddexp(0.0, x), (dx,))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        dx = _sigmoid(x)
+        return (np.logaddexp(0.0, x), (dx,))
 
 
 def _sp_hessian_float(x):
@@ -266,9 +274,10 @@ def sp_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast_shapes(x.shape)
-    hessian = np.zeros(shape + (1, 1), dtype)
-    hessian[..., 0, 0] = _sigmoid(x) * _sigmoid(-x)
-    return hessian
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        hessian = np.zeros(shape + (1, 1), dtype)
+        hessian[..., 0, 0] = _sigmoid(x) * _sigmoid(-x)
+        return hessian
 
 
 def _sp_hvp_float(x, vx):
@@ -288,7 +297,8 @@ def sp_hvp(x, vx):
     dtype = np.result_type(x, vx, 1.0)
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
-    return (vx * (_sigmoid(x) * _sigmoid(-x)),)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return (vx * (_sigmoid(x) * _sigmoid(-x)),)
 
 
 def _r_float(x):
@@ -305,7 +315,8 @@ def r(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    return np.maximum(x, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.maximum(x, 0.0)
 
 
 def _r_grad_float(x):
@@ -325,8 +336,9 @@ def r_grad(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    dx = np.heaviside(x, 0.0)
-    return (dx,)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        dx = np.heaviside(x, 0.0)
+        return (dx,)
 
 
 def _r_value_and_grad_float(x):
@@ -346,8 +358,9 @@ def r_value_and_grad(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    dx = np.heaviside(x, 0.0)
-    return (np.maximum(x, 0.0), (dx,))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        dx = np.heaviside(x, 0.0)
+        return (np.maximum(x, 0.0), (dx,))
 
 
 def _r_hessian_float(x):
@@ -368,8 +381,9 @@ def r_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast_shapes(x.shape)
-    hessian = np.zeros(shape + (1, 1), dtype)
-    return hessian
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        hessian = np.zeros(shape + (1, 1), dtype)
+        return hessian
 
 
 def _r_hvp_float(x, vx):
@@ -390,7 +404,8 @@ def r_hvp(x, vx):
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
     shape = np.broadcast_shapes(x.shape, vx.shape)
-    return (_expand(0.0, shape, dtype),)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return (_expand(0.0, shape, dtype),)
 
 
 def _leaky_float(x):
@@ -407,7 +422,8 @@ def leaky(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    return np.maximum(x, 0.01 * x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.maximum(x, 0.01 * x)
 
 
 def _leaky_grad_float(x):
@@ -428,9 +444,10 @@ def leaky_grad(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    t1 = np.sign(0.99 * x)
-    dx = 0.5 * (t1 + 1.0) + 0.005 * (1.0 - t1)
-    return (dx,)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = np.sign(0.99 * x)
+        dx = 0.5 * (t1 + 1.0) + 0.005 * (1.0 - t1)
+        return (dx,)
 
 
 def _leaky_value_and_grad_float(x):
@@ -451,9 +468,10 @@ def leaky_value_and_grad(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    t1 = np.sign(0.99 * x)
-    dx = 0.5 * (t1 + 1.0) + 0.005 * (1.0 - t1)
-    return (np.maximum(x, 0.01 * x), (dx,))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = np.sign(0.99 * x)
+        dx = 0.5 * (t1 + 1.0) + 0.005 * (1.0 - t1)
+        return (np.maximum(x, 0.01 * x), (dx,))
 
 
 def _leaky_hessian_float(x):
@@ -474,8 +492,9 @@ def leaky_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast_shapes(x.shape)
-    hessian = np.zeros(shape + (1, 1), dtype)
-    return hessian
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        hessian = np.zeros(shape + (1, 1), dtype)
+        return hessian
 
 
 def _leaky_hvp_float(x, vx):
@@ -496,7 +515,8 @@ def leaky_hvp(x, vx):
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
     shape = np.broadcast_shapes(x.shape, vx.shape)
-    return (_expand(0.0, shape, dtype),)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return (_expand(0.0, shape, dtype),)
 
 
 def _th_float(x):
@@ -513,7 +533,8 @@ def th(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    return np.tanh(x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.tanh(x)
 
 
 def _th_grad_float(x):
@@ -533,8 +554,9 @@ def th_grad(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    dx = 1.0 - np.tanh(x) ** 2
-    return (dx,)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        dx = 1.0 - np.tanh(x) ** 2
+        return (dx,)
 
 
 def _th_value_and_grad_float(x):
@@ -555,9 +577,10 @@ def th_value_and_grad(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    t1 = np.tanh(x)
-    dx = 1.0 - t1**2
-    return (t1, (dx,))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = np.tanh(x)
+        dx = 1.0 - t1**2
+        return (t1, (dx,))
 
 
 def _th_hessian_float(x):
@@ -580,10 +603,11 @@ def th_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast_shapes(x.shape)
-    t1 = np.tanh(x)
-    hessian = np.zeros(shape + (1, 1), dtype)
-    hessian[..., 0, 0] = -2.0 * t1 * (1.0 - t1**2)
-    return hessian
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = np.tanh(x)
+        hessian = np.zeros(shape + (1, 1), dtype)
+        hessian[..., 0, 0] = -2.0 * t1 * (1.0 - t1**2)
+        return hessian
 
 
 def _th_hvp_float(x, vx):
@@ -604,5 +628,6 @@ def th_hvp(x, vx):
     dtype = np.result_type(x, vx, 1.0)
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
-    t1 = np.tanh(x)
-    return (-2.0 * vx * t1 * (1.0 - t1**2),)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = np.tanh(x)
+        return (-2.0 * vx * t1 * (1.0 - t1**2),)

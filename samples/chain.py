@@ -24,7 +24,8 @@ def z(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    return np.sin(x**2)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.sin(x**2)
 
 
 def _z_grad_float(x):
@@ -44,8 +45,9 @@ def z_grad(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    dx = 2.0 * np.cos(x**2) * x
-    return (dx,)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        dx = 2.0 * np.cos(x**2) * x
+        return (dx,)
 
 
 def _z_value_and_grad_float(x):
@@ -66,9 +68,10 @@ def z_value_and_grad(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    t1 = x**2
-    dx = 2.0 * np.cos(t1) * x
-    return (np.sin(t1), (dx,))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = x**2
+        dx = 2.0 * np.cos(t1) * x
+        return (np.sin(t1), (dx,))
 
 
 def _z_hessian_float(x):
@@ -92,11 +95,12 @@ def z_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast_shapes(x.shape)
-    t1 = x**2
-    t2 = 2.0 * np.cos(t1) + -2.0 * (2.0 * x * np.sin(t1)) * x
-    hessian = np.zeros(shape + (1, 1), dtype)
-    hessian[..., 0, 0] = t2
-    return hessian
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = x**2
+        t2 = 2.0 * np.cos(t1) + -2.0 * (2.0 * x * np.sin(t1)) * x
+        hessian = np.zeros(shape + (1, 1), dtype)
+        hessian[..., 0, 0] = t2
+        return hessian
 
 
 def _z_hvp_float(x, vx):
@@ -118,6 +122,7 @@ def z_hvp(x, vx):
     dtype = np.result_type(x, vx, 1.0)
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
-    t1 = x**2
-    t2 = -2.0 * (2.0 * (vx * x) * np.sin(t1)) * x
-    return (2.0 * vx * np.cos(t1) + t2,)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = x**2
+        t2 = -2.0 * (2.0 * (vx * x) * np.sin(t1)) * x
+        return (2.0 * vx * np.cos(t1) + t2,)

@@ -33,9 +33,10 @@ def J(a, b, c):
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)
     c = np.asarray(c, dtype)
-    u = b * c
-    v = a + u
-    return 3.0 * v
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        u = b * c
+        v = a + u
+        return 3.0 * v
 
 
 def _J_grad_float(a, b, c):
@@ -59,13 +60,14 @@ def J_grad(a, b, c):
     b = np.asarray(b, dtype)
     c = np.asarray(c, dtype)
     shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
-    db = 3.0 * c
-    dc = 3.0 * b
-    return (
-        _expand(3.0, shape, dtype),
-        _expand(db, shape, dtype),
-        _expand(dc, shape, dtype),
-    )
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        db = 3.0 * c
+        dc = 3.0 * b
+        return (
+            _expand(3.0, shape, dtype),
+            _expand(db, shape, dtype),
+            _expand(dc, shape, dtype),
+        )
 
 
 def _J_value_and_grad_float(a, b, c):
@@ -91,18 +93,19 @@ def J_value_and_grad(a, b, c):
     b = np.asarray(b, dtype)
     c = np.asarray(c, dtype)
     shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
-    u = b * c
-    v = a + u
-    db = 3.0 * c
-    dc = 3.0 * b
-    return (
-        3.0 * v,
-        (
-            _expand(3.0, shape, dtype),
-            _expand(db, shape, dtype),
-            _expand(dc, shape, dtype),
-        ),
-    )
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        u = b * c
+        v = a + u
+        db = 3.0 * c
+        dc = 3.0 * b
+        return (
+            3.0 * v,
+            (
+                _expand(3.0, shape, dtype),
+                _expand(db, shape, dtype),
+                _expand(dc, shape, dtype),
+            ),
+        )
 
 
 def _J_hessian_float(a, b, c):
@@ -126,9 +129,10 @@ def J_hessian(a, b, c):
     b = np.asarray(b, dtype)
     c = np.asarray(c, dtype)
     shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
-    hessian = np.zeros(shape + (3, 3), dtype)
-    hessian[..., 1, 2] = hessian[..., 2, 1] = 3.0
-    return hessian
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        hessian = np.zeros(shape + (3, 3), dtype)
+        hessian[..., 1, 2] = hessian[..., 2, 1] = 3.0
+        return hessian
 
 
 def _J_hvp_float(a, b, c, va, vb, vc):
@@ -153,8 +157,9 @@ def J_hvp(a, b, c, va, vb, vc):
     vb = np.asarray(vb, dtype)
     vc = np.asarray(vc, dtype)
     shape = np.broadcast_shapes(a.shape, b.shape, c.shape, va.shape, vb.shape, vc.shape)
-    return (
-        _expand(0.0, shape, dtype),
-        _expand(3.0 * vc, shape, dtype),
-        _expand(3.0 * vb, shape, dtype),
-    )
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return (
+            _expand(0.0, shape, dtype),
+            _expand(3.0 * vc, shape, dtype),
+            _expand(3.0 * vb, shape, dtype),
+        )

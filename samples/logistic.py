@@ -54,7 +54,8 @@ def sigmoid(z):
             pass
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
-    return _sigmoid(z)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _sigmoid(z)
 
 
 def _sigmoid_grad_float(z):
@@ -74,8 +75,9 @@ def sigmoid_grad(z):
             pass
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
-    dz = _sigmoid(z) * _sigmoid(-z)
-    return (dz,)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        dz = _sigmoid(z) * _sigmoid(-z)
+        return (dz,)
 
 
 def _sigmoid_value_and_grad_float(z):
@@ -96,9 +98,10 @@ def sigmoid_value_and_grad(z):
             pass
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
-    t1 = _sigmoid(z)
-    dz = t1 * _sigmoid(-z)
-    return (t1, (dz,))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = _sigmoid(z)
+        dz = t1 * _sigmoid(-z)
+        return (t1, (dz,))
 
 
 def _sigmoid_hessian_float(z):
@@ -122,11 +125,12 @@ def sigmoid_hessian(z):
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     shape = np.broadcast_shapes(z.shape)
-    t1 = _sigmoid(-z)
-    t2 = _sigmoid(z)
-    hessian = np.zeros(shape + (1, 1), dtype)
-    hessian[..., 0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
-    return hessian
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = _sigmoid(-z)
+        t2 = _sigmoid(z)
+        hessian = np.zeros(shape + (1, 1), dtype)
+        hessian[..., 0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
+        return hessian
 
 
 def _sigmoid_hvp_float(z, vz):
@@ -148,9 +152,10 @@ def sigmoid_hvp(z, vz):
     dtype = np.result_type(z, vz, 1.0)
     z = np.asarray(z, dtype)
     vz = np.asarray(vz, dtype)
-    t1 = _sigmoid(-z)
-    t2 = _sigmoid(z)
-    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = _sigmoid(-z)
+        t2 = _sigmoid(z)
+        return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
 
 
 def _loss_float(w, b, x, y):
@@ -172,9 +177,10 @@ def loss(w, b, x, y):
     b = np.asarray(b, dtype)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
-    t1 = w * x + b
-    t2 = (1.0 - y) * np.logaddexp(0.0, t1)
-    return t2 + y * np.logaddexp(0.0, -t1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = w * x + b
+        t2 = (1.0 - y) * np.logaddexp(0.0, t1)
+        return t2 + y * np.logaddexp(0.0, -t1)
 
 
 def _loss_grad_float(w, b, x, y):
@@ -199,10 +205,11 @@ def loss_grad(w, b, x, y):
     b = np.asarray(b, dtype)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
-    t1 = w * x + b
-    db = (1.0 - y) * _sigmoid(t1) - y * _sigmoid(-t1)
-    dw = db * x
-    return (dw, db)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = w * x + b
+        db = (1.0 - y) * _sigmoid(t1) - y * _sigmoid(-t1)
+        dw = db * x
+        return (dw, db)
 
 
 def _loss_value_and_grad_float(w, b, x, y):
@@ -210,9 +217,10 @@ def _loss_value_and_grad_float(w, b, x, y):
     t1 = 1.0 - y
     t2 = w * x + b
     t3 = -t2
+    t4 = t1 * _softplus1(t2) + y * _softplus1(t3)
     db = t1 * _sigmoid1(t2) - y * _sigmoid1(t3)
     dw = db * x
-    return (t1 * _softplus1(t2) + y * _softplus1(t3), (dw, db))
+    return (t4, (dw, db))
 
 
 def loss_value_and_grad(w, b, x, y):
@@ -229,12 +237,14 @@ def loss_value_and_grad(w, b, x, y):
     b = np.asarray(b, dtype)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
-    t1 = 1.0 - y
-    t2 = w * x + b
-    t3 = -t2
-    db = t1 * _sigmoid(t2) - y * _sigmoid(t3)
-    dw = db * x
-    return (t1 * np.logaddexp(0.0, t2) + y * np.logaddexp(0.0, t3), (dw, db))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = 1.0 - y
+        t2 = w * x + b
+        t3 = -t2
+        t4 = t1 * np.logaddexp(0.0, t2) + y * np.logaddexp(0.0, t3)
+        db = t1 * _sigmoid(t2) - y * _sigmoid(t3)
+        dw = db * x
+        return (t4, (dw, db))
 
 
 def _loss_hessian_float(w, b, x, y):
@@ -268,18 +278,19 @@ def loss_hessian(w, b, x, y):
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
     shape = np.broadcast_shapes(w.shape, b.shape, x.shape, y.shape)
-    t1 = w * x + b
-    t2 = _sigmoid(-t1)
-    t3 = _sigmoid(t1)
-    t4 = t2 * t3
-    t5 = 1.0 - y
-    t6 = t3 * t2
-    t7 = x * y * t4 + x * t5 * t6
-    hessian = np.zeros(shape + (2, 2), dtype)
-    hessian[..., 0, 0] = t7 * x
-    hessian[..., 0, 1] = hessian[..., 1, 0] = t7
-    hessian[..., 1, 1] = y * t4 + t5 * t6
-    return hessian
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = w * x + b
+        t2 = _sigmoid(-t1)
+        t3 = _sigmoid(t1)
+        t4 = t2 * t3
+        t5 = 1.0 - y
+        t6 = t3 * t2
+        t7 = x * y * t4 + x * t5 * t6
+        hessian = np.zeros(shape + (2, 2), dtype)
+        hessian[..., 0, 0] = t7 * x
+        hessian[..., 0, 1] = hessian[..., 1, 0] = t7
+        hessian[..., 1, 1] = y * t4 + t5 * t6
+        return hessian
 
 
 def _loss_hvp_float(w, b, x, y, vw, vb):
@@ -308,9 +319,10 @@ def loss_hvp(w, b, x, y, vw, vb):
     y = np.asarray(y, dtype)
     vw = np.asarray(vw, dtype)
     vb = np.asarray(vb, dtype)
-    t1 = vb + vw * x
-    t2 = w * x + b
-    t3 = _sigmoid(-t2)
-    t4 = _sigmoid(t2)
-    t5 = t1 * y * (t3 * t4) + t1 * (1.0 - y) * (t4 * t3)
-    return (t5 * x, t5)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = vb + vw * x
+        t2 = w * x + b
+        t3 = _sigmoid(-t2)
+        t4 = _sigmoid(t2)
+        t5 = t1 * y * (t3 * t4) + t1 * (1.0 - y) * (t4 * t3)
+        return (t5 * x, t5)

@@ -30,7 +30,8 @@ def f(x, y):
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
-    return x**2 * y + y + 2.0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return x**2 * y + y + 2.0
 
 
 def _f_grad_float(x, y):
@@ -53,9 +54,10 @@ def f_grad(x, y):
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
     shape = np.broadcast_shapes(x.shape, y.shape)
-    dx = 2.0 * y * x
-    dy = x**2 + 1.0
-    return (dx, _expand(dy, shape, dtype))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        dx = 2.0 * y * x
+        dy = x**2 + 1.0
+        return (dx, _expand(dy, shape, dtype))
 
 
 def _f_value_and_grad_float(x, y):
@@ -79,10 +81,11 @@ def f_value_and_grad(x, y):
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
     shape = np.broadcast_shapes(x.shape, y.shape)
-    t1 = x**2
-    dx = 2.0 * y * x
-    dy = t1 + 1.0
-    return (t1 * y + y + 2.0, (dx, _expand(dy, shape, dtype)))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = x**2
+        dx = 2.0 * y * x
+        dy = t1 + 1.0
+        return (t1 * y + y + 2.0, (dx, _expand(dy, shape, dtype)))
 
 
 def _f_hessian_float(x, y):
@@ -106,10 +109,11 @@ def f_hessian(x, y):
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
     shape = np.broadcast_shapes(x.shape, y.shape)
-    hessian = np.zeros(shape + (2, 2), dtype)
-    hessian[..., 0, 0] = 2.0 * y
-    hessian[..., 0, 1] = hessian[..., 1, 0] = 2.0 * x
-    return hessian
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        hessian = np.zeros(shape + (2, 2), dtype)
+        hessian[..., 0, 0] = 2.0 * y
+        hessian[..., 0, 1] = hessian[..., 1, 0] = 2.0 * x
+        return hessian
 
 
 def _f_hvp_float(x, y, vx, vy):
@@ -132,4 +136,5 @@ def f_hvp(x, y, vx, vy):
     vx = np.asarray(vx, dtype)
     vy = np.asarray(vy, dtype)
     shape = np.broadcast_shapes(x.shape, y.shape, vx.shape, vy.shape)
-    return (2.0 * vy * x + 2.0 * vx * y, _expand(2.0 * (vx * x), shape, dtype))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return (2.0 * vy * x + 2.0 * vx * y, _expand(2.0 * (vx * x), shape, dtype))

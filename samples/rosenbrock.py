@@ -41,7 +41,8 @@ def rosen(x, y):
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
-    return (1.0 - x) ** 2 + 100.0 * (y - x**2) ** 2
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return (1.0 - x) ** 2 + 100.0 * (y - x**2) ** 2
 
 
 def _rosen_grad_float(x, y):
@@ -64,10 +65,11 @@ def rosen_grad(x, y):
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
-    t1 = y - x**2
-    dx = -400.0 * t1 * x - 2.0 * (1.0 - x)
-    dy = 200.0 * t1
-    return (dx, dy)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = y - x**2
+        dx = -400.0 * t1 * x - 2.0 * (1.0 - x)
+        dy = 200.0 * t1
+        return (dx, dy)
 
 
 def _rosen_value_and_grad_float(x, y):
@@ -91,11 +93,12 @@ def rosen_value_and_grad(x, y):
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
-    t1 = 1.0 - x
-    t2 = y - x**2
-    dx = -400.0 * t2 * x - 2.0 * t1
-    dy = 200.0 * t2
-    return (t1**2 + 100.0 * t2**2, (dx, dy))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = 1.0 - x
+        t2 = y - x**2
+        dx = -400.0 * t2 * x - 2.0 * t1
+        dy = 200.0 * t2
+        return (t1**2 + 100.0 * t2**2, (dx, dy))
 
 
 def _rosen_hessian_float(x, y):
@@ -121,12 +124,13 @@ def rosen_hessian(x, y):
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
     shape = np.broadcast_shapes(x.shape, y.shape)
-    t1 = -400.0 * (y - x**2) + 2.0 + 800.0 * x * x
-    hessian = np.zeros(shape + (2, 2), dtype)
-    hessian[..., 0, 0] = t1
-    hessian[..., 0, 1] = hessian[..., 1, 0] = -400.0 * x
-    hessian[..., 1, 1] = 200.0
-    return hessian
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = -400.0 * (y - x**2) + 2.0 + 800.0 * x * x
+        hessian = np.zeros(shape + (2, 2), dtype)
+        hessian[..., 0, 0] = t1
+        hessian[..., 0, 1] = hessian[..., 1, 0] = -400.0 * x
+        hessian[..., 1, 1] = 200.0
+        return hessian
 
 
 def _rosen_hvp_float(x, y, vx, vy):
@@ -152,10 +156,11 @@ def rosen_hvp(x, y, vx, vy):
     vx = np.asarray(vx, dtype)
     vy = np.asarray(vy, dtype)
     shape = np.broadcast_shapes(x.shape, y.shape, vx.shape, vy.shape)
-    t1 = 400.0 * (vx * x)
-    t2 = 200.0 * vy
-    t3 = 2.0 * vx + -400.0 * vx * (y - x**2) + 2.0 * (t1 - t2) * x
-    return (t3, _expand(t2 - t1, shape, dtype))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = 400.0 * (vx * x)
+        t2 = 200.0 * vy
+        t3 = 2.0 * vx + -400.0 * vx * (y - x**2) + 2.0 * (t1 - t2) * x
+        return (t3, _expand(t2 - t1, shape, dtype))
 
 
 def _rosen4_float(x1, x2, x3, x4):
@@ -177,9 +182,10 @@ def rosen4(x1, x2, x3, x4):
     x2 = np.asarray(x2, dtype)
     x3 = np.asarray(x3, dtype)
     x4 = np.asarray(x4, dtype)
-    t1 = 100.0 * (x2 - x1**2) ** 2 + (1.0 - x1) ** 2
-    t2 = t1 + 100.0 * (x3 - x2**2) ** 2 + (1.0 - x2) ** 2
-    return t2 + 100.0 * (x4 - x3**2) ** 2 + (1.0 - x3) ** 2
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = 100.0 * (x2 - x1**2) ** 2 + (1.0 - x1) ** 2
+        t2 = t1 + 100.0 * (x3 - x2**2) ** 2 + (1.0 - x2) ** 2
+        return t2 + 100.0 * (x4 - x3**2) ** 2 + (1.0 - x3) ** 2
 
 
 def _rosen4_grad_float(x1, x2, x3, x4):
@@ -210,19 +216,20 @@ def rosen4_grad(x1, x2, x3, x4):
     x3 = np.asarray(x3, dtype)
     x4 = np.asarray(x4, dtype)
     shape = np.broadcast_shapes(x1.shape, x2.shape, x3.shape, x4.shape)
-    t1 = x2 - x1**2
-    dx1 = -2.0 * (1.0 - x1) + -400.0 * t1 * x1
-    t2 = x3 - x2**2
-    dx2 = -2.0 * (1.0 - x2) + -400.0 * t2 * x2 + 200.0 * t1
-    t3 = x4 - x3**2
-    dx3 = -2.0 * (1.0 - x3) + -400.0 * t3 * x3 + 200.0 * t2
-    dx4 = 200.0 * t3
-    return (
-        _expand(dx1, shape, dtype),
-        _expand(dx2, shape, dtype),
-        _expand(dx3, shape, dtype),
-        _expand(dx4, shape, dtype),
-    )
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = x2 - x1**2
+        dx1 = -2.0 * (1.0 - x1) + -400.0 * t1 * x1
+        t2 = x3 - x2**2
+        dx2 = -2.0 * (1.0 - x2) + -400.0 * t2 * x2 + 200.0 * t1
+        t3 = x4 - x3**2
+        dx3 = -2.0 * (1.0 - x3) + -400.0 * t3 * x3 + 200.0 * t2
+        dx4 = 200.0 * t3
+        return (
+            _expand(dx1, shape, dtype),
+            _expand(dx2, shape, dtype),
+            _expand(dx3, shape, dtype),
+            _expand(dx4, shape, dtype),
+        )
 
 
 def _rosen4_value_and_grad_float(x1, x2, x3, x4):
@@ -257,26 +264,27 @@ def rosen4_value_and_grad(x1, x2, x3, x4):
     x3 = np.asarray(x3, dtype)
     x4 = np.asarray(x4, dtype)
     shape = np.broadcast_shapes(x1.shape, x2.shape, x3.shape, x4.shape)
-    t1 = x2 - x1**2
-    t2 = 1.0 - x1
-    t3 = x3 - x2**2
-    t4 = 1.0 - x2
-    t5 = x4 - x3**2
-    t6 = 100.0 * t1**2 + t2**2 + 100.0 * t3**2 + t4**2
-    t7 = 1.0 - x3
-    dx1 = -2.0 * t2 + -400.0 * t1 * x1
-    dx2 = -2.0 * t4 + -400.0 * t3 * x2 + 200.0 * t1
-    dx3 = -2.0 * t7 + -400.0 * t5 * x3 + 200.0 * t3
-    dx4 = 200.0 * t5
-    return (
-        t6 + 100.0 * t5**2 + t7**2,
-        (
-            _expand(dx1, shape, dtype),
-            _expand(dx2, shape, dtype),
-            _expand(dx3, shape, dtype),
-            _expand(dx4, shape, dtype),
-        ),
-    )
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = x2 - x1**2
+        t2 = 1.0 - x1
+        t3 = x3 - x2**2
+        t4 = 1.0 - x2
+        t5 = x4 - x3**2
+        t6 = 100.0 * t1**2 + t2**2 + 100.0 * t3**2 + t4**2
+        t7 = 1.0 - x3
+        dx1 = -2.0 * t2 + -400.0 * t1 * x1
+        dx2 = -2.0 * t4 + -400.0 * t3 * x2 + 200.0 * t1
+        dx3 = -2.0 * t7 + -400.0 * t5 * x3 + 200.0 * t3
+        dx4 = 200.0 * t5
+        return (
+            t6 + 100.0 * t5**2 + t7**2,
+            (
+                _expand(dx1, shape, dtype),
+                _expand(dx2, shape, dtype),
+                _expand(dx3, shape, dtype),
+                _expand(dx4, shape, dtype),
+            ),
+        )
 
 
 def _rosen4_hessian_float(x1, x2, x3, x4):
@@ -311,18 +319,19 @@ def rosen4_hessian(x1, x2, x3, x4):
     x3 = np.asarray(x3, dtype)
     x4 = np.asarray(x4, dtype)
     shape = np.broadcast_shapes(x1.shape, x2.shape, x3.shape, x4.shape)
-    t1 = -400.0 * (x2 - x1**2) + 800.0 * x1 * x1 + 2.0
-    t2 = -400.0 * (x3 - x2**2) + 200.0 + 800.0 * x2 * x2 + 2.0
-    t3 = -400.0 * (x4 - x3**2) + 200.0 + 800.0 * x3 * x3 + 2.0
-    hessian = np.zeros(shape + (4, 4), dtype)
-    hessian[..., 0, 0] = t1
-    hessian[..., 0, 1] = hessian[..., 1, 0] = -400.0 * x1
-    hessian[..., 1, 1] = t2
-    hessian[..., 1, 2] = hessian[..., 2, 1] = -400.0 * x2
-    hessian[..., 2, 2] = t3
-    hessian[..., 2, 3] = hessian[..., 3, 2] = -400.0 * x3
-    hessian[..., 3, 3] = 200.0
-    return hessian
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = -400.0 * (x2 - x1**2) + 800.0 * x1 * x1 + 2.0
+        t2 = -400.0 * (x3 - x2**2) + 200.0 + 800.0 * x2 * x2 + 2.0
+        t3 = -400.0 * (x4 - x3**2) + 200.0 + 800.0 * x3 * x3 + 2.0
+        hessian = np.zeros(shape + (4, 4), dtype)
+        hessian[..., 0, 0] = t1
+        hessian[..., 0, 1] = hessian[..., 1, 0] = -400.0 * x1
+        hessian[..., 1, 1] = t2
+        hessian[..., 1, 2] = hessian[..., 2, 1] = -400.0 * x2
+        hessian[..., 2, 2] = t3
+        hessian[..., 2, 3] = hessian[..., 3, 2] = -400.0 * x3
+        hessian[..., 3, 3] = 200.0
+        return hessian
 
 
 def _rosen4_hvp_float(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
@@ -373,18 +382,19 @@ def rosen4_hvp(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
         vx3.shape,
         vx4.shape,
     )
-    t1 = 400.0 * (vx1 * x1)
-    t2 = 200.0 * vx2
-    t3 = -400.0 * vx1 * (x2 - x1**2) + 2.0 * (t1 - t2) * x1
-    t4 = 400.0 * (vx2 * x2)
-    t5 = 200.0 * vx3
-    t6 = -400.0 * vx2 * (x3 - x2**2) + 2.0 * (t4 - t5) * x2
-    t7 = 400.0 * (vx3 * x3)
-    t8 = 200.0 * vx4
-    t9 = -400.0 * vx3 * (x4 - x3**2) + 2.0 * (t7 - t8) * x3
-    return (
-        _expand(t3 + 2.0 * vx1, shape, dtype),
-        _expand(t6 + 2.0 * vx2 + (t2 - t1), shape, dtype),
-        _expand(t9 + 2.0 * vx3 + (t5 - t4), shape, dtype),
-        _expand(t8 - t7, shape, dtype),
-    )
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = 400.0 * (vx1 * x1)
+        t2 = 200.0 * vx2
+        t3 = -400.0 * vx1 * (x2 - x1**2) + 2.0 * (t1 - t2) * x1
+        t4 = 400.0 * (vx2 * x2)
+        t5 = 200.0 * vx3
+        t6 = -400.0 * vx2 * (x3 - x2**2) + 2.0 * (t4 - t5) * x2
+        t7 = 400.0 * (vx3 * x3)
+        t8 = 200.0 * vx4
+        t9 = -400.0 * vx3 * (x4 - x3**2) + 2.0 * (t7 - t8) * x3
+        return (
+            _expand(t3 + 2.0 * vx1, shape, dtype),
+            _expand(t6 + 2.0 * vx2 + (t2 - t1), shape, dtype),
+            _expand(t9 + 2.0 * vx3 + (t5 - t4), shape, dtype),
+            _expand(t8 - t7, shape, dtype),
+        )

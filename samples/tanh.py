@@ -39,8 +39,9 @@ def t(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    t1 = np.exp(-2.0 * x)
-    return (1.0 - t1) / (t1 + 1.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = np.exp(-2.0 * x)
+        return (1.0 - t1) / (t1 + 1.0)
 
 
 def _t_grad_float(x):
@@ -62,10 +63,11 @@ def t_grad(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    t1 = np.exp(-2.0 * x)
-    t2 = t1 + 1.0
-    dx = -2.0 * ((-((1.0 - t1) / t2 / t2) - _sigmoid(2.0 * x)) * t1)
-    return (dx,)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = np.exp(-2.0 * x)
+        t2 = t1 + 1.0
+        dx = -2.0 * ((-((1.0 - t1) / t2 / t2) - _sigmoid(2.0 * x)) * t1)
+        return (dx,)
 
 
 def _t_value_and_grad_float(x):
@@ -88,11 +90,12 @@ def t_value_and_grad(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    t1 = np.exp(-2.0 * x)
-    t2 = t1 + 1.0
-    t3 = (1.0 - t1) / t2
-    dx = -2.0 * ((-(t3 / t2) - _sigmoid(2.0 * x)) * t1)
-    return (t3, (dx,))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = np.exp(-2.0 * x)
+        t2 = t1 + 1.0
+        t3 = (1.0 - t1) / t2
+        dx = -2.0 * ((-(t3 / t2) - _sigmoid(2.0 * x)) * t1)
+        return (t3, (dx,))
 
 
 def _t_hessian_float(x):
@@ -124,19 +127,20 @@ def t_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast_shapes(x.shape)
-    t1 = -2.0 * x
-    t2 = np.exp(t1)
-    t3 = 2.0 * t2
-    t4 = _sigmoid(2.0 * x)
-    t5 = t2 + 1.0
-    t6 = (1.0 - t2) / t5
-    t7 = t6 / t5
-    t8 = t3 / t5
-    t9 = -2.0 * (-t7 - t4) + (-(t3 * t7 / t5) - t8 * t6 / t5)
-    t10 = 2.0 * (t3 * (t4 * _sigmoid(t1)))
-    hessian = np.zeros(shape + (1, 1), dtype)
-    hessian[..., 0, 0] = t10 - 2.0 * ((t9 - t8 / t5) * t2)
-    return hessian
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = -2.0 * x
+        t2 = np.exp(t1)
+        t3 = 2.0 * t2
+        t4 = _sigmoid(2.0 * x)
+        t5 = t2 + 1.0
+        t6 = (1.0 - t2) / t5
+        t7 = t6 / t5
+        t8 = t3 / t5
+        t9 = -2.0 * (-t7 - t4) + (-(t3 * t7 / t5) - t8 * t6 / t5)
+        t10 = 2.0 * (t3 * (t4 * _sigmoid(t1)))
+        hessian = np.zeros(shape + (1, 1), dtype)
+        hessian[..., 0, 0] = t10 - 2.0 * ((t9 - t8 / t5) * t2)
+        return hessian
 
 
 def _t_hvp_float(x, vx):
@@ -151,7 +155,8 @@ def _t_hvp_float(x, vx):
     t8 = t7 / t6
     t9 = t4 / t6
     t10 = t1 * (-t8 - t5) + (t4 * t8 / t6 + t9 * t7 / t6) + t9 / t6
-    return (-2.0 * (t4 * (t5 * _sigmoid1(t2))) - 2.0 * (t10 * t3),)
+    t11 = -2.0 * (t4 * (t5 * _sigmoid1(t2))) - 2.0 * (t10 * t3)
+    return (t11,)
 
 
 def t_hvp(x, vx):
@@ -166,14 +171,16 @@ def t_hvp(x, vx):
     dtype = np.result_type(x, vx, 1.0)
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
-    t1 = -2.0 * vx
-    t2 = -2.0 * x
-    t3 = np.exp(t2)
-    t4 = t1 * t3
-    t5 = _sigmoid(2.0 * x)
-    t6 = t3 + 1.0
-    t7 = (1.0 - t3) / t6
-    t8 = t7 / t6
-    t9 = t4 / t6
-    t10 = t1 * (-t8 - t5) + (t4 * t8 / t6 + t9 * t7 / t6) + t9 / t6
-    return (-2.0 * (t4 * (t5 * _sigmoid(t2))) - 2.0 * (t10 * t3),)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = -2.0 * vx
+        t2 = -2.0 * x
+        t3 = np.exp(t2)
+        t4 = t1 * t3
+        t5 = _sigmoid(2.0 * x)
+        t6 = t3 + 1.0
+        t7 = (1.0 - t3) / t6
+        t8 = t7 / t6
+        t9 = t4 / t6
+        t10 = t1 * (-t8 - t5) + (t4 * t8 / t6 + t9 * t7 / t6) + t9 / t6
+        t11 = -2.0 * (t4 * (t5 * _sigmoid(t2))) - 2.0 * (t10 * t3)
+        return (t11,)
