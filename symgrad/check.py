@@ -84,7 +84,7 @@ from symgrad.derivatives import derivative, grad
 from symgrad.errors import Span, SymgradError
 from symgrad.evaluate import NUMPY_IMPL, evaluate
 from symgrad.graph import Node, is_const, toposort, var
-from symgrad.lower import COMPARISONS, Function, lower
+from symgrad.lower import COMPARISONS, Function, lower, subexpressions
 from symgrad.ops import BINARY_OPERATORS, FUNCTIONS
 from symgrad.parser import parse
 
@@ -518,22 +518,12 @@ def _walk_non_analytic(target, earlier) -> list[tuple[str, Span]]:
                 expr.func in FUNCTIONS and FUNCTIONS[expr.func].name not in COMPLEX_IMPL
             ):
                 found.append((expr.func, expr.func_span))
-        stack.extend((child, params) for child in _children(expr))
+        stack.extend((child, params) for child in subexpressions(expr))
     return found
 
 
 def _param_names(definition: syntax.FunctionDef) -> frozenset[str]:
     return frozenset(p.name for p in definition.params + definition.data)
-
-
-def _children(expr: syntax.Expr) -> tuple[syntax.Expr, ...]:
-    if isinstance(expr, syntax.Unary):
-        return (expr.operand,)
-    if isinstance(expr, syntax.Binary):
-        return (expr.left, expr.right)
-    if isinstance(expr, syntax.Call):
-        return expr.args
-    return ()
 
 
 # ---------------------------------------------------------------------------
