@@ -95,12 +95,21 @@ def _expand(value, shape, dtype):
 }
 
 # Names generated code uses besides the module's own functions.
-RESERVED = {"np", "math", "shape", "dtype", "hessian", *HELPER_SOURCE}
+RESERVED = {
+    "np", "math", "shape", "dtype", "hessian", *HELPER_SOURCE,
+    # builtins the fast paths and helpers call
+    "type", "all", "abs", "max", "ArithmeticError", "ValueError",
+}  # fmt: skip
 
 
 def python_name(name: str) -> str:
-    """A source identifier made safe as a Python name (keywords and reserved get '_')."""
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in RESERVED:
+    """A source identifier made safe as a Python name (keywords and reserved get '_').
+
+    Names starting with '_' get one too: the module's own helpers, float variants
+    (_f_float) and dunders (__all__, __builtins__) all start with one.
+    """
+    reserved = name in RESERVED or name.startswith("_")
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or reserved:
         return name + "_"
     return name
 
@@ -261,6 +270,8 @@ def _numpy_function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[
 def _fast_path(float_function: str, params: list[str]) -> list[str]:
     # Python floats take the math-module path; a domain edge there (log(0), 1/0,
     # overflow) raises, and numpy's semantics below answer it with inf or nan.
+    if not params:
+        return []
     test = " and ".join(f"type({p}) is float" for p in params)
     lines = layout.call("if ", [test], INDENT, ":") if len(test) < 60 else None
     if lines is None or len(lines) > 1:

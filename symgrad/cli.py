@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 an error in the input (or --check found the output stale),
 from __future__ import annotations
 
 import argparse
+import keyword
 import os
 import sys
 import tempfile
@@ -206,7 +207,7 @@ def _check_module_name(output: str) -> None:
     if output == "-":
         return
     stem = Path(output).stem
-    if not stem.isidentifier() or not stem.isascii():
+    if not stem.isidentifier() or not stem.isascii() or keyword.iskeyword(stem):
         print(
             f"symgrad: warning: '{stem}' is not a Python identifier; the module cannot be imported by name",
             file=sys.stderr,

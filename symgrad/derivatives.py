@@ -105,7 +105,9 @@ def hvp_from_gradient(
 def derivative(root: Node, x: Node, order: int = 1) -> Node:
     """The order-th derivative of root in the single variable x, on the shared graph."""
     if order < 0 or order > MAX_ORDER:
-        raise LimitError(f"derivative order {order} is outside 0..{MAX_ORDER}")
+        raise LimitError(
+            f"limit exceeded: derivative order {order} is outside 0..{MAX_ORDER}"
+        )
     for _ in range(order):
         root = grad(root, [x])[0]
     return root

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+_WINDOW = 160
+
+
+def _printable(text: str) -> str:
+    """Text with control characters escaped, so a diagnostic keeps its lines."""
+    return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text)
+
 
 @dataclass(frozen=True)
 class Span:
@@ -16,15 +23,18 @@ class Span:
     line_text: str = ""
 
     def caret(self) -> str:
-        """The source line and a caret line under the span."""
+        """The source line (a window of it, if long) and a caret line under the span."""
         if not self.line_text:
             return ""
+        text, col = self.line_text, self.col
+        if len(text) > _WINDOW:  # a 10 MB line must not make a 10 MB diagnostic
+            start = max(0, col - 1 - _WINDOW // 2)
+            text = ("..." if start else "") + text[start : start + _WINDOW] + "..."
+            col = col - start + (3 if start else 0)
         # Tabs are kept in the padding so the caret lines up in any terminal.
-        pad = "".join(
-            "\t" if ch == "\t" else " " for ch in self.line_text[: self.col - 1]
-        )
-        width = max(1, min(self.length, len(self.line_text) - self.col + 1))
-        return f"{self.line_text}\n{pad}{'^' * width}"
+        pad = "".join("\t" if ch == "\t" else " " for ch in text[: col - 1])
+        width = max(1, min(self.length, len(text) - col + 1))
+        return f"{_printable(text)}\n{pad}{'^' * width}"
 
 
 class SymgradError(Exception):
@@ -46,7 +56,7 @@ class SymgradError(Exception):
             head = f"{self.kind}: {self.message}"
         else:
             s = self.span
-            head = f"{s.file}:{s.line}:{s.col}: {self.kind}: {self.message}"
+            head = f"{_printable(s.file)}:{s.line}:{s.col}: {self.kind}: {self.message}"
         parts = [head]
         if self.span is not None and self.span.line_text:
             parts.append(self.span.caret())

@@ -10,7 +10,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from symgrad import syntax
-from symgrad.errors import NameResolutionError, Span, SymgradError
+from symgrad.errors import LimitError, NameResolutionError, Span, SymgradError
 from symgrad.graph import Node, substitute, toposort, var
 from symgrad.ops import BINARY_OPERATORS, CONSTANTS, FUNCTIONS
 from symgrad.simplify import build, call, neg, num
@@ -18,6 +18,8 @@ from symgrad.simplify import build, call, neg, num
 # The functions a compiled module holds for each source function f.
 GENERATED_SUFFIXES = ("", "_grad", "_value_and_grad", "_hessian", "_hvp")
 COMPARISONS = {"lt", "le", "gt", "ge"}
+# A constant exponent beyond this is a mistake (9^9^9), not a model.
+MAX_EXPONENT = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,16 @@ def _combine(expr, children, args: list[Node], scope: _Scope, owner: str) -> Nod
         return neg(operand) if expr.op == "-" else operand
     if isinstance(expr, syntax.Binary):
         left, right = (_number(a, c) for a, c in zip(args, children))
+        if (
+            expr.op == "^"
+            and right.op == "const"
+            and abs(right.attrs[0]) > MAX_EXPONENT
+        ):
+            raise LimitError(
+                f"limit exceeded: the exponent {right.attrs[0]:g} is larger than "
+                f"{MAX_EXPONENT:,} in magnitude",
+                expr.span,
+            )
         return build(BINARY_OPERATORS[expr.op], (left, right))
     return _call(expr, args, scope, owner)
 

@@ -24,15 +24,24 @@ from symgrad.simplify import add, call, div, mul, neg, num, power, sub
 Contribution = Node | None
 Rule = Callable[[Node, Node], tuple[Contribution, ...]]
 
-HALF, ONE, TWO = num(0.5), num(1.0), num(2.0)
+ZERO, HALF, ONE, TWO = num(0.0), num(0.5), num(1.0), num(2.0)
 
 
 def _pow_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
-    # d(a^b) = b a^(b-1) da + a^b log(a) db
+    # d(a^b) = b a^(b-1) da + a^b log(a) db; at a = 0 the db term is 0 (a^b is 0
+    # for b > 0), so log(a) is taken as 0 there instead of giving 0 * -inf = nan.
     a, b = n.args
     da = mul(g, mul(b, power(a, sub(b, ONE))))
-    db = None if b.op == "const" else mul(g, mul(n, call("log", a)))
-    return da, db
+    if b.op == "const":
+        return da, None
+    log_a = call("log", a)
+    safe_log = call(
+        "where",
+        call("gt", a, ZERO),
+        log_a,
+        call("where", call("lt", a, ZERO), log_a, ZERO),
+    )
+    return da, mul(g, mul(n, safe_log))
 
 
 def _tie_split(d: Node, sign_of: float) -> Node:

@@ -168,12 +168,14 @@ def _nonnegative(node: Node, depth: int = 8) -> bool:
 
 
 def _fold(node: Node) -> Node | None:
-    """Evaluate an op whose arguments are all constants (kept symbolic if not finite)."""
+    """Evaluate an op whose arguments are all constants (inf and nan included).
+
+    Folding non-finite results too keeps Python float arithmetic such as 1.0 / 0.0
+    (a ZeroDivisionError) out of generated code: the constant prints as np.inf.
+    """
     if not node.args or any(a.op != "const" for a in node.args):
         return None
-    value = apply_op(node.op, [np.float64(a.attrs[0]) for a in node.args])
-    value = float(value)
-    return const(value) if math.isfinite(value) else None
+    return const(float(apply_op(node.op, [np.float64(a.attrs[0]) for a in node.args])))
 
 
 # ---------------------------------------------------------------- rules, by op

@@ -305,10 +305,15 @@ def _swap(value, memo: dict):
 def trace(fn: Callable, symbolic: list[str], constants: dict[str, object]) -> Node:
     """Call fn with var nodes for the symbolic parameters and constants for the rest."""
     target = _traceable(fn, {}) if isinstance(fn, types.FunctionType) else fn
-    args = {name: Symbol(var(name)) for name in symbolic}
-    args.update(constants)
+    values = {name: Symbol(var(name)) for name in symbolic} | dict(constants)
+    positional, keywords = [], {}
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind is p.KEYWORD_ONLY:
+            keywords[p.name] = values[p.name]
+        else:  # positional-only parameters cannot be passed by name
+            positional.append(values[p.name])
     try:
-        result = target(**args)
+        result = target(*positional, **keywords)
     except TracingError:
         raise
     except RecursionError:
@@ -349,6 +354,11 @@ def signature_of(fn: Callable) -> inspect.Signature:
         raise TracingError("async functions cannot be compiled", _span_of(fn))
     if not callable(fn) or isinstance(fn, type):
         raise TracingError(f"cannot compile {fn!r}: expected a function")
+    if not isinstance(fn, types.FunctionType):
+        raise TracingError(
+            f"cannot compile {fn!r}: symgrad traces Python functions "
+            "(def or lambda); wrap it, e.g. lambda x: np.sin(x)"
+        )
     sig = inspect.signature(fn)
     for p in sig.parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
