@@ -1,0 +1,120 @@
+"""Smoke test of the benchmark harness: symgrad and sympy on the smallest workload."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import run  # noqa: E402
+from benchmarks.peers import count_ops  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    """symgrad and sympy on f(x, y) = x^2*y + y + 2 with --quick settings."""
+    return run.run_suite(["f"], ["symgrad", "sympy"], quick=True)
+
+
+@pytest.mark.slow
+def test_rows_have_every_key_and_every_stage_ran(rows: list[dict]) -> None:
+    """One row per tool, every key present, every stage ok."""
+    assert [r["tool"] for r in rows] == ["symgrad", "sympy"]
+    for row in rows:
+        assert set(run.ROW_KEYS) <= set(row)
+        assert set(row["status"].values()) == {"ok"}, row["status"]
+        for key in ("compile_s", "point_s", "batch_grad_s", "batch_hessian_s"):
+            assert row[key] > 0, key
+        assert row["batch_points"] == row["batch_hessian_points"] == 10_000
+
+
+@pytest.mark.slow
+def test_gradients_and_hessians_match_the_reference(rows: list[dict]) -> None:
+    """Point and batch outputs agree with the mpmath reference to 1e-10."""
+    for row in rows:
+        assert set(row["errors"]) == {
+            "point_grad",
+            "point_hessian",
+            "batch_grad",
+            "batch_hessian",
+        }
+        assert row["max_rel_error"] < 1e-10
+
+
+@pytest.mark.slow
+def test_op_counts_and_the_table(rows: list[dict]) -> None:
+    """Op counts give the ratios; the table has a line per tool with ratios."""
+    for row in rows:
+        assert row["ops"]["value"] > 0 and row["grad_value_ratio"] > 0
+    table = run.markdown_table(rows)
+    assert table.count("\n| f |") == 2 and "(1×)" in table
+
+
+def test_reference_matches_the_closed_form() -> None:
+    """The mpmath forward-mode reference on f: gradient (2xy, x^2+1)."""
+    w = run.workload("f")
+    x, y = w.points(1)[:, 0]
+    grad, hess = run.reference_at(w, np.array([x, y]))
+    np.testing.assert_allclose(grad, [2 * x * y, x * x + 1], rtol=1e-15)
+    np.testing.assert_allclose(hess, [[2 * y, 2 * x], [2 * x, 0]], rtol=1e-15)
+
+
+def test_reference_tenth_derivative_of_the_sine_tower() -> None:
+    """The reference for the 10th derivative of seven sines at 1 is 55578.0283..."""
+    value = run.reference_derivative(run.workload("sine-tower-7-d10"))
+    assert abs(value - 55578.028331281705) / value < 1e-12
+
+
+def test_relative_error_measures_zeros_against_the_scale() -> None:
+    """Structural zeros are measured against 1e-8 of the largest entry."""
+    ref = np.array([[1.0, 0.0]])
+    assert run.relative_error(np.array([[1.0, 0.0]]), ref) == 0
+    assert run.relative_error(np.array([[1.0, 1e-20]]), ref) == pytest.approx(1e-12)
+    assert run.relative_error(np.array([[1.0]]), ref) == float("inf")
+
+
+def test_power_law_fit_recovers_the_exponent() -> None:
+    """Least squares on log-log finds k in c*n^k."""
+    sizes = [10, 100, 1000]
+    fit = run.power_law(sizes, [3 * n**1.5 for n in sizes])
+    assert fit["exponent"] == pytest.approx(1.5) and fit[
+        "coefficient"
+    ] == pytest.approx(3)
+
+
+def test_count_ops_skips_the_prologue() -> None:
+    """dtype, asarray and shape lines are not ops; the rest is counted."""
+    source = (
+        "def f(x):\n"
+        "    dtype = np.result_type(x, 1.0)\n"
+        "    x = np.asarray(x, dtype)\n"
+        "    shape = np.broadcast_shapes(x.shape)\n"
+        "    return np.sin(x) * -x\n"
+    )
+    assert count_ops(source, "f") == 3
+
+
+def test_count_ops_skips_the_float_dispatch_and_errstate() -> None:
+    """The fast-path dispatch and the errstate call are not ops; its body is."""
+    source = (
+        "def f(x):\n"
+        "    if type(x) is float:\n"
+        "        return _f_float(x)\n"
+        "    x = np.asarray(x, np.result_type(x, 1.0))\n"
+        '    with np.errstate(divide="ignore"):\n'
+        "        return np.sin(x) * -x\n"
+    )
+    assert count_ops(source, "f") == 3
+
+
+@pytest.mark.slow
+def test_a_stage_past_the_time_limit_is_recorded() -> None:
+    """A limit nothing can meet: compile did not finish, the rest not run."""
+    s = run.Settings.make(quick=True, timeout=0.001)
+    results = run.run_stages("symgrad", run.workload("f"), ["compile", "check"], s)
+    assert results["compile"]["status"].startswith("did not finish")
+    assert results["check"]["status"] == "not run: compile did not finish"
