@@ -64,8 +64,12 @@ def nested_report(depths: list[int]) -> None:
     print(f"    {'depth':>5} {'value':>6} {'grad':>6} {'hessian':>8} {'compile':>8}")
     for depth in depths:
         source, stages = compile_timed(nested(depth))
-        counts = [statements_in(source, f) for f in ("nest", "nest_grad", "nest_hessian")]
-        print(f"    {depth:>5} {counts[0]:>6} {counts[1]:>6} {counts[2]:>8} {stages['total']:>7.3f}s")
+        counts = [
+            statements_in(source, f) for f in ("nest", "nest_grad", "nest_hessian")
+        ]
+        print(
+            f"    {depth:>5} {counts[0]:>6} {counts[1]:>6} {counts[2]:>8} {stages['total']:>7.3f}s"
+        )
 
 
 if __name__ == "__main__":

@@ -8,9 +8,7 @@ from typing import Any
 def rosenbrock(n: int) -> str:
     """Extended Rosenbrock in n scalar variables: sum 100(x_{i+1} - x_i^2)^2 + (1 - x_i)^2."""
     params = ", ".join(f"x{i}" for i in range(1, n + 1))
-    terms = " + ".join(
-        f"100*(x{i + 1} - x{i}^2)^2 + (1 - x{i})^2" for i in range(1, n)
-    )
+    terms = " + ".join(f"100*(x{i + 1} - x{i}^2)^2 + (1 - x{i})^2" for i in range(1, n))
     return f"rosen({params}) = {terms}\n"
 
 
