@@ -9,6 +9,7 @@ from symgrad.graph import Node, is_const, toposort
 from symgrad.ops import OPS
 from symgrad.rules import RULES
 from symgrad.simplify import ONE, ZERO, add, mul
+from symgrad.taylor import nth_derivative
 
 MAX_ORDER = 64
 
@@ -103,11 +104,17 @@ def hvp_from_gradient(
 
 
 def derivative(root: Node, x: Node, order: int = 1) -> Node:
-    """The order-th derivative of root in the single variable x, on the shared graph."""
+    """The order-th derivative of root in the single variable x, on the shared graph.
+
+    The first derivative is the gradient's entry; higher orders use Taylor mode
+    (symgrad.taylor), which grows as order^2 where repeating grad grows as 2^order.
+    """
     if order < 0 or order > MAX_ORDER:
         raise LimitError(
             f"limit exceeded: derivative order {order} is outside 0..{MAX_ORDER}"
         )
-    for _ in range(order):
-        root = grad(root, [x])[0]
-    return root
+    if order == 1 or x.shape != ():
+        for _ in range(order):
+            root = grad(root, [x])[0]
+        return root
+    return nth_derivative(root, x, order)
