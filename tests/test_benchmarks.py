@@ -111,6 +111,12 @@ def test_count_ops_skips_the_float_dispatch_and_errstate() -> None:
     assert count_ops(source, "f") == 3
 
 
+def test_count_ops_takes_a_negative_literal_as_a_constant() -> None:
+    """-2.0 * x is one multiplication (Python folds -2.0); -x is a negation."""
+    source = "def f(x):\n    return -2.0 * x + -x\n"
+    assert count_ops(source, "f") == 3
+
+
 @pytest.mark.slow
 def test_a_stage_past_the_time_limit_is_recorded() -> None:
     """A limit nothing can meet: compile did not finish, the rest not run."""
