@@ -17,7 +17,7 @@ from pathlib import Path
 from codegen.module import MARKER
 from symgrad import __version__
 from symgrad.api import compile_source, decode_source
-from symgrad.errors import SymgradError
+from symgrad.errors import SymgradError, printable
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 123
 
@@ -209,7 +209,9 @@ def _check_module_name(output: str) -> None:
     stem = Path(output).stem
     if not stem.isidentifier() or not stem.isascii() or keyword.iskeyword(stem):
         print(
-            f"symgrad: warning: '{stem}' is not a Python identifier; the module cannot be imported by name",
+            # Escaped like a diagnostic's file name: a newline in the path must not
+            # split the warning over two lines.
+            f"symgrad: warning: '{printable(stem)}' is not a Python identifier; the module cannot be imported by name",
             file=sys.stderr,
         )
     if stem in {"math", "numpy", "np", "symgrad", "codegen"}:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 _WINDOW = 160
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """Text with control characters escaped, so a diagnostic keeps its lines."""
     return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text)
 
@@ -34,7 +34,7 @@ class Span:
         # Tabs are kept in the padding so the caret lines up in any terminal.
         pad = "".join("\t" if ch == "\t" else " " for ch in text[: col - 1])
         width = max(1, min(self.length, len(text) - col + 1))
-        return f"{_printable(text)}\n{pad}{'^' * width}"
+        return f"{printable(text)}\n{pad}{'^' * width}"
 
 
 class SymgradError(Exception):
@@ -56,7 +56,7 @@ class SymgradError(Exception):
             head = f"{self.kind}: {self.message}"
         else:
             s = self.span
-            head = f"{_printable(s.file)}:{s.line}:{s.col}: {self.kind}: {self.message}"
+            head = f"{printable(s.file)}:{s.line}:{s.col}: {self.kind}: {self.message}"
         parts = [head]
         if self.span is not None and self.span.line_text:
             parts.append(self.span.caret())

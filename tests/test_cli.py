@@ -169,6 +169,17 @@ def test_module_name_shadowing_a_library_refused(tmp_path, stem):
     assert main(["compile", str(other), "-o", str(tmp_path / f"{stem}.py")]) == 2
 
 
+def test_module_name_warning_escapes_control_characters(tmp_path, capsys):
+    source = write(tmp_path / "a\tb\x1bc\nd.sg", POLY)
+    assert main(["compile", str(source)]) == 0
+    err = capsys.readouterr().err
+    # The tab is kept (as in a diagnostic's source line); ESC and newline are escaped.
+    assert err == (
+        "symgrad: warning: 'a\tb\\x1bc\\nd' is not a Python identifier; "
+        "the module cannot be imported by name\n"
+    )
+
+
 # -- input errors --------------------------------------------------------------
 
 

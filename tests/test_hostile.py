@@ -150,7 +150,8 @@
 #   paths with newlines
 #       here::test_path_with_a_newline_compiles
 #       here::test_diagnostic_for_a_path_with_a_newline_stays_one_line
-#       here::test_warning_for_a_path_with_a_newline_stays_one_line  (xfail)
+#       here::test_warning_for_a_path_with_a_newline_stays_one_line
+#       test_cli.py::test_module_name_warning_escapes_control_characters
 #   broken pipe on stdout
 #       here::test_broken_pipe_on_stdout
 #   LANG=C / LC_ALL=C
@@ -742,11 +743,6 @@ def test_diagnostic_for_a_path_with_a_newline_stays_one_line(tmp_path, capsys):
     assert lines[-2:] == ["f(x) = xx", "       ^^"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the module-name warning prints the stem raw, so a newline in the file "
-    "name splits it over two lines (symgrad/cli.py _check_module_name)",
-)
 def test_warning_for_a_path_with_a_newline_stays_one_line(tmp_path, capsys):
     source = write(tmp_path / "bad\nname.sg", "f(x) = x\n")
     assert main(["compile", str(source)]) == 0
