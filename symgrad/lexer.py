@@ -20,6 +20,9 @@ ERROR = "ERROR"
 
 # A logical line (one statement) may hold at most this many tokens.
 MAX_STATEMENT_TOKENS = 1_000_000
+# No model needs a longer name, and generated code repeats each name dozens of times
+# (a 500 KB parameter name made a 19.5 MB module); 255 is the usual file-name limit.
+MAX_IDENTIFIER_LENGTH = 255
 
 _TOKEN_KINDS = {"number": NUMBER, "name": NAME, "op": OP}
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -179,6 +182,13 @@ class _Lexer:
                     self.track_parentheses(text)
             elif group == "number":
                 self.check_number(match)
+            elif group == "name":
+                if len(text) > MAX_IDENTIFIER_LENGTH:
+                    raise LimitError(
+                        f"limit exceeded: identifier is {len(text):,} characters long "
+                        f"(at most {MAX_IDENTIFIER_LENGTH})",
+                        self.span(match.start(), len(text)),
+                    )
             elif group == "comment":
                 self.check_comment(match)
             elif group == "bad":

@@ -193,8 +193,9 @@
 #       test_derivatives.py::test_derivative_order_zero_and_limits
 #       here::test_derivative_order_limit_message
 #       here::test_derivative_order_below_the_limit_is_bounded  (xfail)
-#   generated size
-#       here::test_generated_size_limit  (xfail)
+#   generated size (bounded by the identifier length and the node count)
+#       here::test_generated_size_limit
+#       test_lexer.py::test_longer_identifier_is_a_limit_error_at_its_span
 #   every graph walk iterative
 #       test_graph.py::test_toposort_is_iterative_on_a_200k_deep_chain
 #       test_derivatives.py::test_100k_node_chain_differentiates_iteratively_and_fast
@@ -972,13 +973,9 @@ def test_derivative_order_below_the_limit_is_bounded(bombs):
     _limit_exceeded(bombs, "diff")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no generated-size limit: a 500 KB parameter name becomes a 19.5 MB "
-    "module (the name is written 39 times); there is no identifier-length limit either "
-    "(codegen/module.py render, symgrad/lexer.py)",
-)
 def test_generated_size_limit(bombs):
+    # A 500 KB parameter name would be written 39 times (a 19.5 MB module): the
+    # lexer's identifier limit refuses it first.
     _limit_exceeded(bombs, "name", "name.py")
 
 

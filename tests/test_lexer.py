@@ -414,3 +414,37 @@ def test_token_limit_default_is_read_at_call_time(
     monkeypatch.setattr("symgrad.lexer.MAX_STATEMENT_TOKENS", 3)
     with pytest.raises(LimitError):
         lex("a = 1 + 2")
+
+
+def test_identifier_of_255_characters_is_accepted() -> None:
+    name = "a" * 255
+    assert texts(f"f({name}) = {name}") == ["f", "(", name, ")", "=", name]
+
+
+@pytest.mark.parametrize("length", [256, 500_000])
+def test_longer_identifier_is_a_limit_error_at_its_span(length: int) -> None:
+    with pytest.raises(LimitError) as info:
+        lex(f"u = 1\nf(x, {'b' * length}) = x")
+    error = info.value
+    assert error.message == (
+        f"limit exceeded: identifier is {length:,} characters long (at most 255)"
+    )
+    span = error.span
+    assert (span.file, span.line, span.col, span.length) == ("t.sg", 2, 6, length)
+
+
+def test_identifier_limit_diagnostic_is_one_excerpted_line_with_a_caret() -> None:
+    with pytest.raises(LimitError) as info:
+        lex("f(" + "a" * 300 + ") = 1")
+    # The 307-character line is shown as its first 160 characters and '...'; the
+    # caret runs from the name's first character to the end of the excerpt.
+    assert info.value.format().split("\n") == [
+        "t.sg:1:3: error: limit exceeded: identifier is 300 characters long "
+        "(at most 255)",
+        "f(" + "a" * 158 + "...",
+        "  " + "^" * 161,
+    ]
+
+
+def test_a_long_word_in_a_comment_is_not_an_identifier() -> None:
+    assert texts("x = 1  # " + "z" * 1000) == ["x", "=", "1"]
