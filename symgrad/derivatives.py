@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from symgrad.errors import DifferentiationError, LimitError
 from symgrad.graph import Node, is_const, toposort
@@ -20,11 +20,16 @@ def adjoints(root: Node, wrt: Sequence[Node], seed: Node = ONE) -> dict[Node, No
     Only nodes that depend on some variable of wrt are visited, and zero
     contributions are never built, so structural zeros stay absent.
     """
-    order = toposort([root])
     targets = {id(v) for v in wrt}
+    return _adjoints(root, lambda node: id(node) in targets, seed)
+
+
+def _adjoints(root: Node, is_target: Callable[[Node], bool], seed: Node) -> dict:
+    """adjoints() with the variables given by a predicate (no set built per call)."""
+    order = toposort([root])
     active: set[int] = set()
     for node in order:  # forward: which nodes depend on a target variable
-        if id(node) in targets or any(id(a) in active for a in node.args):
+        if any(id(a) in active for a in node.args) or is_target(node):
             active.add(id(node))
     adj: dict[Node, Node] = {}
     if id(root) not in active or is_const(seed, 0):
@@ -78,12 +83,16 @@ def hessian_from_gradient(
     gradient: Sequence[Node], wrt: Sequence[Node]
 ) -> dict[tuple[int, int], Node]:
     """The upper triangle of the Jacobian of a gradient (shares the gradient's nodes)."""
+    # One pass per row over the nodes g_i reaches, never over all n columns: a
+    # sparse Hessian (Rosenbrock's is tridiagonal) costs O(n), not O(n^2).
+    index = {id(v): k for k, v in enumerate(wrt)}
     entries: dict[tuple[int, int], Node] = {}
     for i, g_i in enumerate(gradient):
-        adj = adjoints(g_i, wrt[i:])
-        for j in range(i, len(wrt)):
-            h = adj.get(wrt[j])
-            if h is not None and not is_const(h, 0):
+        in_row = lambda node, i=i: node.op == "var" and index.get(id(node), -1) >= i
+        adj = _adjoints(g_i, in_row, ONE)
+        row = sorted((index[id(v)], h) for v, h in adj.items() if in_row(v))
+        for j, h in row:
+            if not is_const(h, 0):
                 entries[i, j] = h
     return entries
 
