@@ -169,6 +169,41 @@ class Symbol:
         return f"Symbol({self.node!r})"
 
 
+def _unsupported(what: str, why: str):
+    def method(self, *args):
+        raise TracingError(
+            f"{what} is not supported on symbolic values: {why}", _user_span()
+        )
+
+    return method
+
+
+# Python operators with no op in the graph: a clear error instead of a TypeError.
+_PIECEWISE = "it is piecewise constant, with no useful derivative"
+# fmt: off
+_UNSUPPORTED = {
+    "floordiv": ("'//' (floor division)", _PIECEWISE),
+    "mod":      ("'%' (remainder)", "it jumps at every multiple of the divisor"),
+    "divmod":   ("divmod()", _PIECEWISE),
+    "round":    ("round()", _PIECEWISE),
+    "trunc":    ("math.trunc()", _PIECEWISE),
+    "floor":    ("math.floor()", _PIECEWISE),
+    "ceil":     ("math.ceil()", _PIECEWISE),
+    "matmul":   ("'@'", "traced arguments are scalars; write the sum of products"),
+    "and":      ("'&'", "bitwise operators are for integers"),
+    "or":       ("'|'", "bitwise operators are for integers"),
+    "xor":      ("'^' (bitwise xor)", "write ** for a power"),
+    "lshift":   ("'<<'", "bitwise operators are for integers"),
+    "rshift":   ("'>>'", "bitwise operators are for integers"),
+    "invert":   ("'~'", "bitwise operators are for integers"),
+}
+# fmt: on
+for _name, (_what, _why) in _UNSUPPORTED.items():
+    setattr(Symbol, f"__{_name}__", _unsupported(_what, _why))
+    if _name not in {"round", "trunc", "floor", "ceil", "invert"}:
+        setattr(Symbol, f"__r{_name}__", _unsupported(_what, _why))
+
+
 def _array_function(func, args, kwargs):
     if func is np.where and len(args) == 3 and not kwargs:
         cond, a, b = args

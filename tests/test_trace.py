@@ -86,6 +86,15 @@ def test_control_flow_names_the_line_and_suggests_where():
         (lambda x: x > 1, "returns a comparison"),
         (lambda x: np.where(1.0, x, x), "condition must compare"),
         (lambda x: (x > 0) * x, "gives a condition, not a number"),
+        (lambda x: x // 2, "'//' (floor division) is not supported"),
+        (lambda x: 3 // x, "'//' (floor division) is not supported"),
+        (lambda x: x % 3, "'%' (remainder) is not supported"),
+        (lambda x: divmod(x, 2), "divmod() is not supported"),
+        (lambda x: round(x), "round() is not supported"),
+        (lambda x: math.floor(x), "math.floor is not supported"),
+        (lambda x: 2 ^ x, "write ** for a power"),
+        (lambda x: x @ x, "'@' is not supported"),
+        (lambda x: ~x, "'~' is not supported"),
     ],
 )
 def test_unsupported_constructs_have_messages(fn, fragment):
