@@ -218,6 +218,14 @@ def _check_module_name(output: str) -> None:
         raise UsageError(
             f"output module name '{stem}' would shadow the '{stem}' module; choose another name"
         )
+    if stem in sys.stdlib_module_names:
+        # Not an error (code.sg, random.sg are natural names), but os.py beside a
+        # script breaks every `import os` run from that folder.
+        print(
+            f"symgrad: warning: module name '{stem}' shadows the standard library's "
+            f"'{stem}' for scripts run from the output's folder",
+            file=sys.stderr,
+        )
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -169,6 +169,21 @@ def test_module_name_shadowing_a_library_refused(tmp_path, stem):
     assert main(["compile", str(other), "-o", str(tmp_path / f"{stem}.py")]) == 2
 
 
+@pytest.mark.parametrize("stem", ["os", "random", "code"])
+def test_module_name_shadowing_the_standard_library_warns(tmp_path, capsys, stem):
+    source = write(tmp_path / f"{stem}.sg", POLY)
+    assert main(["compile", str(source)]) == 0
+    assert import_path(tmp_path / f"{stem}.py").f(3.0, 2.0) == 22.0  # 9*2 + 2 + 2
+    err = capsys.readouterr().err
+    assert f"warning: module name '{stem}' shadows the standard library's" in err
+
+
+def test_ordinary_module_name_gives_no_warning(tmp_path, capsys):
+    source = write(tmp_path / "rosen.sg", POLY)
+    assert main(["compile", str(source)]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_module_name_warning_escapes_control_characters(tmp_path, capsys):
     source = write(tmp_path / "a\tb\x1bc\nd.sg", POLY)
     assert main(["compile", str(source)]) == 0
