@@ -28,6 +28,8 @@ CALLS: dict[str, str] = {
     "min": "np.minimum({0}, {1})", "max": "np.maximum({0}, {1})",
     # [()] turns numpy's 0-d result back into a scalar: scalars in, scalars out.
     "where": "np.where({0}, {1}, {2})[()]",
+    # two float branches would make the result float64 even for float32 inputs
+    "where_constants": "np.where({0}, np.asarray({1}, dtype), {2})[()]",
     "power": "np.power({0}, {1})",
 }
 # The same ops on Python floats: the math module is ~5x faster than numpy on a
@@ -43,6 +45,7 @@ FLOAT_CALLS: dict[str, str] = {
     "relu": "_max1({0}, 0.0)", "step": "_step1({0})", "atan2": "math.atan2({0}, {1})",
     "min": "_min1({0}, {1})", "max": "_max1({0}, {1})",
     "where": "({1} if {0} else {2})",  # only the branch taken is evaluated
+    "where_constants": "({1} if {0} else {2})",
     "power": "math.pow({0}, {1})",
 }
 # fmt: on
@@ -150,6 +153,8 @@ def _spell(node: Node, ctx: _Context) -> tuple[str, int]:
         return f"-{_operand(args[0], ctx, need)}", UNARY
     if op == "pow":
         return _power(node, ctx)
+    if op == "where" and args[1].op == args[2].op == "const":
+        op = "where_constants"  # a spelling that keeps the inputs' dtype
     return ctx.dialect.calls[op].format(*(_print(a, ctx)[0] for a in args)), ATOM
 
 

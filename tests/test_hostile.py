@@ -114,7 +114,7 @@
 #       here::test_activations_at_plus_minus_1000
 #   float32 stays float32
 #       test_cli.py::test_float32_stays_float32
-#       here::test_float32_survives_a_where_with_constant_branches  (xfail)
+#       here::test_float32_survives_a_where_with_constant_branches
 #   integer inputs
 #       test_cli.py::test_integer_inputs_give_floats
 #       here::test_integer_arrays_give_float64
@@ -641,12 +641,6 @@ def test_activations_at_plus_minus_1000(body, kind):
             assert same(got_curvature, curvature)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="np.where(t, 1.0, 2.0) is float64: an output that is a where with constant "
-    "branches and depends on every parameter is never cast back to the inputs' dtype "
-    "(codegen/module.py _numpy_function, codegen/printer.py 'where')",
-)
 def test_float32_survives_a_where_with_constant_branches():
     module = module_of("f(x) = where(x > 0, x, 2*x)\n")
     for point in (np.float32(2.0), np.full(3, -2.0, np.float32)):

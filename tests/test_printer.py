@@ -82,6 +82,18 @@ def test_definition_spells_out_a_named_node():
     assert definition(node, {**NAMES, node: "s"}) == "x + y"
 
 
+@pytest.mark.parametrize(
+    "dtype, point", [(np.float32, np.float32(-2.0)), (np.float32, np.ones(3, np.float32)),
+                     (np.float64, np.float64(2.0)), (np.float64, np.ones(2))],
+)  # fmt: skip
+def test_where_with_constant_branches_keeps_the_inputs_dtype(dtype, point):
+    step = make("where", (make("gt", (x, const(0.0))), const(1.0), const(2.0)))
+    node = make("mul", (x, step))  # the where inside an expression, not an output
+    value = eval(expression(node, NAMES), {"np": np}, {"x": point, "dtype": dtype})
+    assert np.asarray(value).dtype == dtype
+    assert np.all(value == np.where(point > 0, point, 2.0 * point))
+
+
 def test_where_returns_a_scalar_for_scalars():
     node = make("where", (make("gt", (x, const(0.0))), x, const(0.0)))
     value = run(node, x=2.0)
