@@ -12,12 +12,15 @@ import os
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from codegen.module import MARKER
 from symgrad import __version__
 from symgrad.api import compile_source, decode_source
-from symgrad.errors import SymgradError, printable
+from symgrad.errors import LimitError, SymgradError, printable
+from symgrad.graph import node_budget
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 123
 
@@ -192,7 +195,8 @@ def _compile_one(name: str, output: str | None, check: bool, force: bool) -> int
     _check_module_name(output)
     if output != "-" and name != "-" and _same_file(name, output):
         raise UsageError(f"output {output} is the input file itself")
-    module = compile_source(text, display)
+    with _node_budget(display):
+        module = compile_source(text, display)
     if output == "-":
         sys.stdout.write(module)
         sys.stdout.flush()
@@ -201,6 +205,20 @@ def _compile_one(name: str, output: str | None, check: bool, force: bool) -> int
         return _check_output(output, module)
     write_atomically(Path(output), module, force=force)
     return EXIT_OK
+
+
+@contextmanager
+def _node_budget(display: str) -> Iterator[None]:
+    """One compilation's node budget; an error with no source place names the file."""
+    with node_budget():
+        try:
+            yield
+        except LimitError as error:
+            if error.span is not None:
+                raise
+            # Differentiation has no source place to point at: name the file at least.
+            note = f"while compiling {printable(display)}"
+            raise LimitError(error.message, None, (*error.notes, note)) from None
 
 
 def _check_module_name(output: str) -> None:
@@ -296,7 +314,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     from symgrad.show import describe_source
 
     text, display = read_input(args.file)
-    sys.stdout.write(describe_source(text, display, hessian=args.hessian))
+    with _node_budget(display):
+        description = describe_source(text, display, hessian=args.hessian)
+    sys.stdout.write(description)
     return EXIT_OK
 
 
@@ -313,7 +333,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     text, display = read_input(args.file)
     try:
         at = check.parse_point(args.at)
-        result = _check_result(check, text, display, at, args)
+        with _node_budget(display):
+            result = _check_result(check, text, display, at, args)
     except (ValueError, check.ArgumentError, check.PlotUnavailable) as exc:
         raise UsageError(getattr(exc, "message", str(exc))) from None
     if args.json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import math
 import os
 import stat
 import subprocess
@@ -192,6 +193,41 @@ def test_module_name_warning_escapes_control_characters(tmp_path, capsys):
     assert err == (
         "symgrad: warning: 'a\tb\\x1bc\\nd' is not a Python identifier; "
         "the module cannot be imported by name\n"
+    )
+
+
+def _sines(name: str) -> str:
+    """A function of two fresh variables: about a dozen nodes, hundreds derived."""
+    p, q = f"p_{name}", f"q_{name}"
+    return f"f({p}, {q}) = sin({p}*{q})*exp({p} - {q})/({p}^2 + {q}^2)\n"
+
+
+def test_differentiation_beyond_the_node_budget_names_the_file(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr("symgrad.graph.MAX_NODES", 60)
+    source = write(tmp_path / "big.sg", _sines("big"))
+    assert main(["compile", str(source)]) == 1
+    assert capsys.readouterr().err == (
+        "error: limit exceeded: the compilation needs more than 60 graph nodes\n"
+        f"note: while compiling {source}\n"
+    )
+    assert not (tmp_path / "big.py").exists()
+    for command in (
+        ["show", str(source)],
+        ["check", str(source), "--at", "p_big=1,q_big=2"],
+    ):
+        assert main(command) == 1
+        assert "limit exceeded: the compilation" in capsys.readouterr().err
+
+
+def test_each_input_file_has_its_own_node_budget(tmp_path, monkeypatch):
+    # One file builds a few hundred nodes: each fits in 1,000, all three would not.
+    monkeypatch.setattr("symgrad.graph.MAX_NODES", 1000)
+    names = [str(write(tmp_path / f"m{k}.sg", _sines(f"own{k}"))) for k in range(3)]
+    assert main(["compile", *names]) == 0
+    assert import_path(tmp_path / "m2.py").f(1.0, 1.0) == pytest.approx(
+        math.sin(1.0) / 2
     )
 
 

@@ -8,18 +8,21 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import weakref
 from pathlib import Path
 
 import pytest
 
 from symgrad import simplify
+from symgrad.errors import LimitError
 from symgrad.graph import (
     Node,
     const,
     count_nodes,
     is_const,
     make,
+    node_budget,
     substitute,
     toposort,
     var,
@@ -237,3 +240,77 @@ def test_value_and_name_accessors() -> None:
     assert isinstance(const(2).value, float)
     assert X.name == "x"
     assert repr(make("add", (X, const(1.0)))) == "add(var('x'), const(1.0))"
+
+
+# -- the node budget -------------------------------------------------------------------
+
+_fresh_names = iter(range(10**9))
+
+
+def fresh(count: int) -> list[Node]:
+    """count var nodes that have never existed before (each one is a new node)."""
+    return [var(f"budget_{next(_fresh_names)}") for _ in range(count)]
+
+
+def test_budget_counts_new_nodes_only() -> None:
+    old = fresh(5)
+    with node_budget(3):
+        kept = fresh(3)
+        for _ in range(100):  # rebuilding existing nodes is free: they are interned
+            assert var(old[0].name) is old[0] and var(kept[2].name) is kept[2]
+        with pytest.raises(LimitError) as info:
+            fresh(1)
+    assert info.value.message == (
+        "limit exceeded: the compilation needs more than 3 graph nodes"
+    )
+    assert info.value.span is None
+
+
+def test_budget_ends_with_its_block() -> None:
+    with node_budget(2):
+        fresh(2)
+        with pytest.raises(LimitError):
+            fresh(1)
+    assert len(fresh(10)) == 10
+
+
+def test_nested_budget_cannot_raise_the_outer_ceiling() -> None:
+    with node_budget(5, "the outer task"):
+        fresh(3)
+        with node_budget(100, "the inner task"):
+            fresh(2)  # 5 in all: the outer budget's last two
+            with pytest.raises(LimitError) as info:
+                fresh(1)
+    assert info.value.message == (
+        "limit exceeded: the outer task needs more than 5 graph nodes"
+    )
+
+
+def test_nested_budget_can_lower_the_ceiling_and_restores_it() -> None:
+    with node_budget(10, "the outer task"):
+        with node_budget(2, "the inner task"):
+            fresh(2)
+            with pytest.raises(LimitError) as info:
+                fresh(1)
+        assert "the inner task needs more than 2 " in info.value.message
+        fresh(7)  # 2 + 1 attempt + 7 = 10: the outer budget holds again
+        with pytest.raises(LimitError) as info:
+            fresh(1)
+    assert "the outer task needs more than 10 " in info.value.message
+
+
+def test_budget_default_is_max_nodes_read_at_call_time(monkeypatch) -> None:
+    monkeypatch.setattr("symgrad.graph.MAX_NODES", 4)
+    with node_budget():
+        fresh(4)
+        with pytest.raises(LimitError, match="more than 4 graph nodes"):
+            fresh(1)
+
+
+def test_budget_belongs_to_its_thread() -> None:
+    built: list[int] = []
+    with node_budget(1):
+        worker = threading.Thread(target=lambda: built.append(len(fresh(50))))
+        worker.start()
+        worker.join()
+    assert built == [50]

@@ -186,15 +186,18 @@
 #   nesting depth
 #       test_parser.py::test_ten_thousand_nested_parentheses  (and the tests after it)
 #   node count
-#       here::test_node_count_limit  (xfail)
+#       here::test_node_count_limit
+#       test_graph.py::test_budget_counts_new_nodes_only  (and the tests after it)
+#       test_lower.py::test_inlining_beyond_the_lowering_budget_points_at_the_call
+#       test_cli.py::test_differentiation_beyond_the_node_budget_names_the_file
 #   exponent size (9^9^9, x^(10^9))
 #       here::test_exponent_size_limit
 #   derivative order
 #       test_derivatives.py::test_derivative_order_zero_and_limits
 #       here::test_derivative_order_limit_message
 #       here::test_derivative_order_below_the_limit_is_bounded  (xfail)
-#   generated size (bounded by the identifier length and the node count)
-#       here::test_generated_size_limit
+#   generated size
+#       here::test_generated_size_limit  (a 500 KB name: the identifier limit)
 #       test_lexer.py::test_longer_identifier_is_a_limit_error_at_its_span
 #   every graph walk iterative
 #       test_graph.py::test_toposort_is_iterative_on_a_200k_deep_chain
@@ -947,12 +950,6 @@ def _limit_exceeded(bombs, name: str, output: str | None = None) -> None:
     assert output is None or not (folder / output).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no node-count limit: a 41-line file whose helpers call each other twice "
-    "doubles the inlined graph per line (g16 already has 131,073 nodes) and compiles "
-    "forever (symgrad/lower.py _call via graph.substitute)",
-)
 def test_node_count_limit(bombs):
     _limit_exceeded(bombs, "helpers", "helpers.py")
 

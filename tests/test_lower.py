@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from symgrad.errors import NameResolutionError, SymgradError
+from symgrad.errors import LimitError, NameResolutionError, SymgradError
 from symgrad.evaluate import evaluate
-from symgrad.graph import toposort
+from symgrad.graph import node_budget, toposort
 from symgrad.lower import lower
 from symgrad.parser import parse
 
@@ -241,3 +241,51 @@ def test_deep_parentheses_lower():
     assert value(f, 2) == 3.0
     g = function("g(x) = " + "(1 + " * 150 + "x" + ")" * 150 + "\n", "g")
     assert value(g, 2) == 152.0
+
+
+# -- the node budget -------------------------------------------------------------------
+
+# g_k(v) = g_{k-1}(g_{k-1}(v)): g0's body {v, sin(v), sin(v) + v} has 3 nodes and every
+# line doubles it less one shared v, so g_k has 2^(k+1) + 1 nodes; lowering g_k builds
+# 2^k new ones (the inner call, g_{k-1}(v), is g_{k-1}'s own body), 2^(k+1) + 1 in all.
+# The variable's name is fresh so no node of another test is shared.
+DOUBLING = "g0(v_doubling) = sin(v_doubling) + v_doubling\n" + "".join(
+    f"g{k}(v_doubling) = g{k - 1}(g{k - 1}(v_doubling))\n" for k in range(1, 12)
+)
+
+
+def test_inlining_beyond_the_lowering_budget_points_at_the_call(monkeypatch):
+    # 65 nodes after g5; g6 would make 129: the outer call of line 7 exceeds 100.
+    monkeypatch.setattr("symgrad.lower.MAX_LOWERED_NODES", 100)
+    with pytest.raises(LimitError) as info:
+        lowered(DOUBLING)
+    error = info.value
+    assert error.message == (
+        "limit exceeded: lowering the file needs more than 100 graph nodes"
+    )
+    line = "g6(v_doubling) = g5(g5(v_doubling))"
+    assert error.format().split("\n") == [
+        f"t.sg:7:18: error: {error.message}",
+        line,
+        " " * 17 + "^" * len("g5(g5(v_doubling))"),
+        "note: each call of 'g5' inlines a copy of its 65 nodes",
+    ]
+
+
+def test_lowering_within_the_budget_is_unchanged(monkeypatch):
+    monkeypatch.setattr("symgrad.lower.MAX_LOWERED_NODES", 2**13 + 1)
+    *_, last = lowered(DOUBLING).functions
+    assert last.name == "g11" and len(toposort([last.body])) == 2**12 + 1
+
+
+def test_an_enclosing_budget_also_bounds_lowering():
+    # Without calls, each of the 10 lines builds 2 nodes (a var and a sin).
+    text = "".join(f"h{k}(w_enclosed{k}) = sin(w_enclosed{k})\n" for k in range(10))
+    with node_budget(15, "the whole job"):
+        with pytest.raises(LimitError) as info:
+            lowered(text)
+    assert info.value.message.startswith("limit exceeded: the whole job needs more")
+    assert (info.value.span.line, info.value.span.col) == (
+        8,
+        1 + len("h7(w_enclosed7) = "),
+    )
