@@ -62,3 +62,19 @@ def call(head: str, args: list[str], indent: str, tail: str = ")") -> list[str]:
         + [f"{indent}{INDENT}{a}," for a in args]
         + [f"{indent}{tail}"]
     )
+
+
+def condition(
+    keyword: str, operator: str, operands: list[str], indent: str
+) -> list[str]:
+    """Lines for `keyword a operator b ...:`, e.g. an `if` over many `and`-ed tests.
+
+    Too long for one line, black wraps the test in parentheses with one operand per
+    line, each after the first led by the operator.
+    """
+    one = f"{indent}{keyword} {f' {operator} '.join(operands)}:"
+    if len(one) <= LINE_LENGTH:
+        return [one]
+    inner = indent + INDENT
+    rest = [f"{inner}{operator} {operand}" for operand in operands[1:]]
+    return [f"{indent}{keyword} (", f"{inner}{operands[0]}", *rest, f"{indent}):"]

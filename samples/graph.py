@@ -144,7 +144,14 @@ def J_hvp(a, b, c, va, vb, vc):
     """Hessian of J times the vector (va, vb, vc).
 
     J(a, b, c) = 3*v"""
-    if all(type(v) is float for v in (a, b, c, va, vb, vc)):
+    if (
+        type(a) is float
+        and type(b) is float
+        and type(c) is float
+        and type(va) is float
+        and type(vb) is float
+        and type(vc) is float
+    ):
         try:
             return _J_hvp_float(a, b, c, va, vb, vc)
         except (ArithmeticError, ValueError):

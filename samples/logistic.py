@@ -167,7 +167,7 @@ def _loss_float(w, b, x, y):
 
 def loss(w, b, x, y):
     """loss(w, b; x, y) = -(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"""
-    if all(type(v) is float for v in (w, b, x, y)):
+    if type(w) is float and type(b) is float and type(x) is float and type(y) is float:
         try:
             return _loss_float(w, b, x, y)
         except (ArithmeticError, ValueError):
@@ -195,7 +195,7 @@ def loss_grad(w, b, x, y):
     """Gradient of loss: the partials in (w, b).
 
     loss(w, b; x, y) = -(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"""
-    if all(type(v) is float for v in (w, b, x, y)):
+    if type(w) is float and type(b) is float and type(x) is float and type(y) is float:
         try:
             return _loss_grad_float(w, b, x, y)
         except (ArithmeticError, ValueError):
@@ -227,7 +227,7 @@ def loss_value_and_grad(w, b, x, y):
     """Value and gradient of loss: (value, partials in (w, b)).
 
     loss(w, b; x, y) = -(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"""
-    if all(type(v) is float for v in (w, b, x, y)):
+    if type(w) is float and type(b) is float and type(x) is float and type(y) is float:
         try:
             return _loss_value_and_grad_float(w, b, x, y)
         except (ArithmeticError, ValueError):
@@ -267,7 +267,7 @@ def loss_hessian(w, b, x, y):
     """Hessian of loss in (w, b): shape batch + (2, 2).
 
     loss(w, b; x, y) = -(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"""
-    if all(type(v) is float for v in (w, b, x, y)):
+    if type(w) is float and type(b) is float and type(x) is float and type(y) is float:
         try:
             return _loss_hessian_float(w, b, x, y)
         except (ArithmeticError, ValueError):
@@ -307,7 +307,14 @@ def loss_hvp(w, b, x, y, vw, vb):
     """Hessian of loss times the vector (vw, vb).
 
     loss(w, b; x, y) = -(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"""
-    if all(type(v) is float for v in (w, b, x, y, vw, vb)):
+    if (
+        type(w) is float
+        and type(b) is float
+        and type(x) is float
+        and type(y) is float
+        and type(vw) is float
+        and type(vb) is float
+    ):
         try:
             return _loss_hvp_float(w, b, x, y, vw, vb)
         except (ArithmeticError, ValueError):

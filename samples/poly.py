@@ -125,7 +125,12 @@ def f_hvp(x, y, vx, vy):
     """Hessian of f times the vector (vx, vy).
 
     f(x, y) = x^2*y + y + 2"""
-    if all(type(v) is float for v in (x, y, vx, vy)):
+    if (
+        type(x) is float
+        and type(y) is float
+        and type(vx) is float
+        and type(vy) is float
+    ):
         try:
             return _f_hvp_float(x, y, vx, vy)
         except (ArithmeticError, ValueError):

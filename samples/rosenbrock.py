@@ -145,7 +145,12 @@ def rosen_hvp(x, y, vx, vy):
     """Hessian of rosen times the vector (vx, vy).
 
     rosen(x, y) = (1 - x)^2 + 100*(y - x^2)^2"""
-    if all(type(v) is float for v in (x, y, vx, vy)):
+    if (
+        type(x) is float
+        and type(y) is float
+        and type(vx) is float
+        and type(vy) is float
+    ):
         try:
             return _rosen_hvp_float(x, y, vx, vy)
         except (ArithmeticError, ValueError):
@@ -172,7 +177,12 @@ def _rosen4_float(x1, x2, x3, x4):
 
 def rosen4(x1, x2, x3, x4):
     """rosen4(x1, x2, x3, x4) = 100*(x2 - x1^2)^2 + (1 - x1)^2 + 100*(x3 - x2^2)^2 + (1 - x2)^2 + 100*(x4 - x3^2)^2 + (1 - x3)^2"""
-    if all(type(v) is float for v in (x1, x2, x3, x4)):
+    if (
+        type(x1) is float
+        and type(x2) is float
+        and type(x3) is float
+        and type(x4) is float
+    ):
         try:
             return _rosen4_float(x1, x2, x3, x4)
         except (ArithmeticError, ValueError):
@@ -205,7 +215,12 @@ def rosen4_grad(x1, x2, x3, x4):
 
     rosen4(x1, x2, x3, x4) = 100*(x2 - x1^2)^2 + (1 - x1)^2 + 100*(x3 - x2^2)^2 + (1 - x2)^2 + 100*(x4 - x3^2)^2 + (1 - x3)^2
     """
-    if all(type(v) is float for v in (x1, x2, x3, x4)):
+    if (
+        type(x1) is float
+        and type(x2) is float
+        and type(x3) is float
+        and type(x4) is float
+    ):
         try:
             return _rosen4_grad_float(x1, x2, x3, x4)
         except (ArithmeticError, ValueError):
@@ -253,7 +268,12 @@ def rosen4_value_and_grad(x1, x2, x3, x4):
 
     rosen4(x1, x2, x3, x4) = 100*(x2 - x1^2)^2 + (1 - x1)^2 + 100*(x3 - x2^2)^2 + (1 - x2)^2 + 100*(x4 - x3^2)^2 + (1 - x3)^2
     """
-    if all(type(v) is float for v in (x1, x2, x3, x4)):
+    if (
+        type(x1) is float
+        and type(x2) is float
+        and type(x3) is float
+        and type(x4) is float
+    ):
         try:
             return _rosen4_value_and_grad_float(x1, x2, x3, x4)
         except (ArithmeticError, ValueError):
@@ -308,7 +328,12 @@ def rosen4_hessian(x1, x2, x3, x4):
 
     rosen4(x1, x2, x3, x4) = 100*(x2 - x1^2)^2 + (1 - x1)^2 + 100*(x3 - x2^2)^2 + (1 - x2)^2 + 100*(x4 - x3^2)^2 + (1 - x3)^2
     """
-    if all(type(v) is float for v in (x1, x2, x3, x4)):
+    if (
+        type(x1) is float
+        and type(x2) is float
+        and type(x3) is float
+        and type(x4) is float
+    ):
         try:
             return _rosen4_hessian_float(x1, x2, x3, x4)
         except (ArithmeticError, ValueError):
@@ -358,7 +383,16 @@ def rosen4_hvp(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
 
     rosen4(x1, x2, x3, x4) = 100*(x2 - x1^2)^2 + (1 - x1)^2 + 100*(x3 - x2^2)^2 + (1 - x2)^2 + 100*(x4 - x3^2)^2 + (1 - x3)^2
     """
-    if all(type(v) is float for v in (x1, x2, x3, x4, vx1, vx2, vx3, vx4)):
+    if (
+        type(x1) is float
+        and type(x2) is float
+        and type(x3) is float
+        and type(x4) is float
+        and type(vx1) is float
+        and type(vx2) is float
+        and type(vx3) is float
+        and type(vx4) is float
+    ):
         try:
             return _rosen4_hvp_float(x1, x2, x3, x4, vx1, vx2, vx3, vx4)
         except (ArithmeticError, ValueError):

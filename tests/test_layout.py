@@ -5,7 +5,7 @@ from __future__ import annotations
 import black
 import pytest
 
-from codegen.layout import Tuple, call, collection
+from codegen.layout import Tuple, call, collection, condition
 
 
 def black_of(text: str) -> str:
@@ -47,3 +47,12 @@ def test_list_layout_matches_black():
 
 def test_one_item_tuple_keeps_its_comma():
     assert collection("return ", Tuple(("dx",)), "    ") == ["    return (dx,)"]
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 30])
+def test_condition_layout_matches_black(n):
+    tests = [f"type({name}) is float" for name in names(n, 3)]
+    body = ["        return 1", "    return 0"]
+    text = "\n".join(["def f():"] + condition("if", "and", tests, "    ") + body) + "\n"
+    assert black_of(text) == text
+    assert (text.count("\n") > 4) == (n > 3)  # long conditions really are split

@@ -133,3 +133,53 @@ def test_float_path_and_numpy_path_agree_and_fall_back_at_domain_edges():
         # math.log(0) raises; the numpy path answers with numpy's -inf and nan
         assert ns["f"](0.0) == -np.inf
         assert np.isnan(ns["f"](-1.0))
+
+
+def chain_spec(n: int) -> tuple[ModuleSpec, list]:
+    """sum of x_i * x_{i+1} over n variables, its gradient and its Hessian."""
+    xs = [var(f"x{i}") for i in range(n)]
+    f = mul(xs[0], xs[1])
+    for a, b in zip(xs[1:], xs[2:]):
+        f = add(f, mul(a, b))
+    # d/dx_i = x_{i-1} + x_{i+1}: each partial misses most variables
+    grad = tuple(
+        xs[1] if i == 0 else xs[-2] if i == n - 1 else add(xs[i - 1], xs[i + 1])
+        for i in range(n)
+    )
+    params = tuple((f"x{i}", x) for i, x in enumerate(xs))
+    ones = {(i, i + 1): num(1) for i in range(n - 1)}
+    functions = (
+        FunctionSpec("f", params, f, "f"),
+        FunctionSpec("f_grad", params, grad, "grad"),
+        FunctionSpec("f_hessian", params, Symmetric(n, ones), "H"),
+    )
+    return ModuleSpec("doc", functions), xs
+
+
+def test_many_parameters_still_take_the_float_path():
+    spec, _ = chain_spec(40)
+    text = render(spec)
+    assert black.format_str(text, mode=black.Mode()) == text
+    audit_module(text)
+    ns = load(text)
+    for name in ("_f_float", "_f_grad_float", "_f_hessian_float"):
+        assert name in ns
+    point = [float(i) for i in range(40)]
+    grad = ns["f_grad"](*point)
+    assert all(type(d) is float for d in grad)  # Python floats: the float path ran
+    expected = [1.0] + [2.0 * i for i in range(1, 39)] + [38.0]
+    assert list(grad) == expected
+    slow = ns["f_grad"](*map(np.float64, point))
+    assert all(isinstance(d, np.float64) for d in slow) and list(slow) == expected
+    value = ns["f"](*point)
+    assert type(value) is float and value == sum(i * (i + 1) for i in range(39))
+
+
+def test_one_numpy_scalar_among_floats_takes_the_numpy_path():
+    spec, _ = chain_spec(6)
+    ns = load(render(spec))
+    point = [1.0, 2.0, 3.0, 4.0, 5.0, np.float32(6.0)]
+    grad = ns["f_grad"](*point)
+    # Python floats are weak scalars to numpy: the one float32 sets the dtype
+    assert all(isinstance(d, np.float32) for d in grad)
+    assert [float(d) for d in grad] == [2.0, 4.0, 6.0, 8.0, 10.0, 5.0]
