@@ -89,7 +89,17 @@ def _min1(a, b):
 ''',
     "_expand": '''
 def _expand(value, shape, dtype):
-    """Broadcast value to the inputs' shape: every output has it, constants too."""
+    """value at the inputs' broadcast shape and dtype, as every output is (constants too).
+
+    An array that has both already is its own answer: no copy.
+    """
+    if (
+        shape
+        and type(value) is np.ndarray
+        and value.shape == shape
+        and value.dtype == dtype
+    ):
+        return value
     return np.full(shape, value, dtype)[()]
 ''',
 }
@@ -253,12 +263,12 @@ def _numpy_function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[
 
     def out(node: Node) -> str:
         text = expression(node, names)
+        if node.op == "var":  # a copy: never hand back the caller's own array
+            text = f"np.copy({text})"
         if needs_shape and plan.masks[node] != full:
             helpers.add("_expand")
             return f"_expand({text}, shape, dtype)"
-        if node.op == "var":  # a copy: never hand back the caller's own array
-            return f"np.copy({text})[()]"
-        return text
+        return text + "[()]" if node.op == "var" else text
 
     if symmetric:
         return lines + _hessian_lines(

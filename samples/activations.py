@@ -37,7 +37,17 @@ __all__ = [
 
 
 def _expand(value, shape, dtype):
-    """Broadcast value to the inputs' shape: every output has it, constants too."""
+    """value at the inputs' broadcast shape and dtype, as every output is (constants too).
+
+    An array that has both already is its own answer: no copy.
+    """
+    if (
+        shape
+        and type(value) is np.ndarray
+        and value.shape == shape
+        and value.dtype == dtype
+    ):
+        return value
     return np.full(shape, value, dtype)[()]
 
 

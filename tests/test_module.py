@@ -183,3 +183,39 @@ def test_one_numpy_scalar_among_floats_takes_the_numpy_path():
     # Python floats are weak scalars to numpy: the one float32 sets the dtype
     assert all(isinstance(d, np.float32) for d in grad)
     assert [float(d) for d in grad] == [2.0, 4.0, 6.0, 8.0, 10.0, 5.0]
+
+
+def test_partial_outputs_are_expanded_but_never_the_callers_arrays():
+    spec, _ = chain_spec(3)
+    ns = load(render(spec))
+    x0, x1, x2 = np.arange(3.0), np.arange(3.0) + 10, np.arange(3.0) + 20
+    d0, d1, d2 = ns["f_grad"](x0, x1, x2)
+    # d0 = x1 and d2 = x1: values equal to an input, but never the input itself
+    for d in (d0, d2):
+        assert not np.shares_memory(d, x1) and np.array_equal(d, x1)
+    assert np.array_equal(d1, x0 + x2)
+    d0[:] = -1.0
+    assert np.array_equal(x1, [10.0, 11.0, 12.0])  # the caller's array is untouched
+    # an output missing an input is broadcast to it: x1 is a scalar here
+    d0, d1, d2 = ns["f_grad"](x0[:, None], 5.0, np.arange(2.0))
+    assert d0.shape == d1.shape == d2.shape == (3, 2)
+    assert np.all(d0 == 5.0) and np.array_equal(d1, x0[:, None] + np.arange(2.0))
+
+
+def test_expanded_outputs_keep_float32():
+    spec, _ = chain_spec(3)
+    ns = load(render(spec))
+    xs = [np.ones(4, np.float32), np.ones(4, np.float32), np.float32(2.0)]
+    assert [d.dtype for d in ns["f_grad"](*xs)] == [np.float32] * 3
+    assert [d.shape for d in ns["f_grad"](*xs)] == [(4,)] * 3
+    hessian = ns["f_hessian"](*xs)
+    assert hessian.dtype == np.float32 and hessian.shape == (4, 3, 3)
+    assert hessian[2].tolist() == [[0, 1, 0], [1, 0, 1], [0, 1, 0]]
+
+
+def test_scalar_partials_stay_scalars():
+    spec, _ = chain_spec(3)
+    ns = load(render(spec))
+    grad = ns["f_grad"](np.float32(1.0), np.float32(2.0), np.float32(3.0))
+    assert all(np.ndim(d) == 0 and not isinstance(d, np.ndarray) for d in grad)
+    assert [d.dtype for d in grad] == [np.float32] * 3
