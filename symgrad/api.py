@@ -22,7 +22,7 @@ from symgrad.derivatives import (
     hessian_from_gradient,
     hvp_from_gradient,
 )
-from symgrad.graph import Node, count_nodes, var
+from symgrad.graph import Node, count_nodes, node_budget, var
 from symgrad.lower import Function, Program, subexpressions, lower
 from symgrad.ops import CONSTANTS
 from symgrad.parser import parse, parse_expression
@@ -48,23 +48,24 @@ def vector_var(param: str) -> Node:
 
 def differentiate(function: Function, names: dict[Node, str]) -> Derivatives:
     """Gradient, Hessian and HVP graphs of one function, sharing its nodes."""
-    wrt = function.param_nodes
-    adj = adjoints(function.body, wrt)
-    gradient = tuple(adj.get(v, ZERO) for v in wrt)
-    hints = dict(names)
-    for node, name in list(names.items()) + [(v, v.attrs[0]) for v in wrt]:
-        adjoint = adj.get(node)
-        if adjoint is not None and adjoint.args:
-            hints.setdefault(adjoint, "d" + name)
-    vector = tuple(vector_var(p) for p in function.params)
-    return Derivatives(
-        function,
-        gradient,
-        hessian_from_gradient(gradient, wrt),
-        tuple(hvp_from_gradient(gradient, wrt, vector)),
-        vector,
-        hints,
-    )
+    with node_budget(task=f"differentiating {function.name}"):
+        wrt = function.param_nodes
+        adj = adjoints(function.body, wrt)
+        gradient = tuple(adj.get(v, ZERO) for v in wrt)
+        hints = dict(names)
+        for node, name in list(names.items()) + [(v, v.attrs[0]) for v in wrt]:
+            adjoint = adj.get(node)
+            if adjoint is not None and adjoint.args:
+                hints.setdefault(adjoint, "d" + name)
+        vector = tuple(vector_var(p) for p in function.params)
+        return Derivatives(
+            function,
+            gradient,
+            hessian_from_gradient(gradient, wrt),
+            tuple(hvp_from_gradient(gradient, wrt, vector)),
+            vector,
+            hints,
+        )
 
 
 def function_specs(d: Derivatives, names: dict[Node, str]) -> list[FunctionSpec]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from symgrad.errors import DifferentiationError, LimitError
-from symgrad.graph import Node, is_const, toposort
+from symgrad.graph import Node, is_const, node_budget, toposort
 from symgrad.ops import OPS
 from symgrad.rules import RULES
 from symgrad.simplify import ONE, ZERO, add, mul
@@ -122,8 +122,9 @@ def derivative(root: Node, x: Node, order: int = 1) -> Node:
         raise LimitError(
             f"limit exceeded: derivative order {order} is outside 0..{MAX_ORDER}"
         )
-    if order == 1 or x.shape != ():
-        for _ in range(order):
-            root = grad(root, [x])[0]
-        return root
-    return nth_derivative(root, x, order)
+    with node_budget(task=f"the derivative of order {order}"):
+        if order == 1 or x.shape != ():
+            for _ in range(order):
+                root = grad(root, [x])[0]
+            return root
+        return nth_derivative(root, x, order)

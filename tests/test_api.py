@@ -278,3 +278,12 @@ def test_diff_shows_small_derivatives_and_takes_other_variables():
     )
     d2 = diff("x^2*y", "y", order=1)
     assert d2.params == ("x", "y") and d2(3.0, 4.0) == 9.0
+
+
+def test_differentiation_from_python_has_a_node_budget(monkeypatch):
+    import symgrad.graph
+
+    text = "f(x, y) = sin(x*y)^3*exp(x - y) + cos(x^2 + y^2)*tanh(x*y)\n"
+    monkeypatch.setattr(symgrad.graph, "MAX_NODES", 50)
+    with pytest.raises(SymgradError, match="limit exceeded: differentiating f"):
+        compile_source(text)

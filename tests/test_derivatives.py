@@ -226,3 +226,20 @@ def test_100k_node_chain_differentiates_iteratively_and_fast() -> None:
     assert gradient == pytest.approx(forward, rel=1e-9)
     assert gradient == pytest.approx(fd, rel=1e-5)
     assert elapsed < 20.0, elapsed
+
+
+def test_derivative_stays_within_the_node_budget(monkeypatch):
+    import symgrad.graph
+
+    x = var("x")
+    root = call("sin", call("sin", call("sin", mul(x, num(1.5)))))
+    monkeypatch.setattr(symgrad.graph, "MAX_NODES", 300)
+    with pytest.raises(LimitError, match="limit exceeded: the derivative of order 30"):
+        diff.derivative(root, x, 30)
+    # What fits is built as before: sympy's d^2/dx^2 sin(sin(sin(3x/2))) at x = 0.3.
+    import sympy
+
+    t = sympy.Symbol("t")
+    expected = sympy.diff(sympy.sin(sympy.sin(sympy.sin(1.5 * t))), t, 2).subs(t, 0.3)
+    (value,) = evaluate([diff.derivative(root, x, 2)], {"x": 0.3})
+    assert float(value) == pytest.approx(float(expected), rel=1e-13)
