@@ -15,7 +15,7 @@ from codegen.module import (
     render,
 )
 from symgrad import __version__, syntax
-from symgrad.errors import NameResolutionError, Span, SymgradError
+from symgrad.errors import LimitError, NameResolutionError, Span, SymgradError
 from symgrad.derivatives import (
     adjoints,
     derivative,
@@ -147,10 +147,21 @@ def _claim_python_name(
         )
 
 
+# Rosenbrock in 10,000 variables is a 17 MB module; past 64 MB a module is a
+# mistake (or an attack), and nothing is written.
+MAX_MODULE_CHARS = 64_000_000
+
+
 def compile_source(text: str, file: str = "<input>") -> str:
     """Compile expression-file text to the text of a standalone numpy module."""
     program = lower(parse(text, file))
-    return render(module_spec(program, Path(file).name))
+    module = render(module_spec(program, Path(file).name))
+    if len(module) > MAX_MODULE_CHARS:
+        raise LimitError(
+            f"limit exceeded: the generated module would be {len(module):,} characters "
+            f"(at most {MAX_MODULE_CHARS:,})"
+        )
+    return module
 
 
 def decode_source(data: bytes, file: str) -> str:

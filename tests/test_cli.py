@@ -621,3 +621,15 @@ def test_identity_function_returns_a_scalar(compile_cli):
     out = module.ident(batch)
     np.testing.assert_array_equal(out, [0.0, 1.0, 2.0])
     assert not np.shares_memory(out, batch)  # never the caller's own array
+
+
+def test_generated_size_limit_writes_nothing(tmp_path, capsys, monkeypatch):
+    import symgrad.api
+
+    source = write(tmp_path / "poly.sg", POLY)
+    monkeypatch.setattr(symgrad.api, "MAX_MODULE_CHARS", 1000)  # poly.py is ~4,000
+    assert main(["compile", str(source)]) == 1
+    err = capsys.readouterr().err
+    assert "limit exceeded: the generated module would be" in err
+    assert "(at most 1,000)" in err and "Traceback" not in err
+    assert not (tmp_path / "poly.py").exists()
