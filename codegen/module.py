@@ -108,15 +108,15 @@ def _expand(value, shape, dtype):
 RESERVED = {
     "np", "math", "shape", "dtype", "hessian", *HELPER_SOURCE,
     # builtins the fast paths and helpers call
-    "type", "all", "abs", "max", "ArithmeticError", "ValueError",
+    "type", "float", "all", "abs", "max", "ArithmeticError", "ValueError",
 }  # fmt: skip
 
 
 def python_name(name: str) -> str:
     """A source identifier made safe as a Python name (keywords and reserved get '_').
 
-    Names starting with '_' get one too: the module's own helpers, float variants
-    (_f_float) and dunders (__all__, __builtins__) all start with one.
+    Names starting with '_' get one too: the module's own helpers (_expand, _sign1)
+    and dunders (__all__, __builtins__) all start with one.
     """
     reserved = name in RESERVED or name.startswith("_")
     if keyword.iskeyword(name) or keyword.issoftkeyword(name) or reserved:
@@ -175,13 +175,10 @@ def render(spec: ModuleSpec) -> str:
     bodies: list[str] = []
     needs_black = False
     for function in spec.functions:
-        plan = _plan(function)
-        # every function with parameters gets a Python-float twin
-        variants = [_float_function(function, plan, helpers)] if plan.names else []
-        for lines in variants + [_numpy_function(function, plan, helpers)]:
-            # a docstring is one element of lines; black never rewraps its text
-            needs_black |= any(len(x) > LINE_LENGTH and '"""' not in x for x in lines)
-            bodies.append("\n".join(lines))
+        lines = _function(function, _plan(function), helpers)
+        # a docstring is one element of lines; black never rewraps its text
+        needs_black |= any(len(x) > LINE_LENGTH and '"""' not in x for x in lines)
+        bodies.append("\n".join(lines))
     names = Tuple(
         tuple(repr(python_name(f.name)).replace("'", '"') for f in spec.functions), "[]"
     )
@@ -201,7 +198,7 @@ def render(spec: ModuleSpec) -> str:
 
 @dataclass
 class _Plan:
-    """What both variants of one generated function share: names and statements."""
+    """What both paths of one generated function share: names and statements."""
 
     params: dict[Node, str]
     outputs: list[Node]
@@ -221,28 +218,12 @@ def _plan(spec: FunctionSpec) -> _Plan:
     return _Plan(params, outputs, plan, _masks(plan.order, outputs, params))
 
 
-def _float_name(spec: FunctionSpec) -> str:
-    return f"_{python_name(spec.name)}_float"
-
-
-def _float_function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[str]:
-    """The function on Python floats: math-module calls, no numpy overhead."""
-    lines = layout.call(f"def {_float_name(spec)}(", plan.names, "", "):")
-    lines.append(f'{INDENT}"""{python_name(spec.name)} on Python floats."""')
-    lines += _statements(plan, FLOAT, helpers, INDENT)
-    names = plan.schedule.names
-    if isinstance(spec.result, Symmetric):
-        return lines + _hessian_lines(spec.result, names, FLOAT, "(", "", INDENT)
-    float_out = lambda n: expression(n, names, dialect=FLOAT)  # noqa: E731
-    return lines + _return(spec.result, float_out, INDENT)
-
-
-def _numpy_function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[str]:
-    """The public function: a float fast path, then numpy for everything else."""
+def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[str]:
+    """The public function: a Python-float fast path, then numpy for everything else."""
     pnames = plan.names
     lines = layout.call(f"def {python_name(spec.name)}(", pnames, "", "):")
     lines.append(INDENT + docstring(spec.doc, INDENT))
-    lines += _fast_path(_float_name(spec), pnames)
+    lines += _fast_path(spec, plan, helpers)
     lines += layout.call("dtype = np.result_type(", pnames + ["1.0"], INDENT)
     lines += [f"{INDENT}{p} = np.asarray({p}, dtype)" for p in pnames]
     full = (1 << len(pnames)) - 1
@@ -277,17 +258,28 @@ def _numpy_function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[
     return lines + _return(spec.result, out, body)
 
 
-def _fast_path(float_function: str, params: list[str]) -> list[str]:
-    # Python floats take the math-module path; a domain edge there (log(0), 1/0,
-    # overflow) raises, and numpy's semantics below answer it with inf or nan.
-    # Inline `type(p) is float` tests are the cheapest check CPython has (about
-    # 13 ns a parameter; a helper taking *args costs twice that).
-    if not params:
+def _fast_path(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[str]:
+    """The body on Python floats (math-module calls, no numpy overhead), if all are.
+
+    A domain edge there (log(0), 1/0, overflow) raises, and numpy's semantics after
+    it answer with inf or nan. Inline `type(p) is float` tests are the cheapest
+    check CPython has (about 13 ns a parameter; a helper taking *args costs twice
+    that), and the body sits inline because a call of a float twin costs more than
+    all the arithmetic of a small gradient.
+    """
+    if not plan.names:
         return []
-    tests = [f"type({p}) is float" for p in params]
-    return layout.condition("if", "and", tests, INDENT) + [
-        f"{INDENT * 2}try:",
-        *layout.call(f"return {float_function}(", params, INDENT * 3),
+    tests = [f"type({p}) is float" for p in plan.names]
+    body = INDENT * 3
+    lines = layout.condition("if", "and", tests, INDENT) + [f"{INDENT * 2}try:"]
+    lines += _statements(plan, FLOAT, helpers, body)
+    names = plan.schedule.names
+    if isinstance(spec.result, Symmetric):
+        lines += _hessian_lines(spec.result, names, FLOAT, "(", "", body)
+    else:
+        float_out = lambda n: expression(n, names, dialect=FLOAT)  # noqa: E731
+        lines += _return(spec.result, float_out, body)
+    return lines + [
         f"{INDENT * 2}except (ArithmeticError, ValueError):",
         f"{INDENT * 3}pass",
     ]

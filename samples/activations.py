@@ -85,16 +85,11 @@ def _step1(x):
     return 1.0 if x > 0 else 0.0 if x <= 0 else x
 
 
-def _s_float(z):
-    """s on Python floats."""
-    return _sigmoid1(z)
-
-
 def s(z):
     """s(z) = 1/(1 + exp(-z))"""
     if type(z) is float:
         try:
-            return _s_float(z)
+            return _sigmoid1(z)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(z, 1.0)
@@ -103,19 +98,14 @@ def s(z):
         return _sigmoid(z)
 
 
-def _s_grad_float(z):
-    """s_grad on Python floats."""
-    dz = _sigmoid1(z) * _sigmoid1(-z)
-    return (dz,)
-
-
 def s_grad(z):
     """Gradient of s: the partials in (z).
 
     s(z) = 1/(1 + exp(-z))"""
     if type(z) is float:
         try:
-            return _s_grad_float(z)
+            dz = _sigmoid1(z) * _sigmoid1(-z)
+            return (dz,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(z, 1.0)
@@ -125,20 +115,15 @@ def s_grad(z):
         return (dz,)
 
 
-def _s_value_and_grad_float(z):
-    """s_value_and_grad on Python floats."""
-    t1 = _sigmoid1(z)
-    dz = t1 * _sigmoid1(-z)
-    return (t1, (dz,))
-
-
 def s_value_and_grad(z):
     """Value and gradient of s: (value, partials in (z)).
 
     s(z) = 1/(1 + exp(-z))"""
     if type(z) is float:
         try:
-            return _s_value_and_grad_float(z)
+            t1 = _sigmoid1(z)
+            dz = t1 * _sigmoid1(-z)
+            return (t1, (dz,))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(z, 1.0)
@@ -149,22 +134,17 @@ def s_value_and_grad(z):
         return (t1, (dz,))
 
 
-def _s_hessian_float(z):
-    """s_hessian on Python floats."""
-    t1 = _sigmoid1(-z)
-    t2 = _sigmoid1(z)
-    hessian = np.zeros((1, 1))
-    hessian[0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
-    return hessian
-
-
 def s_hessian(z):
     """Hessian of s in (z): shape batch + (1, 1).
 
     s(z) = 1/(1 + exp(-z))"""
     if type(z) is float:
         try:
-            return _s_hessian_float(z)
+            t1 = _sigmoid1(-z)
+            t2 = _sigmoid1(z)
+            hessian = np.zeros((1, 1))
+            hessian[0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(z, 1.0)
@@ -178,20 +158,15 @@ def s_hessian(z):
         return hessian
 
 
-def _s_hvp_float(z, vz):
-    """s_hvp on Python floats."""
-    t1 = _sigmoid1(-z)
-    t2 = _sigmoid1(z)
-    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
-
-
 def s_hvp(z, vz):
     """Hessian of s times the vector (vz).
 
     s(z) = 1/(1 + exp(-z))"""
     if type(z) is float and type(vz) is float:
         try:
-            return _s_hvp_float(z, vz)
+            t1 = _sigmoid1(-z)
+            t2 = _sigmoid1(z)
+            return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(z, vz, 1.0)
@@ -203,16 +178,11 @@ def s_hvp(z, vz):
         return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
 
 
-def _sp_float(x):
-    """sp on Python floats."""
-    return _softplus1(x)
-
-
 def sp(x):
     """sp(x) = log(1 + exp(x))"""
     if type(x) is float:
         try:
-            return _sp_float(x)
+            return _softplus1(x)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -221,19 +191,14 @@ def sp(x):
         return np.logaddexp(0.0, x)
 
 
-def _sp_grad_float(x):
-    """sp_grad on Python floats."""
-    dx = _sigmoid1(x)
-    return (dx,)
-
-
 def sp_grad(x):
     """Gradient of sp: the partials in (x).
 
     sp(x) = log(1 + exp(x))"""
     if type(x) is float:
         try:
-            return _sp_grad_float(x)
+            dx = _sigmoid1(x)
+            return (dx,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -243,19 +208,14 @@ def sp_grad(x):
         return (dx,)
 
 
-def _sp_value_and_grad_float(x):
-    """sp_value_and_grad on Python floats."""
-    dx = _sigmoid1(x)
-    return (_softplus1(x), (dx,))
-
-
 def sp_value_and_grad(x):
     """Value and gradient of sp: (value, partials in (x)).
 
     sp(x) = log(1 + exp(x))"""
     if type(x) is float:
         try:
-            return _sp_value_and_grad_float(x)
+            dx = _sigmoid1(x)
+            return (_softplus1(x), (dx,))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -265,20 +225,15 @@ def sp_value_and_grad(x):
         return (np.logaddexp(0.0, x), (dx,))
 
 
-def _sp_hessian_float(x):
-    """sp_hessian on Python floats."""
-    hessian = np.zeros((1, 1))
-    hessian[0, 0] = _sigmoid1(x) * _sigmoid1(-x)
-    return hessian
-
-
 def sp_hessian(x):
     """Hessian of sp in (x): shape batch + (1, 1).
 
     sp(x) = log(1 + exp(x))"""
     if type(x) is float:
         try:
-            return _sp_hessian_float(x)
+            hessian = np.zeros((1, 1))
+            hessian[0, 0] = _sigmoid1(x) * _sigmoid1(-x)
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -290,18 +245,13 @@ def sp_hessian(x):
         return hessian
 
 
-def _sp_hvp_float(x, vx):
-    """sp_hvp on Python floats."""
-    return (vx * (_sigmoid1(x) * _sigmoid1(-x)),)
-
-
 def sp_hvp(x, vx):
     """Hessian of sp times the vector (vx).
 
     sp(x) = log(1 + exp(x))"""
     if type(x) is float and type(vx) is float:
         try:
-            return _sp_hvp_float(x, vx)
+            return (vx * (_sigmoid1(x) * _sigmoid1(-x)),)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, vx, 1.0)
@@ -311,16 +261,11 @@ def sp_hvp(x, vx):
         return (vx * (_sigmoid(x) * _sigmoid(-x)),)
 
 
-def _r_float(x):
-    """r on Python floats."""
-    return _max1(x, 0.0)
-
-
 def r(x):
     """r(x) = max(x, 0)"""
     if type(x) is float:
         try:
-            return _r_float(x)
+            return _max1(x, 0.0)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -329,19 +274,14 @@ def r(x):
         return np.maximum(x, 0.0)
 
 
-def _r_grad_float(x):
-    """r_grad on Python floats."""
-    dx = _step1(x)
-    return (dx,)
-
-
 def r_grad(x):
     """Gradient of r: the partials in (x).
 
     r(x) = max(x, 0)"""
     if type(x) is float:
         try:
-            return _r_grad_float(x)
+            dx = _step1(x)
+            return (dx,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -351,19 +291,14 @@ def r_grad(x):
         return (dx,)
 
 
-def _r_value_and_grad_float(x):
-    """r_value_and_grad on Python floats."""
-    dx = _step1(x)
-    return (_max1(x, 0.0), (dx,))
-
-
 def r_value_and_grad(x):
     """Value and gradient of r: (value, partials in (x)).
 
     r(x) = max(x, 0)"""
     if type(x) is float:
         try:
-            return _r_value_and_grad_float(x)
+            dx = _step1(x)
+            return (_max1(x, 0.0), (dx,))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -373,19 +308,14 @@ def r_value_and_grad(x):
         return (np.maximum(x, 0.0), (dx,))
 
 
-def _r_hessian_float(x):
-    """r_hessian on Python floats."""
-    hessian = np.zeros((1, 1))
-    return hessian
-
-
 def r_hessian(x):
     """Hessian of r in (x): shape batch + (1, 1).
 
     r(x) = max(x, 0)"""
     if type(x) is float:
         try:
-            return _r_hessian_float(x)
+            hessian = np.zeros((1, 1))
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -396,18 +326,13 @@ def r_hessian(x):
         return hessian
 
 
-def _r_hvp_float(x, vx):
-    """r_hvp on Python floats."""
-    return (0.0,)
-
-
 def r_hvp(x, vx):
     """Hessian of r times the vector (vx).
 
     r(x) = max(x, 0)"""
     if type(x) is float and type(vx) is float:
         try:
-            return _r_hvp_float(x, vx)
+            return (0.0,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, vx, 1.0)
@@ -418,16 +343,11 @@ def r_hvp(x, vx):
         return (_expand(0.0, shape, dtype),)
 
 
-def _leaky_float(x):
-    """leaky on Python floats."""
-    return _max1(x, 0.01 * x)
-
-
 def leaky(x):
     """leaky(x) = max(x, 0.01*x)"""
     if type(x) is float:
         try:
-            return _leaky_float(x)
+            return _max1(x, 0.01 * x)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -436,20 +356,15 @@ def leaky(x):
         return np.maximum(x, 0.01 * x)
 
 
-def _leaky_grad_float(x):
-    """leaky_grad on Python floats."""
-    t1 = _sign1(0.99 * x)
-    dx = 0.5 * (t1 + 1.0) + 0.005 * (1.0 - t1)
-    return (dx,)
-
-
 def leaky_grad(x):
     """Gradient of leaky: the partials in (x).
 
     leaky(x) = max(x, 0.01*x)"""
     if type(x) is float:
         try:
-            return _leaky_grad_float(x)
+            t1 = _sign1(0.99 * x)
+            dx = 0.5 * (t1 + 1.0) + 0.005 * (1.0 - t1)
+            return (dx,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -460,20 +375,15 @@ def leaky_grad(x):
         return (dx,)
 
 
-def _leaky_value_and_grad_float(x):
-    """leaky_value_and_grad on Python floats."""
-    t1 = _sign1(0.99 * x)
-    dx = 0.5 * (t1 + 1.0) + 0.005 * (1.0 - t1)
-    return (_max1(x, 0.01 * x), (dx,))
-
-
 def leaky_value_and_grad(x):
     """Value and gradient of leaky: (value, partials in (x)).
 
     leaky(x) = max(x, 0.01*x)"""
     if type(x) is float:
         try:
-            return _leaky_value_and_grad_float(x)
+            t1 = _sign1(0.99 * x)
+            dx = 0.5 * (t1 + 1.0) + 0.005 * (1.0 - t1)
+            return (_max1(x, 0.01 * x), (dx,))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -484,19 +394,14 @@ def leaky_value_and_grad(x):
         return (np.maximum(x, 0.01 * x), (dx,))
 
 
-def _leaky_hessian_float(x):
-    """leaky_hessian on Python floats."""
-    hessian = np.zeros((1, 1))
-    return hessian
-
-
 def leaky_hessian(x):
     """Hessian of leaky in (x): shape batch + (1, 1).
 
     leaky(x) = max(x, 0.01*x)"""
     if type(x) is float:
         try:
-            return _leaky_hessian_float(x)
+            hessian = np.zeros((1, 1))
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -507,18 +412,13 @@ def leaky_hessian(x):
         return hessian
 
 
-def _leaky_hvp_float(x, vx):
-    """leaky_hvp on Python floats."""
-    return (0.0,)
-
-
 def leaky_hvp(x, vx):
     """Hessian of leaky times the vector (vx).
 
     leaky(x) = max(x, 0.01*x)"""
     if type(x) is float and type(vx) is float:
         try:
-            return _leaky_hvp_float(x, vx)
+            return (0.0,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, vx, 1.0)
@@ -529,16 +429,11 @@ def leaky_hvp(x, vx):
         return (_expand(0.0, shape, dtype),)
 
 
-def _th_float(x):
-    """th on Python floats."""
-    return math.tanh(x)
-
-
 def th(x):
     """th(x) = tanh(x)"""
     if type(x) is float:
         try:
-            return _th_float(x)
+            return math.tanh(x)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -547,19 +442,14 @@ def th(x):
         return np.tanh(x)
 
 
-def _th_grad_float(x):
-    """th_grad on Python floats."""
-    dx = 1.0 - math.tanh(x) ** 2
-    return (dx,)
-
-
 def th_grad(x):
     """Gradient of th: the partials in (x).
 
     th(x) = tanh(x)"""
     if type(x) is float:
         try:
-            return _th_grad_float(x)
+            dx = 1.0 - math.tanh(x) ** 2
+            return (dx,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -569,20 +459,15 @@ def th_grad(x):
         return (dx,)
 
 
-def _th_value_and_grad_float(x):
-    """th_value_and_grad on Python floats."""
-    t1 = math.tanh(x)
-    dx = 1.0 - t1**2
-    return (t1, (dx,))
-
-
 def th_value_and_grad(x):
     """Value and gradient of th: (value, partials in (x)).
 
     th(x) = tanh(x)"""
     if type(x) is float:
         try:
-            return _th_value_and_grad_float(x)
+            t1 = math.tanh(x)
+            dx = 1.0 - t1**2
+            return (t1, (dx,))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -593,21 +478,16 @@ def th_value_and_grad(x):
         return (t1, (dx,))
 
 
-def _th_hessian_float(x):
-    """th_hessian on Python floats."""
-    t1 = math.tanh(x)
-    hessian = np.zeros((1, 1))
-    hessian[0, 0] = -2.0 * t1 * (1.0 - t1**2)
-    return hessian
-
-
 def th_hessian(x):
     """Hessian of th in (x): shape batch + (1, 1).
 
     th(x) = tanh(x)"""
     if type(x) is float:
         try:
-            return _th_hessian_float(x)
+            t1 = math.tanh(x)
+            hessian = np.zeros((1, 1))
+            hessian[0, 0] = -2.0 * t1 * (1.0 - t1**2)
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -620,19 +500,14 @@ def th_hessian(x):
         return hessian
 
 
-def _th_hvp_float(x, vx):
-    """th_hvp on Python floats."""
-    t1 = math.tanh(x)
-    return (-2.0 * vx * t1 * (1.0 - t1**2),)
-
-
 def th_hvp(x, vx):
     """Hessian of th times the vector (vx).
 
     th(x) = tanh(x)"""
     if type(x) is float and type(vx) is float:
         try:
-            return _th_hvp_float(x, vx)
+            t1 = math.tanh(x)
+            return (-2.0 * vx * t1 * (1.0 - t1**2),)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, vx, 1.0)

@@ -10,16 +10,11 @@ import numpy as np
 __all__ = ["z", "z_grad", "z_value_and_grad", "z_hessian", "z_hvp"]
 
 
-def _z_float(x):
-    """z on Python floats."""
-    return math.sin(x**2)
-
-
 def z(x):
     """z(x) = sin(x^2)"""
     if type(x) is float:
         try:
-            return _z_float(x)
+            return math.sin(x**2)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -28,19 +23,14 @@ def z(x):
         return np.sin(x**2)
 
 
-def _z_grad_float(x):
-    """z_grad on Python floats."""
-    dx = 2.0 * math.cos(x**2) * x
-    return (dx,)
-
-
 def z_grad(x):
     """Gradient of z: the partials in (x).
 
     z(x) = sin(x^2)"""
     if type(x) is float:
         try:
-            return _z_grad_float(x)
+            dx = 2.0 * math.cos(x**2) * x
+            return (dx,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -50,20 +40,15 @@ def z_grad(x):
         return (dx,)
 
 
-def _z_value_and_grad_float(x):
-    """z_value_and_grad on Python floats."""
-    t1 = x**2
-    dx = 2.0 * math.cos(t1) * x
-    return (math.sin(t1), (dx,))
-
-
 def z_value_and_grad(x):
     """Value and gradient of z: (value, partials in (x)).
 
     z(x) = sin(x^2)"""
     if type(x) is float:
         try:
-            return _z_value_and_grad_float(x)
+            t1 = x**2
+            dx = 2.0 * math.cos(t1) * x
+            return (math.sin(t1), (dx,))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -74,22 +59,17 @@ def z_value_and_grad(x):
         return (np.sin(t1), (dx,))
 
 
-def _z_hessian_float(x):
-    """z_hessian on Python floats."""
-    t1 = x**2
-    t2 = 2.0 * math.cos(t1) + -2.0 * (2.0 * x * math.sin(t1)) * x
-    hessian = np.zeros((1, 1))
-    hessian[0, 0] = t2
-    return hessian
-
-
 def z_hessian(x):
     """Hessian of z in (x): shape batch + (1, 1).
 
     z(x) = sin(x^2)"""
     if type(x) is float:
         try:
-            return _z_hessian_float(x)
+            t1 = x**2
+            t2 = 2.0 * math.cos(t1) + -2.0 * (2.0 * x * math.sin(t1)) * x
+            hessian = np.zeros((1, 1))
+            hessian[0, 0] = t2
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -103,20 +83,15 @@ def z_hessian(x):
         return hessian
 
 
-def _z_hvp_float(x, vx):
-    """z_hvp on Python floats."""
-    t1 = x**2
-    t2 = -2.0 * (2.0 * (vx * x) * math.sin(t1)) * x
-    return (2.0 * vx * math.cos(t1) + t2,)
-
-
 def z_hvp(x, vx):
     """Hessian of z times the vector (vx).
 
     z(x) = sin(x^2)"""
     if type(x) is float and type(vx) is float:
         try:
-            return _z_hvp_float(x, vx)
+            t1 = x**2
+            t2 = -2.0 * (2.0 * (vx * x) * math.sin(t1)) * x
+            return (2.0 * vx * math.cos(t1) + t2,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, vx, 1.0)

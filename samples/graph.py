@@ -25,18 +25,13 @@ def _expand(value, shape, dtype):
     return np.full(shape, value, dtype)[()]
 
 
-def _J_float(a, b, c):
-    """J on Python floats."""
-    u = b * c
-    v = a + u
-    return 3.0 * v
-
-
 def J(a, b, c):
     """J(a, b, c) = 3*v"""
     if type(a) is float and type(b) is float and type(c) is float:
         try:
-            return _J_float(a, b, c)
+            u = b * c
+            v = a + u
+            return 3.0 * v
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(a, b, c, 1.0)
@@ -49,20 +44,15 @@ def J(a, b, c):
         return 3.0 * v
 
 
-def _J_grad_float(a, b, c):
-    """J_grad on Python floats."""
-    db = 3.0 * c
-    dc = 3.0 * b
-    return (3.0, db, dc)
-
-
 def J_grad(a, b, c):
     """Gradient of J: the partials in (a, b, c).
 
     J(a, b, c) = 3*v"""
     if type(a) is float and type(b) is float and type(c) is float:
         try:
-            return _J_grad_float(a, b, c)
+            db = 3.0 * c
+            dc = 3.0 * b
+            return (3.0, db, dc)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(a, b, c, 1.0)
@@ -80,22 +70,17 @@ def J_grad(a, b, c):
         )
 
 
-def _J_value_and_grad_float(a, b, c):
-    """J_value_and_grad on Python floats."""
-    u = b * c
-    v = a + u
-    db = 3.0 * c
-    dc = 3.0 * b
-    return (3.0 * v, (3.0, db, dc))
-
-
 def J_value_and_grad(a, b, c):
     """Value and gradient of J: (value, partials in (a, b, c)).
 
     J(a, b, c) = 3*v"""
     if type(a) is float and type(b) is float and type(c) is float:
         try:
-            return _J_value_and_grad_float(a, b, c)
+            u = b * c
+            v = a + u
+            db = 3.0 * c
+            dc = 3.0 * b
+            return (3.0 * v, (3.0, db, dc))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(a, b, c, 1.0)
@@ -118,20 +103,15 @@ def J_value_and_grad(a, b, c):
         )
 
 
-def _J_hessian_float(a, b, c):
-    """J_hessian on Python floats."""
-    hessian = np.zeros((3, 3))
-    hessian[1, 2] = hessian[2, 1] = 3.0
-    return hessian
-
-
 def J_hessian(a, b, c):
     """Hessian of J in (a, b, c): shape batch + (3, 3).
 
     J(a, b, c) = 3*v"""
     if type(a) is float and type(b) is float and type(c) is float:
         try:
-            return _J_hessian_float(a, b, c)
+            hessian = np.zeros((3, 3))
+            hessian[1, 2] = hessian[2, 1] = 3.0
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(a, b, c, 1.0)
@@ -143,11 +123,6 @@ def J_hessian(a, b, c):
         hessian = np.zeros(shape + (3, 3), dtype)
         hessian[..., 1, 2] = hessian[..., 2, 1] = 3.0
         return hessian
-
-
-def _J_hvp_float(a, b, c, va, vb, vc):
-    """J_hvp on Python floats."""
-    return (0.0, 3.0 * vc, 3.0 * vb)
 
 
 def J_hvp(a, b, c, va, vb, vc):
@@ -163,7 +138,7 @@ def J_hvp(a, b, c, va, vb, vc):
         and type(vc) is float
     ):
         try:
-            return _J_hvp_float(a, b, c, va, vb, vc)
+            return (0.0, 3.0 * vc, 3.0 * vb)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(a, b, c, va, vb, vc, 1.0)

@@ -40,16 +40,11 @@ def _softplus1(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))  # max keeps a nan x
 
 
-def _sigmoid_float(z):
-    """sigmoid on Python floats."""
-    return _sigmoid1(z)
-
-
 def sigmoid(z):
     """sigmoid(z) = 1 / (1 + exp(-z))"""
     if type(z) is float:
         try:
-            return _sigmoid_float(z)
+            return _sigmoid1(z)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(z, 1.0)
@@ -58,19 +53,14 @@ def sigmoid(z):
         return _sigmoid(z)
 
 
-def _sigmoid_grad_float(z):
-    """sigmoid_grad on Python floats."""
-    dz = _sigmoid1(z) * _sigmoid1(-z)
-    return (dz,)
-
-
 def sigmoid_grad(z):
     """Gradient of sigmoid: the partials in (z).
 
     sigmoid(z) = 1 / (1 + exp(-z))"""
     if type(z) is float:
         try:
-            return _sigmoid_grad_float(z)
+            dz = _sigmoid1(z) * _sigmoid1(-z)
+            return (dz,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(z, 1.0)
@@ -80,20 +70,15 @@ def sigmoid_grad(z):
         return (dz,)
 
 
-def _sigmoid_value_and_grad_float(z):
-    """sigmoid_value_and_grad on Python floats."""
-    t1 = _sigmoid1(z)
-    dz = t1 * _sigmoid1(-z)
-    return (t1, (dz,))
-
-
 def sigmoid_value_and_grad(z):
     """Value and gradient of sigmoid: (value, partials in (z)).
 
     sigmoid(z) = 1 / (1 + exp(-z))"""
     if type(z) is float:
         try:
-            return _sigmoid_value_and_grad_float(z)
+            t1 = _sigmoid1(z)
+            dz = t1 * _sigmoid1(-z)
+            return (t1, (dz,))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(z, 1.0)
@@ -104,22 +89,17 @@ def sigmoid_value_and_grad(z):
         return (t1, (dz,))
 
 
-def _sigmoid_hessian_float(z):
-    """sigmoid_hessian on Python floats."""
-    t1 = _sigmoid1(-z)
-    t2 = _sigmoid1(z)
-    hessian = np.zeros((1, 1))
-    hessian[0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
-    return hessian
-
-
 def sigmoid_hessian(z):
     """Hessian of sigmoid in (z): shape batch + (1, 1).
 
     sigmoid(z) = 1 / (1 + exp(-z))"""
     if type(z) is float:
         try:
-            return _sigmoid_hessian_float(z)
+            t1 = _sigmoid1(-z)
+            t2 = _sigmoid1(z)
+            hessian = np.zeros((1, 1))
+            hessian[0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(z, 1.0)
@@ -133,20 +113,15 @@ def sigmoid_hessian(z):
         return hessian
 
 
-def _sigmoid_hvp_float(z, vz):
-    """sigmoid_hvp on Python floats."""
-    t1 = _sigmoid1(-z)
-    t2 = _sigmoid1(z)
-    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
-
-
 def sigmoid_hvp(z, vz):
     """Hessian of sigmoid times the vector (vz).
 
     sigmoid(z) = 1 / (1 + exp(-z))"""
     if type(z) is float and type(vz) is float:
         try:
-            return _sigmoid_hvp_float(z, vz)
+            t1 = _sigmoid1(-z)
+            t2 = _sigmoid1(z)
+            return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(z, vz, 1.0)
@@ -158,18 +133,13 @@ def sigmoid_hvp(z, vz):
         return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
 
 
-def _loss_float(w, b, x, y):
-    """loss on Python floats."""
-    t1 = w * x + b
-    t2 = (1.0 - y) * _softplus1(t1)
-    return t2 + y * _softplus1(-t1)
-
-
 def loss(w, b, x, y):
     """loss(w, b; x, y) = -(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"""
     if type(w) is float and type(b) is float and type(x) is float and type(y) is float:
         try:
-            return _loss_float(w, b, x, y)
+            t1 = w * x + b
+            t2 = (1.0 - y) * _softplus1(t1)
+            return t2 + y * _softplus1(-t1)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(w, b, x, y, 1.0)
@@ -183,21 +153,16 @@ def loss(w, b, x, y):
         return t2 + y * np.logaddexp(0.0, -t1)
 
 
-def _loss_grad_float(w, b, x, y):
-    """loss_grad on Python floats."""
-    t1 = w * x + b
-    db = (1.0 - y) * _sigmoid1(t1) - y * _sigmoid1(-t1)
-    dw = db * x
-    return (dw, db)
-
-
 def loss_grad(w, b, x, y):
     """Gradient of loss: the partials in (w, b).
 
     loss(w, b; x, y) = -(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"""
     if type(w) is float and type(b) is float and type(x) is float and type(y) is float:
         try:
-            return _loss_grad_float(w, b, x, y)
+            t1 = w * x + b
+            db = (1.0 - y) * _sigmoid1(t1) - y * _sigmoid1(-t1)
+            dw = db * x
+            return (dw, db)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(w, b, x, y, 1.0)
@@ -212,24 +177,19 @@ def loss_grad(w, b, x, y):
         return (dw, db)
 
 
-def _loss_value_and_grad_float(w, b, x, y):
-    """loss_value_and_grad on Python floats."""
-    t1 = 1.0 - y
-    t2 = w * x + b
-    t3 = -t2
-    t4 = t1 * _softplus1(t2) + y * _softplus1(t3)
-    db = t1 * _sigmoid1(t2) - y * _sigmoid1(t3)
-    dw = db * x
-    return (t4, (dw, db))
-
-
 def loss_value_and_grad(w, b, x, y):
     """Value and gradient of loss: (value, partials in (w, b)).
 
     loss(w, b; x, y) = -(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"""
     if type(w) is float and type(b) is float and type(x) is float and type(y) is float:
         try:
-            return _loss_value_and_grad_float(w, b, x, y)
+            t1 = 1.0 - y
+            t2 = w * x + b
+            t3 = -t2
+            t4 = t1 * _softplus1(t2) + y * _softplus1(t3)
+            db = t1 * _sigmoid1(t2) - y * _sigmoid1(t3)
+            dw = db * x
+            return (t4, (dw, db))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(w, b, x, y, 1.0)
@@ -247,29 +207,24 @@ def loss_value_and_grad(w, b, x, y):
         return (t4, (dw, db))
 
 
-def _loss_hessian_float(w, b, x, y):
-    """loss_hessian on Python floats."""
-    t1 = w * x + b
-    t2 = _sigmoid1(-t1)
-    t3 = _sigmoid1(t1)
-    t4 = t2 * t3
-    t5 = 1.0 - y
-    t6 = t3 * t2
-    t7 = x * y * t4 + x * t5 * t6
-    hessian = np.zeros((2, 2))
-    hessian[0, 0] = t7 * x
-    hessian[0, 1] = hessian[1, 0] = t7
-    hessian[1, 1] = y * t4 + t5 * t6
-    return hessian
-
-
 def loss_hessian(w, b, x, y):
     """Hessian of loss in (w, b): shape batch + (2, 2).
 
     loss(w, b; x, y) = -(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"""
     if type(w) is float and type(b) is float and type(x) is float and type(y) is float:
         try:
-            return _loss_hessian_float(w, b, x, y)
+            t1 = w * x + b
+            t2 = _sigmoid1(-t1)
+            t3 = _sigmoid1(t1)
+            t4 = t2 * t3
+            t5 = 1.0 - y
+            t6 = t3 * t2
+            t7 = x * y * t4 + x * t5 * t6
+            hessian = np.zeros((2, 2))
+            hessian[0, 0] = t7 * x
+            hessian[0, 1] = hessian[1, 0] = t7
+            hessian[1, 1] = y * t4 + t5 * t6
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(w, b, x, y, 1.0)
@@ -293,16 +248,6 @@ def loss_hessian(w, b, x, y):
         return hessian
 
 
-def _loss_hvp_float(w, b, x, y, vw, vb):
-    """loss_hvp on Python floats."""
-    t1 = vb + vw * x
-    t2 = w * x + b
-    t3 = _sigmoid1(-t2)
-    t4 = _sigmoid1(t2)
-    t5 = t1 * y * (t3 * t4) + t1 * (1.0 - y) * (t4 * t3)
-    return (t5 * x, t5)
-
-
 def loss_hvp(w, b, x, y, vw, vb):
     """Hessian of loss times the vector (vw, vb).
 
@@ -316,7 +261,12 @@ def loss_hvp(w, b, x, y, vw, vb):
         and type(vb) is float
     ):
         try:
-            return _loss_hvp_float(w, b, x, y, vw, vb)
+            t1 = vb + vw * x
+            t2 = w * x + b
+            t3 = _sigmoid1(-t2)
+            t4 = _sigmoid1(t2)
+            t5 = t1 * y * (t3 * t4) + t1 * (1.0 - y) * (t4 * t3)
+            return (t5 * x, t5)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(w, b, x, y, vw, vb, 1.0)

@@ -10,26 +10,21 @@ import numpy as np
 __all__ = ["nest", "nest_grad", "nest_value_and_grad", "nest_hessian", "nest_hvp"]
 
 
-def _nest_float(x):
-    """nest on Python floats."""
-    x1 = math.sin(x) * x + math.exp(-(x**2))
-    x2 = math.sin(x1) * x1 + math.exp(-(x1**2))
-    x3 = math.sin(x2) * x2 + math.exp(-(x2**2))
-    x4 = math.sin(x3) * x3 + math.exp(-(x3**2))
-    x5 = math.sin(x4) * x4 + math.exp(-(x4**2))
-    x6 = math.sin(x5) * x5 + math.exp(-(x5**2))
-    x7 = math.sin(x6) * x6 + math.exp(-(x6**2))
-    x8 = math.sin(x7) * x7 + math.exp(-(x7**2))
-    x9 = math.sin(x8) * x8 + math.exp(-(x8**2))
-    x10 = math.sin(x9) * x9 + math.exp(-(x9**2))
-    return x10
-
-
 def nest(x):
     """nest(x) = x10"""
     if type(x) is float:
         try:
-            return _nest_float(x)
+            x1 = math.sin(x) * x + math.exp(-(x**2))
+            x2 = math.sin(x1) * x1 + math.exp(-(x1**2))
+            x3 = math.sin(x2) * x2 + math.exp(-(x2**2))
+            x4 = math.sin(x3) * x3 + math.exp(-(x3**2))
+            x5 = math.sin(x4) * x4 + math.exp(-(x4**2))
+            x6 = math.sin(x5) * x5 + math.exp(-(x5**2))
+            x7 = math.sin(x6) * x6 + math.exp(-(x6**2))
+            x8 = math.sin(x7) * x7 + math.exp(-(x7**2))
+            x9 = math.sin(x8) * x8 + math.exp(-(x8**2))
+            x10 = math.sin(x9) * x9 + math.exp(-(x9**2))
+            return x10
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -48,55 +43,50 @@ def nest(x):
         return x10
 
 
-def _nest_grad_float(x):
-    """nest_grad on Python floats."""
-    t1 = math.sin(x)
-    t2 = math.exp(-(x**2))
-    x1 = t1 * x + t2
-    t3 = math.sin(x1)
-    t4 = math.exp(-(x1**2))
-    x2 = t3 * x1 + t4
-    t5 = math.sin(x2)
-    t6 = math.exp(-(x2**2))
-    x3 = t5 * x2 + t6
-    t7 = math.sin(x3)
-    t8 = math.exp(-(x3**2))
-    x4 = t7 * x3 + t8
-    t9 = math.sin(x4)
-    t10 = math.exp(-(x4**2))
-    x5 = t9 * x4 + t10
-    t11 = math.sin(x5)
-    t12 = math.exp(-(x5**2))
-    x6 = t11 * x5 + t12
-    t13 = math.sin(x6)
-    t14 = math.exp(-(x6**2))
-    x7 = t13 * x6 + t14
-    t15 = math.sin(x7)
-    t16 = math.exp(-(x7**2))
-    x8 = t15 * x7 + t16
-    t17 = math.sin(x8)
-    t18 = math.exp(-(x8**2))
-    x9 = t17 * x8 + t18
-    dx9 = -2.0 * math.exp(-(x9**2)) * x9 + math.sin(x9) + x9 * math.cos(x9)
-    dx8 = -2.0 * (dx9 * t18) * x8 + dx9 * t17 + dx9 * x8 * math.cos(x8)
-    dx7 = -2.0 * (dx8 * t16) * x7 + dx8 * t15 + dx8 * x7 * math.cos(x7)
-    dx6 = -2.0 * (dx7 * t14) * x6 + dx7 * t13 + dx7 * x6 * math.cos(x6)
-    dx5 = -2.0 * (dx6 * t12) * x5 + dx6 * t11 + dx6 * x5 * math.cos(x5)
-    dx4 = -2.0 * (dx5 * t10) * x4 + dx5 * t9 + dx5 * x4 * math.cos(x4)
-    dx3 = -2.0 * (dx4 * t8) * x3 + dx4 * t7 + dx4 * x3 * math.cos(x3)
-    dx2 = -2.0 * (dx3 * t6) * x2 + dx3 * t5 + dx3 * x2 * math.cos(x2)
-    dx1 = -2.0 * (dx2 * t4) * x1 + dx2 * t3 + dx2 * x1 * math.cos(x1)
-    dx = -2.0 * (dx1 * t2) * x + dx1 * t1 + dx1 * x * math.cos(x)
-    return (dx,)
-
-
 def nest_grad(x):
     """Gradient of nest: the partials in (x).
 
     nest(x) = x10"""
     if type(x) is float:
         try:
-            return _nest_grad_float(x)
+            t1 = math.sin(x)
+            t2 = math.exp(-(x**2))
+            x1 = t1 * x + t2
+            t3 = math.sin(x1)
+            t4 = math.exp(-(x1**2))
+            x2 = t3 * x1 + t4
+            t5 = math.sin(x2)
+            t6 = math.exp(-(x2**2))
+            x3 = t5 * x2 + t6
+            t7 = math.sin(x3)
+            t8 = math.exp(-(x3**2))
+            x4 = t7 * x3 + t8
+            t9 = math.sin(x4)
+            t10 = math.exp(-(x4**2))
+            x5 = t9 * x4 + t10
+            t11 = math.sin(x5)
+            t12 = math.exp(-(x5**2))
+            x6 = t11 * x5 + t12
+            t13 = math.sin(x6)
+            t14 = math.exp(-(x6**2))
+            x7 = t13 * x6 + t14
+            t15 = math.sin(x7)
+            t16 = math.exp(-(x7**2))
+            x8 = t15 * x7 + t16
+            t17 = math.sin(x8)
+            t18 = math.exp(-(x8**2))
+            x9 = t17 * x8 + t18
+            dx9 = -2.0 * math.exp(-(x9**2)) * x9 + math.sin(x9) + x9 * math.cos(x9)
+            dx8 = -2.0 * (dx9 * t18) * x8 + dx9 * t17 + dx9 * x8 * math.cos(x8)
+            dx7 = -2.0 * (dx8 * t16) * x7 + dx8 * t15 + dx8 * x7 * math.cos(x7)
+            dx6 = -2.0 * (dx7 * t14) * x6 + dx7 * t13 + dx7 * x6 * math.cos(x6)
+            dx5 = -2.0 * (dx6 * t12) * x5 + dx6 * t11 + dx6 * x5 * math.cos(x5)
+            dx4 = -2.0 * (dx5 * t10) * x4 + dx5 * t9 + dx5 * x4 * math.cos(x4)
+            dx3 = -2.0 * (dx4 * t8) * x3 + dx4 * t7 + dx4 * x3 * math.cos(x3)
+            dx2 = -2.0 * (dx3 * t6) * x2 + dx3 * t5 + dx3 * x2 * math.cos(x2)
+            dx1 = -2.0 * (dx2 * t4) * x1 + dx2 * t3 + dx2 * x1 * math.cos(x1)
+            dx = -2.0 * (dx1 * t2) * x + dx1 * t1 + dx1 * x * math.cos(x)
+            return (dx,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -142,58 +132,53 @@ def nest_grad(x):
         return (dx,)
 
 
-def _nest_value_and_grad_float(x):
-    """nest_value_and_grad on Python floats."""
-    t1 = math.sin(x)
-    t2 = math.exp(-(x**2))
-    x1 = t1 * x + t2
-    t3 = math.sin(x1)
-    t4 = math.exp(-(x1**2))
-    x2 = t3 * x1 + t4
-    t5 = math.sin(x2)
-    t6 = math.exp(-(x2**2))
-    x3 = t5 * x2 + t6
-    t7 = math.sin(x3)
-    t8 = math.exp(-(x3**2))
-    x4 = t7 * x3 + t8
-    t9 = math.sin(x4)
-    t10 = math.exp(-(x4**2))
-    x5 = t9 * x4 + t10
-    t11 = math.sin(x5)
-    t12 = math.exp(-(x5**2))
-    x6 = t11 * x5 + t12
-    t13 = math.sin(x6)
-    t14 = math.exp(-(x6**2))
-    x7 = t13 * x6 + t14
-    t15 = math.sin(x7)
-    t16 = math.exp(-(x7**2))
-    x8 = t15 * x7 + t16
-    t17 = math.sin(x8)
-    t18 = math.exp(-(x8**2))
-    x9 = t17 * x8 + t18
-    t19 = math.sin(x9)
-    t20 = math.exp(-(x9**2))
-    x10 = t19 * x9 + t20
-    dx9 = -2.0 * t20 * x9 + t19 + x9 * math.cos(x9)
-    dx8 = -2.0 * (dx9 * t18) * x8 + dx9 * t17 + dx9 * x8 * math.cos(x8)
-    dx7 = -2.0 * (dx8 * t16) * x7 + dx8 * t15 + dx8 * x7 * math.cos(x7)
-    dx6 = -2.0 * (dx7 * t14) * x6 + dx7 * t13 + dx7 * x6 * math.cos(x6)
-    dx5 = -2.0 * (dx6 * t12) * x5 + dx6 * t11 + dx6 * x5 * math.cos(x5)
-    dx4 = -2.0 * (dx5 * t10) * x4 + dx5 * t9 + dx5 * x4 * math.cos(x4)
-    dx3 = -2.0 * (dx4 * t8) * x3 + dx4 * t7 + dx4 * x3 * math.cos(x3)
-    dx2 = -2.0 * (dx3 * t6) * x2 + dx3 * t5 + dx3 * x2 * math.cos(x2)
-    dx1 = -2.0 * (dx2 * t4) * x1 + dx2 * t3 + dx2 * x1 * math.cos(x1)
-    dx = -2.0 * (dx1 * t2) * x + dx1 * t1 + dx1 * x * math.cos(x)
-    return (x10, (dx,))
-
-
 def nest_value_and_grad(x):
     """Value and gradient of nest: (value, partials in (x)).
 
     nest(x) = x10"""
     if type(x) is float:
         try:
-            return _nest_value_and_grad_float(x)
+            t1 = math.sin(x)
+            t2 = math.exp(-(x**2))
+            x1 = t1 * x + t2
+            t3 = math.sin(x1)
+            t4 = math.exp(-(x1**2))
+            x2 = t3 * x1 + t4
+            t5 = math.sin(x2)
+            t6 = math.exp(-(x2**2))
+            x3 = t5 * x2 + t6
+            t7 = math.sin(x3)
+            t8 = math.exp(-(x3**2))
+            x4 = t7 * x3 + t8
+            t9 = math.sin(x4)
+            t10 = math.exp(-(x4**2))
+            x5 = t9 * x4 + t10
+            t11 = math.sin(x5)
+            t12 = math.exp(-(x5**2))
+            x6 = t11 * x5 + t12
+            t13 = math.sin(x6)
+            t14 = math.exp(-(x6**2))
+            x7 = t13 * x6 + t14
+            t15 = math.sin(x7)
+            t16 = math.exp(-(x7**2))
+            x8 = t15 * x7 + t16
+            t17 = math.sin(x8)
+            t18 = math.exp(-(x8**2))
+            x9 = t17 * x8 + t18
+            t19 = math.sin(x9)
+            t20 = math.exp(-(x9**2))
+            x10 = t19 * x9 + t20
+            dx9 = -2.0 * t20 * x9 + t19 + x9 * math.cos(x9)
+            dx8 = -2.0 * (dx9 * t18) * x8 + dx9 * t17 + dx9 * x8 * math.cos(x8)
+            dx7 = -2.0 * (dx8 * t16) * x7 + dx8 * t15 + dx8 * x7 * math.cos(x7)
+            dx6 = -2.0 * (dx7 * t14) * x6 + dx7 * t13 + dx7 * x6 * math.cos(x6)
+            dx5 = -2.0 * (dx6 * t12) * x5 + dx6 * t11 + dx6 * x5 * math.cos(x5)
+            dx4 = -2.0 * (dx5 * t10) * x4 + dx5 * t9 + dx5 * x4 * math.cos(x4)
+            dx3 = -2.0 * (dx4 * t8) * x3 + dx4 * t7 + dx4 * x3 * math.cos(x3)
+            dx2 = -2.0 * (dx3 * t6) * x2 + dx3 * t5 + dx3 * x2 * math.cos(x2)
+            dx1 = -2.0 * (dx2 * t4) * x1 + dx2 * t3 + dx2 * x1 * math.cos(x1)
+            dx = -2.0 * (dx1 * t2) * x + dx1 * t1 + dx1 * x * math.cos(x)
+            return (x10, (dx,))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -242,140 +227,135 @@ def nest_value_and_grad(x):
         return (x10, (dx,))
 
 
-def _nest_hessian_float(x):
-    """nest_hessian on Python floats."""
-    t1 = math.cos(x)
-    t2 = math.sin(x)
-    t3 = math.exp(-(x**2))
-    x1 = t2 * x + t3
-    t4 = math.sin(x1)
-    t5 = math.exp(-(x1**2))
-    x2 = t4 * x1 + t5
-    t6 = math.sin(x2)
-    t7 = math.exp(-(x2**2))
-    x3 = t6 * x2 + t7
-    t8 = math.sin(x3)
-    t9 = math.exp(-(x3**2))
-    x4 = t8 * x3 + t9
-    t10 = math.sin(x4)
-    t11 = math.exp(-(x4**2))
-    x5 = t10 * x4 + t11
-    t12 = math.sin(x5)
-    t13 = math.exp(-(x5**2))
-    x6 = t12 * x5 + t13
-    t14 = math.sin(x6)
-    t15 = math.exp(-(x6**2))
-    x7 = t14 * x6 + t15
-    t16 = math.sin(x7)
-    t17 = math.exp(-(x7**2))
-    x8 = t16 * x7 + t17
-    t18 = math.sin(x8)
-    t19 = math.exp(-(x8**2))
-    x9 = t18 * x8 + t19
-    t20 = math.exp(-(x9**2))
-    t21 = math.sin(x9)
-    t22 = math.cos(x9)
-    t23 = -2.0 * t20 * x9 + t21 + x9 * t22
-    t24 = t23 * t19
-    t25 = t23 * x8
-    t26 = math.cos(x8)
-    t27 = -2.0 * t24 * x8 + t23 * t18 + t25 * t26
-    t28 = t27 * t17
-    t29 = t27 * x7
-    t30 = math.cos(x7)
-    t31 = -2.0 * t28 * x7 + t27 * t16 + t29 * t30
-    t32 = t31 * t15
-    t33 = t31 * x6
-    t34 = math.cos(x6)
-    t35 = -2.0 * t32 * x6 + t31 * t14 + t33 * t34
-    t36 = t35 * t13
-    t37 = t35 * x5
-    t38 = math.cos(x5)
-    t39 = -2.0 * t36 * x5 + t35 * t12 + t37 * t38
-    t40 = t39 * t11
-    t41 = t39 * x4
-    t42 = math.cos(x4)
-    t43 = -2.0 * t40 * x4 + t39 * t10 + t41 * t42
-    t44 = t43 * t9
-    t45 = t43 * x3
-    t46 = math.cos(x3)
-    t47 = -2.0 * t44 * x3 + t43 * t8 + t45 * t46
-    t48 = t47 * t7
-    t49 = t47 * x2
-    t50 = math.cos(x2)
-    t51 = -2.0 * t48 * x2 + t47 * t6 + t49 * t50
-    t52 = t51 * t5
-    t53 = t51 * x1
-    t54 = math.cos(x1)
-    t55 = -2.0 * t52 * x1 + t51 * t4 + t53 * t54
-    t56 = -2.0 * x
-    t57 = t1 * x + t2 + t56 * t3
-    t58 = t57 * t54
-    t59 = -2.0 * (t57 * x1)
-    t60 = t58 * x1 + t57 * t4 + t59 * t5
-    t61 = t60 * t50
-    t62 = -2.0 * (t60 * x2)
-    t63 = t61 * x2 + t60 * t6 + t62 * t7
-    t64 = t63 * t46
-    t65 = -2.0 * (t63 * x3)
-    t66 = t64 * x3 + t63 * t8 + t65 * t9
-    t67 = t66 * t42
-    t68 = -2.0 * (t66 * x4)
-    t69 = t67 * x4 + t66 * t10 + t68 * t11
-    t70 = t69 * t38
-    t71 = -2.0 * (t69 * x5)
-    t72 = t70 * x5 + t69 * t12 + t71 * t13
-    t73 = t72 * t34
-    t74 = -2.0 * (t72 * x6)
-    t75 = t73 * x6 + t72 * t14 + t74 * t15
-    t76 = t75 * t30
-    t77 = -2.0 * (t75 * x7)
-    t78 = t76 * x7 + t75 * t16 + t77 * t17
-    t79 = t78 * t26
-    t80 = -2.0 * (t78 * x8)
-    t81 = t79 * x8 + t78 * t18 + t80 * t19
-    t82 = t81 * t22
-    t83 = t81 * x9
-    t84 = t82 - t83 * t21 + t82 + -2.0 * t81 * t20
-    t85 = t84 + -2.0 * (-2.0 * t83 * t20) * x9
-    t86 = t79 * t23 - t78 * t25 * t18 + -2.0 * t78 * t24
-    t87 = t86 + -2.0 * ((t80 * t23 + t85) * t19) * x8 + t85 * t18
-    t88 = t87 + (t78 * t23 + t85 * x8) * t26
-    t89 = t76 * t27 - t75 * t29 * t16 + -2.0 * t75 * t28
-    t90 = t89 + -2.0 * ((t77 * t27 + t88) * t17) * x7 + t88 * t16
-    t91 = t90 + (t75 * t27 + t88 * x7) * t30
-    t92 = t73 * t31 - t72 * t33 * t14 + -2.0 * t72 * t32
-    t93 = t92 + -2.0 * ((t74 * t31 + t91) * t15) * x6 + t91 * t14
-    t94 = t93 + (t72 * t31 + t91 * x6) * t34
-    t95 = t70 * t35 - t69 * t37 * t12 + -2.0 * t69 * t36
-    t96 = t95 + -2.0 * ((t71 * t35 + t94) * t13) * x5 + t94 * t12
-    t97 = t96 + (t69 * t35 + t94 * x5) * t38
-    t98 = t67 * t39 - t66 * t41 * t10 + -2.0 * t66 * t40
-    t99 = t98 + -2.0 * ((t68 * t39 + t97) * t11) * x4 + t97 * t10
-    t100 = t99 + (t66 * t39 + t97 * x4) * t42
-    t101 = t64 * t43 - t63 * t45 * t8 + -2.0 * t63 * t44
-    t102 = t101 + -2.0 * ((t65 * t43 + t100) * t9) * x3 + t100 * t8
-    t103 = t102 + (t63 * t43 + t100 * x3) * t46
-    t104 = t61 * t47 - t60 * t49 * t6 + -2.0 * t60 * t48
-    t105 = t104 + -2.0 * ((t62 * t47 + t103) * t7) * x2 + t103 * t6
-    t106 = t105 + (t60 * t47 + t103 * x2) * t50
-    t107 = t58 * t51 - t57 * t53 * t4 + -2.0 * t57 * t52
-    t108 = t107 + -2.0 * ((t59 * t51 + t106) * t5) * x1 + t106 * t4
-    t109 = t108 + (t57 * t51 + t106 * x1) * t54
-    t110 = t1 * t55 - t55 * x * t2 - 2.0 * (t55 * t3)
-    t111 = t110 + -2.0 * ((t56 * t55 + t109) * t3) * x + t109 * t2
-    hessian = np.zeros((1, 1))
-    hessian[0, 0] = t111 + (t55 + t109 * x) * t1
-    return hessian
-
-
 def nest_hessian(x):
     """Hessian of nest in (x): shape batch + (1, 1).
 
     nest(x) = x10"""
     if type(x) is float:
         try:
-            return _nest_hessian_float(x)
+            t1 = math.cos(x)
+            t2 = math.sin(x)
+            t3 = math.exp(-(x**2))
+            x1 = t2 * x + t3
+            t4 = math.sin(x1)
+            t5 = math.exp(-(x1**2))
+            x2 = t4 * x1 + t5
+            t6 = math.sin(x2)
+            t7 = math.exp(-(x2**2))
+            x3 = t6 * x2 + t7
+            t8 = math.sin(x3)
+            t9 = math.exp(-(x3**2))
+            x4 = t8 * x3 + t9
+            t10 = math.sin(x4)
+            t11 = math.exp(-(x4**2))
+            x5 = t10 * x4 + t11
+            t12 = math.sin(x5)
+            t13 = math.exp(-(x5**2))
+            x6 = t12 * x5 + t13
+            t14 = math.sin(x6)
+            t15 = math.exp(-(x6**2))
+            x7 = t14 * x6 + t15
+            t16 = math.sin(x7)
+            t17 = math.exp(-(x7**2))
+            x8 = t16 * x7 + t17
+            t18 = math.sin(x8)
+            t19 = math.exp(-(x8**2))
+            x9 = t18 * x8 + t19
+            t20 = math.exp(-(x9**2))
+            t21 = math.sin(x9)
+            t22 = math.cos(x9)
+            t23 = -2.0 * t20 * x9 + t21 + x9 * t22
+            t24 = t23 * t19
+            t25 = t23 * x8
+            t26 = math.cos(x8)
+            t27 = -2.0 * t24 * x8 + t23 * t18 + t25 * t26
+            t28 = t27 * t17
+            t29 = t27 * x7
+            t30 = math.cos(x7)
+            t31 = -2.0 * t28 * x7 + t27 * t16 + t29 * t30
+            t32 = t31 * t15
+            t33 = t31 * x6
+            t34 = math.cos(x6)
+            t35 = -2.0 * t32 * x6 + t31 * t14 + t33 * t34
+            t36 = t35 * t13
+            t37 = t35 * x5
+            t38 = math.cos(x5)
+            t39 = -2.0 * t36 * x5 + t35 * t12 + t37 * t38
+            t40 = t39 * t11
+            t41 = t39 * x4
+            t42 = math.cos(x4)
+            t43 = -2.0 * t40 * x4 + t39 * t10 + t41 * t42
+            t44 = t43 * t9
+            t45 = t43 * x3
+            t46 = math.cos(x3)
+            t47 = -2.0 * t44 * x3 + t43 * t8 + t45 * t46
+            t48 = t47 * t7
+            t49 = t47 * x2
+            t50 = math.cos(x2)
+            t51 = -2.0 * t48 * x2 + t47 * t6 + t49 * t50
+            t52 = t51 * t5
+            t53 = t51 * x1
+            t54 = math.cos(x1)
+            t55 = -2.0 * t52 * x1 + t51 * t4 + t53 * t54
+            t56 = -2.0 * x
+            t57 = t1 * x + t2 + t56 * t3
+            t58 = t57 * t54
+            t59 = -2.0 * (t57 * x1)
+            t60 = t58 * x1 + t57 * t4 + t59 * t5
+            t61 = t60 * t50
+            t62 = -2.0 * (t60 * x2)
+            t63 = t61 * x2 + t60 * t6 + t62 * t7
+            t64 = t63 * t46
+            t65 = -2.0 * (t63 * x3)
+            t66 = t64 * x3 + t63 * t8 + t65 * t9
+            t67 = t66 * t42
+            t68 = -2.0 * (t66 * x4)
+            t69 = t67 * x4 + t66 * t10 + t68 * t11
+            t70 = t69 * t38
+            t71 = -2.0 * (t69 * x5)
+            t72 = t70 * x5 + t69 * t12 + t71 * t13
+            t73 = t72 * t34
+            t74 = -2.0 * (t72 * x6)
+            t75 = t73 * x6 + t72 * t14 + t74 * t15
+            t76 = t75 * t30
+            t77 = -2.0 * (t75 * x7)
+            t78 = t76 * x7 + t75 * t16 + t77 * t17
+            t79 = t78 * t26
+            t80 = -2.0 * (t78 * x8)
+            t81 = t79 * x8 + t78 * t18 + t80 * t19
+            t82 = t81 * t22
+            t83 = t81 * x9
+            t84 = t82 - t83 * t21 + t82 + -2.0 * t81 * t20
+            t85 = t84 + -2.0 * (-2.0 * t83 * t20) * x9
+            t86 = t79 * t23 - t78 * t25 * t18 + -2.0 * t78 * t24
+            t87 = t86 + -2.0 * ((t80 * t23 + t85) * t19) * x8 + t85 * t18
+            t88 = t87 + (t78 * t23 + t85 * x8) * t26
+            t89 = t76 * t27 - t75 * t29 * t16 + -2.0 * t75 * t28
+            t90 = t89 + -2.0 * ((t77 * t27 + t88) * t17) * x7 + t88 * t16
+            t91 = t90 + (t75 * t27 + t88 * x7) * t30
+            t92 = t73 * t31 - t72 * t33 * t14 + -2.0 * t72 * t32
+            t93 = t92 + -2.0 * ((t74 * t31 + t91) * t15) * x6 + t91 * t14
+            t94 = t93 + (t72 * t31 + t91 * x6) * t34
+            t95 = t70 * t35 - t69 * t37 * t12 + -2.0 * t69 * t36
+            t96 = t95 + -2.0 * ((t71 * t35 + t94) * t13) * x5 + t94 * t12
+            t97 = t96 + (t69 * t35 + t94 * x5) * t38
+            t98 = t67 * t39 - t66 * t41 * t10 + -2.0 * t66 * t40
+            t99 = t98 + -2.0 * ((t68 * t39 + t97) * t11) * x4 + t97 * t10
+            t100 = t99 + (t66 * t39 + t97 * x4) * t42
+            t101 = t64 * t43 - t63 * t45 * t8 + -2.0 * t63 * t44
+            t102 = t101 + -2.0 * ((t65 * t43 + t100) * t9) * x3 + t100 * t8
+            t103 = t102 + (t63 * t43 + t100 * x3) * t46
+            t104 = t61 * t47 - t60 * t49 * t6 + -2.0 * t60 * t48
+            t105 = t104 + -2.0 * ((t62 * t47 + t103) * t7) * x2 + t103 * t6
+            t106 = t105 + (t60 * t47 + t103 * x2) * t50
+            t107 = t58 * t51 - t57 * t53 * t4 + -2.0 * t57 * t52
+            t108 = t107 + -2.0 * ((t59 * t51 + t106) * t5) * x1 + t106 * t4
+            t109 = t108 + (t57 * t51 + t106 * x1) * t54
+            t110 = t1 * t55 - t55 * x * t2 - 2.0 * (t55 * t3)
+            t111 = t110 + -2.0 * ((t56 * t55 + t109) * t3) * x + t109 * t2
+            hessian = np.zeros((1, 1))
+            hessian[0, 0] = t111 + (t55 + t109 * x) * t1
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -507,139 +487,134 @@ def nest_hessian(x):
         return hessian
 
 
-def _nest_hvp_float(x, vx):
-    """nest_hvp on Python floats."""
-    t1 = math.cos(x)
-    t2 = vx * t1
-    t3 = math.sin(x)
-    t4 = math.exp(-(x**2))
-    x1 = t3 * x + t4
-    t5 = math.sin(x1)
-    t6 = math.exp(-(x1**2))
-    x2 = t5 * x1 + t6
-    t7 = math.sin(x2)
-    t8 = math.exp(-(x2**2))
-    x3 = t7 * x2 + t8
-    t9 = math.sin(x3)
-    t10 = math.exp(-(x3**2))
-    x4 = t9 * x3 + t10
-    t11 = math.sin(x4)
-    t12 = math.exp(-(x4**2))
-    x5 = t11 * x4 + t12
-    t13 = math.sin(x5)
-    t14 = math.exp(-(x5**2))
-    x6 = t13 * x5 + t14
-    t15 = math.sin(x6)
-    t16 = math.exp(-(x6**2))
-    x7 = t15 * x6 + t16
-    t17 = math.sin(x7)
-    t18 = math.exp(-(x7**2))
-    x8 = t17 * x7 + t18
-    t19 = math.sin(x8)
-    t20 = math.exp(-(x8**2))
-    x9 = t19 * x8 + t20
-    t21 = math.exp(-(x9**2))
-    t22 = math.sin(x9)
-    t23 = math.cos(x9)
-    t24 = -2.0 * t21 * x9 + t22 + x9 * t23
-    t25 = t24 * t20
-    t26 = t24 * x8
-    t27 = math.cos(x8)
-    t28 = -2.0 * t25 * x8 + t24 * t19 + t26 * t27
-    t29 = t28 * t18
-    t30 = t28 * x7
-    t31 = math.cos(x7)
-    t32 = -2.0 * t29 * x7 + t28 * t17 + t30 * t31
-    t33 = t32 * t16
-    t34 = t32 * x6
-    t35 = math.cos(x6)
-    t36 = -2.0 * t33 * x6 + t32 * t15 + t34 * t35
-    t37 = t36 * t14
-    t38 = t36 * x5
-    t39 = math.cos(x5)
-    t40 = -2.0 * t37 * x5 + t36 * t13 + t38 * t39
-    t41 = t40 * t12
-    t42 = t40 * x4
-    t43 = math.cos(x4)
-    t44 = -2.0 * t41 * x4 + t40 * t11 + t42 * t43
-    t45 = t44 * t10
-    t46 = t44 * x3
-    t47 = math.cos(x3)
-    t48 = -2.0 * t45 * x3 + t44 * t9 + t46 * t47
-    t49 = t48 * t8
-    t50 = t48 * x2
-    t51 = math.cos(x2)
-    t52 = -2.0 * t49 * x2 + t48 * t7 + t50 * t51
-    t53 = t52 * t6
-    t54 = t52 * x1
-    t55 = math.cos(x1)
-    t56 = -2.0 * t53 * x1 + t52 * t5 + t54 * t55
-    t57 = -2.0 * (vx * x)
-    t58 = t2 * x + vx * t3 + t57 * t4
-    t59 = t58 * t55
-    t60 = -2.0 * (t58 * x1)
-    t61 = t59 * x1 + t58 * t5 + t60 * t6
-    t62 = t61 * t51
-    t63 = -2.0 * (t61 * x2)
-    t64 = t62 * x2 + t61 * t7 + t63 * t8
-    t65 = t64 * t47
-    t66 = -2.0 * (t64 * x3)
-    t67 = t65 * x3 + t64 * t9 + t66 * t10
-    t68 = t67 * t43
-    t69 = -2.0 * (t67 * x4)
-    t70 = t68 * x4 + t67 * t11 + t69 * t12
-    t71 = t70 * t39
-    t72 = -2.0 * (t70 * x5)
-    t73 = t71 * x5 + t70 * t13 + t72 * t14
-    t74 = t73 * t35
-    t75 = -2.0 * (t73 * x6)
-    t76 = t74 * x6 + t73 * t15 + t75 * t16
-    t77 = t76 * t31
-    t78 = -2.0 * (t76 * x7)
-    t79 = t77 * x7 + t76 * t17 + t78 * t18
-    t80 = t79 * t27
-    t81 = -2.0 * (t79 * x8)
-    t82 = t80 * x8 + t79 * t19 + t81 * t20
-    t83 = t82 * t23
-    t84 = t82 * x9
-    t85 = t83 - t84 * t22 + t83 + -2.0 * t82 * t21
-    t86 = t85 + -2.0 * (-2.0 * t84 * t21) * x9
-    t87 = t80 * t24 - t79 * t26 * t19 + -2.0 * t79 * t25
-    t88 = t87 + -2.0 * ((t81 * t24 + t86) * t20) * x8 + t86 * t19
-    t89 = t88 + (t79 * t24 + t86 * x8) * t27
-    t90 = t77 * t28 - t76 * t30 * t17 + -2.0 * t76 * t29
-    t91 = t90 + -2.0 * ((t78 * t28 + t89) * t18) * x7 + t89 * t17
-    t92 = t91 + (t76 * t28 + t89 * x7) * t31
-    t93 = t74 * t32 - t73 * t34 * t15 + -2.0 * t73 * t33
-    t94 = t93 + -2.0 * ((t75 * t32 + t92) * t16) * x6 + t92 * t15
-    t95 = t94 + (t73 * t32 + t92 * x6) * t35
-    t96 = t71 * t36 - t70 * t38 * t13 + -2.0 * t70 * t37
-    t97 = t96 + -2.0 * ((t72 * t36 + t95) * t14) * x5 + t95 * t13
-    t98 = t97 + (t70 * t36 + t95 * x5) * t39
-    t99 = t68 * t40 - t67 * t42 * t11 + -2.0 * t67 * t41
-    t100 = t99 + -2.0 * ((t69 * t40 + t98) * t12) * x4 + t98 * t11
-    t101 = t100 + (t67 * t40 + t98 * x4) * t43
-    t102 = t65 * t44 - t64 * t46 * t9 + -2.0 * t64 * t45
-    t103 = t102 + -2.0 * ((t66 * t44 + t101) * t10) * x3 + t101 * t9
-    t104 = t103 + (t64 * t44 + t101 * x3) * t47
-    t105 = t62 * t48 - t61 * t50 * t7 + -2.0 * t61 * t49
-    t106 = t105 + -2.0 * ((t63 * t48 + t104) * t8) * x2 + t104 * t7
-    t107 = t106 + (t61 * t48 + t104 * x2) * t51
-    t108 = t59 * t52 - t58 * t54 * t5 + -2.0 * t58 * t53
-    t109 = t108 + -2.0 * ((t60 * t52 + t107) * t6) * x1 + t107 * t5
-    t110 = t109 + (t58 * t52 + t107 * x1) * t55
-    t111 = t2 * t56 - vx * (t56 * x) * t3 + -2.0 * vx * (t56 * t4)
-    t112 = t111 + -2.0 * ((t57 * t56 + t110) * t4) * x + t110 * t3
-    return (t112 + (vx * t56 + t110 * x) * t1,)
-
-
 def nest_hvp(x, vx):
     """Hessian of nest times the vector (vx).
 
     nest(x) = x10"""
     if type(x) is float and type(vx) is float:
         try:
-            return _nest_hvp_float(x, vx)
+            t1 = math.cos(x)
+            t2 = vx * t1
+            t3 = math.sin(x)
+            t4 = math.exp(-(x**2))
+            x1 = t3 * x + t4
+            t5 = math.sin(x1)
+            t6 = math.exp(-(x1**2))
+            x2 = t5 * x1 + t6
+            t7 = math.sin(x2)
+            t8 = math.exp(-(x2**2))
+            x3 = t7 * x2 + t8
+            t9 = math.sin(x3)
+            t10 = math.exp(-(x3**2))
+            x4 = t9 * x3 + t10
+            t11 = math.sin(x4)
+            t12 = math.exp(-(x4**2))
+            x5 = t11 * x4 + t12
+            t13 = math.sin(x5)
+            t14 = math.exp(-(x5**2))
+            x6 = t13 * x5 + t14
+            t15 = math.sin(x6)
+            t16 = math.exp(-(x6**2))
+            x7 = t15 * x6 + t16
+            t17 = math.sin(x7)
+            t18 = math.exp(-(x7**2))
+            x8 = t17 * x7 + t18
+            t19 = math.sin(x8)
+            t20 = math.exp(-(x8**2))
+            x9 = t19 * x8 + t20
+            t21 = math.exp(-(x9**2))
+            t22 = math.sin(x9)
+            t23 = math.cos(x9)
+            t24 = -2.0 * t21 * x9 + t22 + x9 * t23
+            t25 = t24 * t20
+            t26 = t24 * x8
+            t27 = math.cos(x8)
+            t28 = -2.0 * t25 * x8 + t24 * t19 + t26 * t27
+            t29 = t28 * t18
+            t30 = t28 * x7
+            t31 = math.cos(x7)
+            t32 = -2.0 * t29 * x7 + t28 * t17 + t30 * t31
+            t33 = t32 * t16
+            t34 = t32 * x6
+            t35 = math.cos(x6)
+            t36 = -2.0 * t33 * x6 + t32 * t15 + t34 * t35
+            t37 = t36 * t14
+            t38 = t36 * x5
+            t39 = math.cos(x5)
+            t40 = -2.0 * t37 * x5 + t36 * t13 + t38 * t39
+            t41 = t40 * t12
+            t42 = t40 * x4
+            t43 = math.cos(x4)
+            t44 = -2.0 * t41 * x4 + t40 * t11 + t42 * t43
+            t45 = t44 * t10
+            t46 = t44 * x3
+            t47 = math.cos(x3)
+            t48 = -2.0 * t45 * x3 + t44 * t9 + t46 * t47
+            t49 = t48 * t8
+            t50 = t48 * x2
+            t51 = math.cos(x2)
+            t52 = -2.0 * t49 * x2 + t48 * t7 + t50 * t51
+            t53 = t52 * t6
+            t54 = t52 * x1
+            t55 = math.cos(x1)
+            t56 = -2.0 * t53 * x1 + t52 * t5 + t54 * t55
+            t57 = -2.0 * (vx * x)
+            t58 = t2 * x + vx * t3 + t57 * t4
+            t59 = t58 * t55
+            t60 = -2.0 * (t58 * x1)
+            t61 = t59 * x1 + t58 * t5 + t60 * t6
+            t62 = t61 * t51
+            t63 = -2.0 * (t61 * x2)
+            t64 = t62 * x2 + t61 * t7 + t63 * t8
+            t65 = t64 * t47
+            t66 = -2.0 * (t64 * x3)
+            t67 = t65 * x3 + t64 * t9 + t66 * t10
+            t68 = t67 * t43
+            t69 = -2.0 * (t67 * x4)
+            t70 = t68 * x4 + t67 * t11 + t69 * t12
+            t71 = t70 * t39
+            t72 = -2.0 * (t70 * x5)
+            t73 = t71 * x5 + t70 * t13 + t72 * t14
+            t74 = t73 * t35
+            t75 = -2.0 * (t73 * x6)
+            t76 = t74 * x6 + t73 * t15 + t75 * t16
+            t77 = t76 * t31
+            t78 = -2.0 * (t76 * x7)
+            t79 = t77 * x7 + t76 * t17 + t78 * t18
+            t80 = t79 * t27
+            t81 = -2.0 * (t79 * x8)
+            t82 = t80 * x8 + t79 * t19 + t81 * t20
+            t83 = t82 * t23
+            t84 = t82 * x9
+            t85 = t83 - t84 * t22 + t83 + -2.0 * t82 * t21
+            t86 = t85 + -2.0 * (-2.0 * t84 * t21) * x9
+            t87 = t80 * t24 - t79 * t26 * t19 + -2.0 * t79 * t25
+            t88 = t87 + -2.0 * ((t81 * t24 + t86) * t20) * x8 + t86 * t19
+            t89 = t88 + (t79 * t24 + t86 * x8) * t27
+            t90 = t77 * t28 - t76 * t30 * t17 + -2.0 * t76 * t29
+            t91 = t90 + -2.0 * ((t78 * t28 + t89) * t18) * x7 + t89 * t17
+            t92 = t91 + (t76 * t28 + t89 * x7) * t31
+            t93 = t74 * t32 - t73 * t34 * t15 + -2.0 * t73 * t33
+            t94 = t93 + -2.0 * ((t75 * t32 + t92) * t16) * x6 + t92 * t15
+            t95 = t94 + (t73 * t32 + t92 * x6) * t35
+            t96 = t71 * t36 - t70 * t38 * t13 + -2.0 * t70 * t37
+            t97 = t96 + -2.0 * ((t72 * t36 + t95) * t14) * x5 + t95 * t13
+            t98 = t97 + (t70 * t36 + t95 * x5) * t39
+            t99 = t68 * t40 - t67 * t42 * t11 + -2.0 * t67 * t41
+            t100 = t99 + -2.0 * ((t69 * t40 + t98) * t12) * x4 + t98 * t11
+            t101 = t100 + (t67 * t40 + t98 * x4) * t43
+            t102 = t65 * t44 - t64 * t46 * t9 + -2.0 * t64 * t45
+            t103 = t102 + -2.0 * ((t66 * t44 + t101) * t10) * x3 + t101 * t9
+            t104 = t103 + (t64 * t44 + t101 * x3) * t47
+            t105 = t62 * t48 - t61 * t50 * t7 + -2.0 * t61 * t49
+            t106 = t105 + -2.0 * ((t63 * t48 + t104) * t8) * x2 + t104 * t7
+            t107 = t106 + (t61 * t48 + t104 * x2) * t51
+            t108 = t59 * t52 - t58 * t54 * t5 + -2.0 * t58 * t53
+            t109 = t108 + -2.0 * ((t60 * t52 + t107) * t6) * x1 + t107 * t5
+            t110 = t109 + (t58 * t52 + t107 * x1) * t55
+            t111 = t2 * t56 - vx * (t56 * x) * t3 + -2.0 * vx * (t56 * t4)
+            t112 = t111 + -2.0 * ((t57 * t56 + t110) * t4) * x + t110 * t3
+            return (t112 + (vx * t56 + t110 * x) * t1,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, vx, 1.0)

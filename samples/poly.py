@@ -25,16 +25,11 @@ def _expand(value, shape, dtype):
     return np.full(shape, value, dtype)[()]
 
 
-def _f_float(x, y):
-    """f on Python floats."""
-    return x**2 * y + y + 2.0
-
-
 def f(x, y):
     """f(x, y) = x^2*y + y + 2"""
     if type(x) is float and type(y) is float:
         try:
-            return _f_float(x, y)
+            return x**2 * y + y + 2.0
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, y, 1.0)
@@ -44,20 +39,15 @@ def f(x, y):
         return x**2 * y + y + 2.0
 
 
-def _f_grad_float(x, y):
-    """f_grad on Python floats."""
-    dx = 2.0 * y * x
-    dy = x**2 + 1.0
-    return (dx, dy)
-
-
 def f_grad(x, y):
     """Gradient of f: the partials in (x, y).
 
     f(x, y) = x^2*y + y + 2"""
     if type(x) is float and type(y) is float:
         try:
-            return _f_grad_float(x, y)
+            dx = 2.0 * y * x
+            dy = x**2 + 1.0
+            return (dx, dy)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, y, 1.0)
@@ -70,21 +60,16 @@ def f_grad(x, y):
         return (dx, _expand(dy, shape, dtype))
 
 
-def _f_value_and_grad_float(x, y):
-    """f_value_and_grad on Python floats."""
-    t1 = x**2
-    dx = 2.0 * y * x
-    dy = t1 + 1.0
-    return (t1 * y + y + 2.0, (dx, dy))
-
-
 def f_value_and_grad(x, y):
     """Value and gradient of f: (value, partials in (x, y)).
 
     f(x, y) = x^2*y + y + 2"""
     if type(x) is float and type(y) is float:
         try:
-            return _f_value_and_grad_float(x, y)
+            t1 = x**2
+            dx = 2.0 * y * x
+            dy = t1 + 1.0
+            return (t1 * y + y + 2.0, (dx, dy))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, y, 1.0)
@@ -98,21 +83,16 @@ def f_value_and_grad(x, y):
         return (t1 * y + y + 2.0, (dx, _expand(dy, shape, dtype)))
 
 
-def _f_hessian_float(x, y):
-    """f_hessian on Python floats."""
-    hessian = np.zeros((2, 2))
-    hessian[0, 0] = 2.0 * y
-    hessian[0, 1] = hessian[1, 0] = 2.0 * x
-    return hessian
-
-
 def f_hessian(x, y):
     """Hessian of f in (x, y): shape batch + (2, 2).
 
     f(x, y) = x^2*y + y + 2"""
     if type(x) is float and type(y) is float:
         try:
-            return _f_hessian_float(x, y)
+            hessian = np.zeros((2, 2))
+            hessian[0, 0] = 2.0 * y
+            hessian[0, 1] = hessian[1, 0] = 2.0 * x
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, y, 1.0)
@@ -126,11 +106,6 @@ def f_hessian(x, y):
         return hessian
 
 
-def _f_hvp_float(x, y, vx, vy):
-    """f_hvp on Python floats."""
-    return (2.0 * vy * x + 2.0 * vx * y, 2.0 * (vx * x))
-
-
 def f_hvp(x, y, vx, vy):
     """Hessian of f times the vector (vx, vy).
 
@@ -142,7 +117,7 @@ def f_hvp(x, y, vx, vy):
         and type(vy) is float
     ):
         try:
-            return _f_hvp_float(x, y, vx, vy)
+            return (2.0 * vy * x + 2.0 * vx * y, 2.0 * (vx * x))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, y, vx, vy, 1.0)

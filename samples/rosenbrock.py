@@ -36,16 +36,11 @@ def _expand(value, shape, dtype):
     return np.full(shape, value, dtype)[()]
 
 
-def _rosen_float(x, y):
-    """rosen on Python floats."""
-    return (1.0 - x) ** 2 + 100.0 * (y - x**2) ** 2
-
-
 def rosen(x, y):
     """rosen(x, y) = (1 - x)^2 + 100*(y - x^2)^2"""
     if type(x) is float and type(y) is float:
         try:
-            return _rosen_float(x, y)
+            return (1.0 - x) ** 2 + 100.0 * (y - x**2) ** 2
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, y, 1.0)
@@ -55,21 +50,16 @@ def rosen(x, y):
         return (1.0 - x) ** 2 + 100.0 * (y - x**2) ** 2
 
 
-def _rosen_grad_float(x, y):
-    """rosen_grad on Python floats."""
-    t1 = y - x**2
-    dx = -400.0 * t1 * x - 2.0 * (1.0 - x)
-    dy = 200.0 * t1
-    return (dx, dy)
-
-
 def rosen_grad(x, y):
     """Gradient of rosen: the partials in (x, y).
 
     rosen(x, y) = (1 - x)^2 + 100*(y - x^2)^2"""
     if type(x) is float and type(y) is float:
         try:
-            return _rosen_grad_float(x, y)
+            t1 = y - x**2
+            dx = -400.0 * t1 * x - 2.0 * (1.0 - x)
+            dy = 200.0 * t1
+            return (dx, dy)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, y, 1.0)
@@ -82,22 +72,17 @@ def rosen_grad(x, y):
         return (dx, dy)
 
 
-def _rosen_value_and_grad_float(x, y):
-    """rosen_value_and_grad on Python floats."""
-    t1 = 1.0 - x
-    t2 = y - x**2
-    dx = -400.0 * t2 * x - 2.0 * t1
-    dy = 200.0 * t2
-    return (t1**2 + 100.0 * t2**2, (dx, dy))
-
-
 def rosen_value_and_grad(x, y):
     """Value and gradient of rosen: (value, partials in (x, y)).
 
     rosen(x, y) = (1 - x)^2 + 100*(y - x^2)^2"""
     if type(x) is float and type(y) is float:
         try:
-            return _rosen_value_and_grad_float(x, y)
+            t1 = 1.0 - x
+            t2 = y - x**2
+            dx = -400.0 * t2 * x - 2.0 * t1
+            dy = 200.0 * t2
+            return (t1**2 + 100.0 * t2**2, (dx, dy))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, y, 1.0)
@@ -111,23 +96,18 @@ def rosen_value_and_grad(x, y):
         return (t1**2 + 100.0 * t2**2, (dx, dy))
 
 
-def _rosen_hessian_float(x, y):
-    """rosen_hessian on Python floats."""
-    t1 = -400.0 * (y - x**2) + 2.0 + 800.0 * x * x
-    hessian = np.zeros((2, 2))
-    hessian[0, 0] = t1
-    hessian[0, 1] = hessian[1, 0] = -400.0 * x
-    hessian[1, 1] = 200.0
-    return hessian
-
-
 def rosen_hessian(x, y):
     """Hessian of rosen in (x, y): shape batch + (2, 2).
 
     rosen(x, y) = (1 - x)^2 + 100*(y - x^2)^2"""
     if type(x) is float and type(y) is float:
         try:
-            return _rosen_hessian_float(x, y)
+            t1 = -400.0 * (y - x**2) + 2.0 + 800.0 * x * x
+            hessian = np.zeros((2, 2))
+            hessian[0, 0] = t1
+            hessian[0, 1] = hessian[1, 0] = -400.0 * x
+            hessian[1, 1] = 200.0
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, y, 1.0)
@@ -143,14 +123,6 @@ def rosen_hessian(x, y):
         return hessian
 
 
-def _rosen_hvp_float(x, y, vx, vy):
-    """rosen_hvp on Python floats."""
-    t1 = 400.0 * (vx * x)
-    t2 = 200.0 * vy
-    t3 = 2.0 * vx + -400.0 * vx * (y - x**2) + 2.0 * (t1 - t2) * x
-    return (t3, t2 - t1)
-
-
 def rosen_hvp(x, y, vx, vy):
     """Hessian of rosen times the vector (vx, vy).
 
@@ -162,7 +134,10 @@ def rosen_hvp(x, y, vx, vy):
         and type(vy) is float
     ):
         try:
-            return _rosen_hvp_float(x, y, vx, vy)
+            t1 = 400.0 * (vx * x)
+            t2 = 200.0 * vy
+            t3 = 2.0 * vx + -400.0 * vx * (y - x**2) + 2.0 * (t1 - t2) * x
+            return (t3, t2 - t1)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, y, vx, vy, 1.0)
@@ -178,13 +153,6 @@ def rosen_hvp(x, y, vx, vy):
         return (t3, _expand(t2 - t1, shape, dtype))
 
 
-def _rosen4_float(x1, x2, x3, x4):
-    """rosen4 on Python floats."""
-    t1 = 100.0 * (x2 - x1**2) ** 2 + (1.0 - x1) ** 2
-    t2 = t1 + 100.0 * (x3 - x2**2) ** 2 + (1.0 - x2) ** 2
-    return t2 + 100.0 * (x4 - x3**2) ** 2 + (1.0 - x3) ** 2
-
-
 def rosen4(x1, x2, x3, x4):
     """rosen4(x1, x2, x3, x4) = 100*(x2 - x1^2)^2 + (1 - x1)^2 + 100*(x3 - x2^2)^2 + (1 - x2)^2 + 100*(x4 - x3^2)^2 + (1 - x3)^2"""
     if (
@@ -194,7 +162,9 @@ def rosen4(x1, x2, x3, x4):
         and type(x4) is float
     ):
         try:
-            return _rosen4_float(x1, x2, x3, x4)
+            t1 = 100.0 * (x2 - x1**2) ** 2 + (1.0 - x1) ** 2
+            t2 = t1 + 100.0 * (x3 - x2**2) ** 2 + (1.0 - x2) ** 2
+            return t2 + 100.0 * (x4 - x3**2) ** 2 + (1.0 - x3) ** 2
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x1, x2, x3, x4, 1.0)
@@ -206,18 +176,6 @@ def rosen4(x1, x2, x3, x4):
         t1 = 100.0 * (x2 - x1**2) ** 2 + (1.0 - x1) ** 2
         t2 = t1 + 100.0 * (x3 - x2**2) ** 2 + (1.0 - x2) ** 2
         return t2 + 100.0 * (x4 - x3**2) ** 2 + (1.0 - x3) ** 2
-
-
-def _rosen4_grad_float(x1, x2, x3, x4):
-    """rosen4_grad on Python floats."""
-    t1 = x2 - x1**2
-    dx1 = -2.0 * (1.0 - x1) + -400.0 * t1 * x1
-    t2 = x3 - x2**2
-    dx2 = -2.0 * (1.0 - x2) + -400.0 * t2 * x2 + 200.0 * t1
-    t3 = x4 - x3**2
-    dx3 = -2.0 * (1.0 - x3) + -400.0 * t3 * x3 + 200.0 * t2
-    dx4 = 200.0 * t3
-    return (dx1, dx2, dx3, dx4)
 
 
 def rosen4_grad(x1, x2, x3, x4):
@@ -232,7 +190,14 @@ def rosen4_grad(x1, x2, x3, x4):
         and type(x4) is float
     ):
         try:
-            return _rosen4_grad_float(x1, x2, x3, x4)
+            t1 = x2 - x1**2
+            dx1 = -2.0 * (1.0 - x1) + -400.0 * t1 * x1
+            t2 = x3 - x2**2
+            dx2 = -2.0 * (1.0 - x2) + -400.0 * t2 * x2 + 200.0 * t1
+            t3 = x4 - x3**2
+            dx3 = -2.0 * (1.0 - x3) + -400.0 * t3 * x3 + 200.0 * t2
+            dx4 = 200.0 * t3
+            return (dx1, dx2, dx3, dx4)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x1, x2, x3, x4, 1.0)
@@ -257,22 +222,6 @@ def rosen4_grad(x1, x2, x3, x4):
         )
 
 
-def _rosen4_value_and_grad_float(x1, x2, x3, x4):
-    """rosen4_value_and_grad on Python floats."""
-    t1 = x2 - x1**2
-    t2 = 1.0 - x1
-    t3 = x3 - x2**2
-    t4 = 1.0 - x2
-    t5 = x4 - x3**2
-    t6 = 100.0 * t1**2 + t2**2 + 100.0 * t3**2 + t4**2
-    t7 = 1.0 - x3
-    dx1 = -2.0 * t2 + -400.0 * t1 * x1
-    dx2 = -2.0 * t4 + -400.0 * t3 * x2 + 200.0 * t1
-    dx3 = -2.0 * t7 + -400.0 * t5 * x3 + 200.0 * t3
-    dx4 = 200.0 * t5
-    return (t6 + 100.0 * t5**2 + t7**2, (dx1, dx2, dx3, dx4))
-
-
 def rosen4_value_and_grad(x1, x2, x3, x4):
     """Value and gradient of rosen4: (value, partials in (x1, x2, x3, x4)).
 
@@ -285,7 +234,18 @@ def rosen4_value_and_grad(x1, x2, x3, x4):
         and type(x4) is float
     ):
         try:
-            return _rosen4_value_and_grad_float(x1, x2, x3, x4)
+            t1 = x2 - x1**2
+            t2 = 1.0 - x1
+            t3 = x3 - x2**2
+            t4 = 1.0 - x2
+            t5 = x4 - x3**2
+            t6 = 100.0 * t1**2 + t2**2 + 100.0 * t3**2 + t4**2
+            t7 = 1.0 - x3
+            dx1 = -2.0 * t2 + -400.0 * t1 * x1
+            dx2 = -2.0 * t4 + -400.0 * t3 * x2 + 200.0 * t1
+            dx3 = -2.0 * t7 + -400.0 * t5 * x3 + 200.0 * t3
+            dx4 = 200.0 * t5
+            return (t6 + 100.0 * t5**2 + t7**2, (dx1, dx2, dx3, dx4))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x1, x2, x3, x4, 1.0)
@@ -317,22 +277,6 @@ def rosen4_value_and_grad(x1, x2, x3, x4):
         )
 
 
-def _rosen4_hessian_float(x1, x2, x3, x4):
-    """rosen4_hessian on Python floats."""
-    t1 = -400.0 * (x2 - x1**2) + 800.0 * x1 * x1 + 2.0
-    t2 = -400.0 * (x3 - x2**2) + 200.0 + 800.0 * x2 * x2 + 2.0
-    t3 = -400.0 * (x4 - x3**2) + 200.0 + 800.0 * x3 * x3 + 2.0
-    hessian = np.zeros((4, 4))
-    hessian[0, 0] = t1
-    hessian[0, 1] = hessian[1, 0] = -400.0 * x1
-    hessian[1, 1] = t2
-    hessian[1, 2] = hessian[2, 1] = -400.0 * x2
-    hessian[2, 2] = t3
-    hessian[2, 3] = hessian[3, 2] = -400.0 * x3
-    hessian[3, 3] = 200.0
-    return hessian
-
-
 def rosen4_hessian(x1, x2, x3, x4):
     """Hessian of rosen4 in (x1, x2, x3, x4): shape batch + (4, 4).
 
@@ -345,7 +289,18 @@ def rosen4_hessian(x1, x2, x3, x4):
         and type(x4) is float
     ):
         try:
-            return _rosen4_hessian_float(x1, x2, x3, x4)
+            t1 = -400.0 * (x2 - x1**2) + 800.0 * x1 * x1 + 2.0
+            t2 = -400.0 * (x3 - x2**2) + 200.0 + 800.0 * x2 * x2 + 2.0
+            t3 = -400.0 * (x4 - x3**2) + 200.0 + 800.0 * x3 * x3 + 2.0
+            hessian = np.zeros((4, 4))
+            hessian[0, 0] = t1
+            hessian[0, 1] = hessian[1, 0] = -400.0 * x1
+            hessian[1, 1] = t2
+            hessian[1, 2] = hessian[2, 1] = -400.0 * x2
+            hessian[2, 2] = t3
+            hessian[2, 3] = hessian[3, 2] = -400.0 * x3
+            hessian[3, 3] = 200.0
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x1, x2, x3, x4, 1.0)
@@ -369,25 +324,6 @@ def rosen4_hessian(x1, x2, x3, x4):
         return hessian
 
 
-def _rosen4_hvp_float(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
-    """rosen4_hvp on Python floats."""
-    t1 = 400.0 * (vx1 * x1)
-    t2 = 200.0 * vx2
-    t3 = -400.0 * vx1 * (x2 - x1**2) + 2.0 * (t1 - t2) * x1
-    t4 = 400.0 * (vx2 * x2)
-    t5 = 200.0 * vx3
-    t6 = -400.0 * vx2 * (x3 - x2**2) + 2.0 * (t4 - t5) * x2
-    t7 = 400.0 * (vx3 * x3)
-    t8 = 200.0 * vx4
-    t9 = -400.0 * vx3 * (x4 - x3**2) + 2.0 * (t7 - t8) * x3
-    return (
-        t3 + 2.0 * vx1,
-        t6 + 2.0 * vx2 + (t2 - t1),
-        t9 + 2.0 * vx3 + (t5 - t4),
-        t8 - t7,
-    )
-
-
 def rosen4_hvp(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
     """Hessian of rosen4 times the vector (vx1, vx2, vx3, vx4).
 
@@ -404,7 +340,21 @@ def rosen4_hvp(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
         and type(vx4) is float
     ):
         try:
-            return _rosen4_hvp_float(x1, x2, x3, x4, vx1, vx2, vx3, vx4)
+            t1 = 400.0 * (vx1 * x1)
+            t2 = 200.0 * vx2
+            t3 = -400.0 * vx1 * (x2 - x1**2) + 2.0 * (t1 - t2) * x1
+            t4 = 400.0 * (vx2 * x2)
+            t5 = 200.0 * vx3
+            t6 = -400.0 * vx2 * (x3 - x2**2) + 2.0 * (t4 - t5) * x2
+            t7 = 400.0 * (vx3 * x3)
+            t8 = 200.0 * vx4
+            t9 = -400.0 * vx3 * (x4 - x3**2) + 2.0 * (t7 - t8) * x3
+            return (
+                t3 + 2.0 * vx1,
+                t6 + 2.0 * vx2 + (t2 - t1),
+                t9 + 2.0 * vx3 + (t5 - t4),
+                t8 - t7,
+            )
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x1, x2, x3, x4, vx1, vx2, vx3, vx4, 1.0)

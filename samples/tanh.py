@@ -24,17 +24,12 @@ def _sigmoid1(x):
     return e / (1.0 + e)
 
 
-def _t_float(x):
-    """t on Python floats."""
-    t1 = math.exp(-2.0 * x)
-    return (1.0 - t1) / (t1 + 1.0)
-
-
 def t(x):
     """t(x) = (1 - exp(-2*x)) / (1 + exp(-2*x))"""
     if type(x) is float:
         try:
-            return _t_float(x)
+            t1 = math.exp(-2.0 * x)
+            return (1.0 - t1) / (t1 + 1.0)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -44,21 +39,16 @@ def t(x):
         return (1.0 - t1) / (t1 + 1.0)
 
 
-def _t_grad_float(x):
-    """t_grad on Python floats."""
-    t1 = math.exp(-2.0 * x)
-    t2 = t1 + 1.0
-    dx = -2.0 * ((-((1.0 - t1) / t2 / t2) - _sigmoid1(2.0 * x)) * t1)
-    return (dx,)
-
-
 def t_grad(x):
     """Gradient of t: the partials in (x).
 
     t(x) = (1 - exp(-2*x)) / (1 + exp(-2*x))"""
     if type(x) is float:
         try:
-            return _t_grad_float(x)
+            t1 = math.exp(-2.0 * x)
+            t2 = t1 + 1.0
+            dx = -2.0 * ((-((1.0 - t1) / t2 / t2) - _sigmoid1(2.0 * x)) * t1)
+            return (dx,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -70,22 +60,17 @@ def t_grad(x):
         return (dx,)
 
 
-def _t_value_and_grad_float(x):
-    """t_value_and_grad on Python floats."""
-    t1 = math.exp(-2.0 * x)
-    t2 = t1 + 1.0
-    t3 = (1.0 - t1) / t2
-    dx = -2.0 * ((-(t3 / t2) - _sigmoid1(2.0 * x)) * t1)
-    return (t3, (dx,))
-
-
 def t_value_and_grad(x):
     """Value and gradient of t: (value, partials in (x)).
 
     t(x) = (1 - exp(-2*x)) / (1 + exp(-2*x))"""
     if type(x) is float:
         try:
-            return _t_value_and_grad_float(x)
+            t1 = math.exp(-2.0 * x)
+            t2 = t1 + 1.0
+            t3 = (1.0 - t1) / t2
+            dx = -2.0 * ((-(t3 / t2) - _sigmoid1(2.0 * x)) * t1)
+            return (t3, (dx,))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -98,30 +83,25 @@ def t_value_and_grad(x):
         return (t3, (dx,))
 
 
-def _t_hessian_float(x):
-    """t_hessian on Python floats."""
-    t1 = -2.0 * x
-    t2 = math.exp(t1)
-    t3 = 2.0 * t2
-    t4 = _sigmoid1(2.0 * x)
-    t5 = t2 + 1.0
-    t6 = (1.0 - t2) / t5
-    t7 = t6 / t5
-    t8 = t3 / t5
-    t9 = -2.0 * (-t7 - t4) + (-(t3 * t7 / t5) - t8 * t6 / t5)
-    t10 = 2.0 * (t3 * (t4 * _sigmoid1(t1)))
-    hessian = np.zeros((1, 1))
-    hessian[0, 0] = t10 - 2.0 * ((t9 - t8 / t5) * t2)
-    return hessian
-
-
 def t_hessian(x):
     """Hessian of t in (x): shape batch + (1, 1).
 
     t(x) = (1 - exp(-2*x)) / (1 + exp(-2*x))"""
     if type(x) is float:
         try:
-            return _t_hessian_float(x)
+            t1 = -2.0 * x
+            t2 = math.exp(t1)
+            t3 = 2.0 * t2
+            t4 = _sigmoid1(2.0 * x)
+            t5 = t2 + 1.0
+            t6 = (1.0 - t2) / t5
+            t7 = t6 / t5
+            t8 = t3 / t5
+            t9 = -2.0 * (-t7 - t4) + (-(t3 * t7 / t5) - t8 * t6 / t5)
+            t10 = 2.0 * (t3 * (t4 * _sigmoid1(t1)))
+            hessian = np.zeros((1, 1))
+            hessian[0, 0] = t10 - 2.0 * ((t9 - t8 / t5) * t2)
+            return hessian
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
@@ -143,29 +123,24 @@ def t_hessian(x):
         return hessian
 
 
-def _t_hvp_float(x, vx):
-    """t_hvp on Python floats."""
-    t1 = -2.0 * vx
-    t2 = -2.0 * x
-    t3 = math.exp(t2)
-    t4 = t1 * t3
-    t5 = _sigmoid1(2.0 * x)
-    t6 = t3 + 1.0
-    t7 = (1.0 - t3) / t6
-    t8 = t7 / t6
-    t9 = t4 / t6
-    t10 = t1 * (-t8 - t5) + (t4 * t8 / t6 + t9 * t7 / t6) + t9 / t6
-    t11 = -2.0 * (t4 * (t5 * _sigmoid1(t2))) - 2.0 * (t10 * t3)
-    return (t11,)
-
-
 def t_hvp(x, vx):
     """Hessian of t times the vector (vx).
 
     t(x) = (1 - exp(-2*x)) / (1 + exp(-2*x))"""
     if type(x) is float and type(vx) is float:
         try:
-            return _t_hvp_float(x, vx)
+            t1 = -2.0 * vx
+            t2 = -2.0 * x
+            t3 = math.exp(t2)
+            t4 = t1 * t3
+            t5 = _sigmoid1(2.0 * x)
+            t6 = t3 + 1.0
+            t7 = (1.0 - t3) / t6
+            t8 = t7 / t6
+            t9 = t4 / t6
+            t10 = t1 * (-t8 - t5) + (t4 * t8 / t6 + t9 * t7 / t6) + t9 / t6
+            t11 = -2.0 * (t4 * (t5 * _sigmoid1(t2))) - 2.0 * (t10 * t3)
+            return (t11,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, vx, 1.0)

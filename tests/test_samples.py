@@ -68,7 +68,9 @@ def test_rosenbrock_hessian_at_minimum():
 def test_rosen4_hessian_is_tridiagonal_in_code():
     text = (SAMPLES / "rosenbrock.py").read_text()
     body = text[text.index("def rosen4_hessian") :]
-    body = body[: body.index("return hessian")]
+    body = body[: body.index("\n\n\ndef ")]  # both paths: floats, then numpy
     for i, j in [(0, 2), (0, 3), (1, 3)]:
         assert f"hessian[..., {i}, {j}]" not in body  # structural zeros: no code
+        assert f"hessian[{i}, {j}]" not in body
     assert "hessian[..., 0, 1]" in body and "hessian[..., 2, 3]" in body
+    assert "hessian[0, 1]" in body and "hessian[2, 3]" in body
