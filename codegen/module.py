@@ -230,8 +230,7 @@ def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[str]:
     symmetric = isinstance(spec.result, Symmetric)
     needs_shape = symmetric or any(m != full for m in plan.masks.values())
     if needs_shape:
-        shapes = [f"{p}.shape" for p in pnames]
-        lines += layout.call("shape = np.broadcast_shapes(", shapes, INDENT)
+        lines += _broadcast_shape(pnames)
     # numpy's IEEE answers (log(0) = -inf, 1/0 = inf, sqrt(-1) = nan) are the
     # documented values; the warnings numpy would add, and np.where's evaluation of
     # the branch not taken, are noise in derivative code.
@@ -256,6 +255,16 @@ def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[str]:
             spec.result, names, NUMPY, "shape + (", "..., ", body
         )
     return lines + _return(spec.result, out, body)
+
+
+def _broadcast_shape(params: list[str]) -> list[str]:
+    """`shape = ...`: the inputs' broadcast shape, which every output takes."""
+    # np.broadcast is 3x faster than np.broadcast_shapes (~0.4 us for two arrays,
+    # a tenth of a small batch gradient) but takes at most 32 arrays in numpy 1.x.
+    if len(params) <= 32:
+        return layout.call("shape = np.broadcast(", params, INDENT, ").shape")
+    shapes = [f"{p}.shape" for p in params]
+    return layout.call("shape = np.broadcast_shapes(", shapes, INDENT)
 
 
 def _fast_path(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[str]:

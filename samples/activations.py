@@ -149,7 +149,7 @@ def s_hessian(z):
             pass
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
-    shape = np.broadcast_shapes(z.shape)
+    shape = np.broadcast(z).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = _sigmoid(-z)
         t2 = _sigmoid(z)
@@ -238,7 +238,7 @@ def sp_hessian(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    shape = np.broadcast_shapes(x.shape)
+    shape = np.broadcast(x).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         hessian = np.zeros(shape + (1, 1), dtype)
         hessian[..., 0, 0] = _sigmoid(x) * _sigmoid(-x)
@@ -320,7 +320,7 @@ def r_hessian(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    shape = np.broadcast_shapes(x.shape)
+    shape = np.broadcast(x).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         hessian = np.zeros(shape + (1, 1), dtype)
         return hessian
@@ -338,7 +338,7 @@ def r_hvp(x, vx):
     dtype = np.result_type(x, vx, 1.0)
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
-    shape = np.broadcast_shapes(x.shape, vx.shape)
+    shape = np.broadcast(x, vx).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return (_expand(0.0, shape, dtype),)
 
@@ -406,7 +406,7 @@ def leaky_hessian(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    shape = np.broadcast_shapes(x.shape)
+    shape = np.broadcast(x).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         hessian = np.zeros(shape + (1, 1), dtype)
         return hessian
@@ -424,7 +424,7 @@ def leaky_hvp(x, vx):
     dtype = np.result_type(x, vx, 1.0)
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
-    shape = np.broadcast_shapes(x.shape, vx.shape)
+    shape = np.broadcast(x, vx).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return (_expand(0.0, shape, dtype),)
 
@@ -492,7 +492,7 @@ def th_hessian(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    shape = np.broadcast_shapes(x.shape)
+    shape = np.broadcast(x).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = np.tanh(x)
         hessian = np.zeros(shape + (1, 1), dtype)

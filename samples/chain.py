@@ -74,7 +74,7 @@ def z_hessian(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    shape = np.broadcast_shapes(x.shape)
+    shape = np.broadcast(x).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = x**2
         t2 = 2.0 * np.cos(t1) + -2.0 * (2.0 * x * np.sin(t1)) * x

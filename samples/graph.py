@@ -59,7 +59,7 @@ def J_grad(a, b, c):
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)
     c = np.asarray(c, dtype)
-    shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
+    shape = np.broadcast(a, b, c).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         db = 3.0 * c
         dc = 3.0 * b
@@ -87,7 +87,7 @@ def J_value_and_grad(a, b, c):
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)
     c = np.asarray(c, dtype)
-    shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
+    shape = np.broadcast(a, b, c).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         u = b * c
         v = a + u
@@ -118,7 +118,7 @@ def J_hessian(a, b, c):
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)
     c = np.asarray(c, dtype)
-    shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
+    shape = np.broadcast(a, b, c).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         hessian = np.zeros(shape + (3, 3), dtype)
         hessian[..., 1, 2] = hessian[..., 2, 1] = 3.0
@@ -148,7 +148,7 @@ def J_hvp(a, b, c, va, vb, vc):
     va = np.asarray(va, dtype)
     vb = np.asarray(vb, dtype)
     vc = np.asarray(vc, dtype)
-    shape = np.broadcast_shapes(a.shape, b.shape, c.shape, va.shape, vb.shape, vc.shape)
+    shape = np.broadcast(a, b, c, va, vb, vc).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return (
             _expand(0.0, shape, dtype),

@@ -104,7 +104,7 @@ def sigmoid_hessian(z):
             pass
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
-    shape = np.broadcast_shapes(z.shape)
+    shape = np.broadcast(z).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = _sigmoid(-z)
         t2 = _sigmoid(z)
@@ -232,7 +232,7 @@ def loss_hessian(w, b, x, y):
     b = np.asarray(b, dtype)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
-    shape = np.broadcast_shapes(w.shape, b.shape, x.shape, y.shape)
+    shape = np.broadcast(w, b, x, y).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = w * x + b
         t2 = _sigmoid(-t1)

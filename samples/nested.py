@@ -360,7 +360,7 @@ def nest_hessian(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    shape = np.broadcast_shapes(x.shape)
+    shape = np.broadcast(x).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = np.cos(x)
         t2 = np.sin(x)

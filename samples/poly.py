@@ -53,7 +53,7 @@ def f_grad(x, y):
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
-    shape = np.broadcast_shapes(x.shape, y.shape)
+    shape = np.broadcast(x, y).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         dx = 2.0 * y * x
         dy = x**2 + 1.0
@@ -75,7 +75,7 @@ def f_value_and_grad(x, y):
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
-    shape = np.broadcast_shapes(x.shape, y.shape)
+    shape = np.broadcast(x, y).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = x**2
         dx = 2.0 * y * x
@@ -98,7 +98,7 @@ def f_hessian(x, y):
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
-    shape = np.broadcast_shapes(x.shape, y.shape)
+    shape = np.broadcast(x, y).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         hessian = np.zeros(shape + (2, 2), dtype)
         hessian[..., 0, 0] = 2.0 * y
@@ -125,6 +125,6 @@ def f_hvp(x, y, vx, vy):
     y = np.asarray(y, dtype)
     vx = np.asarray(vx, dtype)
     vy = np.asarray(vy, dtype)
-    shape = np.broadcast_shapes(x.shape, y.shape, vx.shape, vy.shape)
+    shape = np.broadcast(x, y, vx, vy).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return (2.0 * vy * x + 2.0 * vx * y, _expand(2.0 * (vx * x), shape, dtype))

@@ -113,7 +113,7 @@ def rosen_hessian(x, y):
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
-    shape = np.broadcast_shapes(x.shape, y.shape)
+    shape = np.broadcast(x, y).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = -400.0 * (y - x**2) + 2.0 + 800.0 * x * x
         hessian = np.zeros(shape + (2, 2), dtype)
@@ -145,7 +145,7 @@ def rosen_hvp(x, y, vx, vy):
     y = np.asarray(y, dtype)
     vx = np.asarray(vx, dtype)
     vy = np.asarray(vy, dtype)
-    shape = np.broadcast_shapes(x.shape, y.shape, vx.shape, vy.shape)
+    shape = np.broadcast(x, y, vx, vy).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = 400.0 * (vx * x)
         t2 = 200.0 * vy
@@ -205,7 +205,7 @@ def rosen4_grad(x1, x2, x3, x4):
     x2 = np.asarray(x2, dtype)
     x3 = np.asarray(x3, dtype)
     x4 = np.asarray(x4, dtype)
-    shape = np.broadcast_shapes(x1.shape, x2.shape, x3.shape, x4.shape)
+    shape = np.broadcast(x1, x2, x3, x4).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = x2 - x1**2
         dx1 = -2.0 * (1.0 - x1) + -400.0 * t1 * x1
@@ -253,7 +253,7 @@ def rosen4_value_and_grad(x1, x2, x3, x4):
     x2 = np.asarray(x2, dtype)
     x3 = np.asarray(x3, dtype)
     x4 = np.asarray(x4, dtype)
-    shape = np.broadcast_shapes(x1.shape, x2.shape, x3.shape, x4.shape)
+    shape = np.broadcast(x1, x2, x3, x4).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = x2 - x1**2
         t2 = 1.0 - x1
@@ -308,7 +308,7 @@ def rosen4_hessian(x1, x2, x3, x4):
     x2 = np.asarray(x2, dtype)
     x3 = np.asarray(x3, dtype)
     x4 = np.asarray(x4, dtype)
-    shape = np.broadcast_shapes(x1.shape, x2.shape, x3.shape, x4.shape)
+    shape = np.broadcast(x1, x2, x3, x4).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = -400.0 * (x2 - x1**2) + 800.0 * x1 * x1 + 2.0
         t2 = -400.0 * (x3 - x2**2) + 200.0 + 800.0 * x2 * x2 + 2.0
@@ -366,16 +366,7 @@ def rosen4_hvp(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
     vx2 = np.asarray(vx2, dtype)
     vx3 = np.asarray(vx3, dtype)
     vx4 = np.asarray(vx4, dtype)
-    shape = np.broadcast_shapes(
-        x1.shape,
-        x2.shape,
-        x3.shape,
-        x4.shape,
-        vx1.shape,
-        vx2.shape,
-        vx3.shape,
-        vx4.shape,
-    )
+    shape = np.broadcast(x1, x2, x3, x4, vx1, vx2, vx3, vx4).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = 400.0 * (vx1 * x1)
         t2 = 200.0 * vx2

@@ -106,7 +106,7 @@ def t_hessian(x):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
-    shape = np.broadcast_shapes(x.shape)
+    shape = np.broadcast(x).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = -2.0 * x
         t2 = np.exp(t1)

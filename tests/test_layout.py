@@ -56,3 +56,10 @@ def test_condition_layout_matches_black(n):
     text = "\n".join(["def f():"] + condition("if", "and", tests, "    ") + body) + "\n"
     assert black_of(text) == text
     assert (text.count("\n") > 4) == (n > 3)  # long conditions really are split
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 30])
+def test_call_with_an_attribute_after_it_matches_black(n):
+    lines = ["def f():"] + call("shape = np.broadcast(", names(n), "    ", ").shape")
+    text = "\n".join(lines) + "\n"
+    assert black_of(text) == text

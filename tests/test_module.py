@@ -228,3 +228,17 @@ def test_a_parameter_named_float_is_mangled_and_the_float_path_still_runs():
     assert "def f(float_):" in text and "type(float_) is float" in text
     ns = load(text)
     assert type(ns["f"](3.0)) is float and ns["f"](3.0) == 9.0
+
+
+@pytest.mark.parametrize("n", [2, 32, 33, 40])
+def test_outputs_broadcast_over_many_parameters(n):
+    spec, _ = chain_spec(n)  # np.broadcast takes 32 arrays at most in numpy 1.x
+    ns = load(render(spec))
+    point = [np.float64(k) for k in range(n)]
+    point[0], point[-1] = np.arange(3.0)[:, None], np.arange(4.0)
+    grad = ns["f_grad"](*point)
+    assert all(np.shape(d) == (3, 4) for d in grad)
+    padded = [0.0, *point, 0.0]  # d/dx_i = x_(i-1) + x_(i+1)
+    for i, d in enumerate(grad):
+        assert np.array_equal(d, np.broadcast_to(padded[i] + padded[i + 2], (3, 4)))
+    assert ns["f_hessian"](*point).shape == (3, 4, n, n)
