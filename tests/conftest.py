@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from symgrad.cli import main
+
+# The default run (and CI) draws the same examples every time, so a green main stays
+# green; a campaign (SYMGRAD_FUZZ_EXAMPLES set, see README) explores new ones.
+settings.register_profile("fixed", derandomize=True)
+settings.register_profile("campaign", derandomize=False)
+settings.load_profile(
+    "campaign" if os.environ.get("SYMGRAD_FUZZ_EXAMPLES") else "fixed"
+)
 
 _counter = itertools.count()
 

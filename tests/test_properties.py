@@ -6,6 +6,7 @@ import math
 import os
 import warnings
 
+import mpmath
 import numpy as np
 import sympy
 from hypothesis import HealthCheck, assume, given, settings
@@ -57,8 +58,31 @@ def _sympy_reference(text: str):
     )  # noqa: E731
     grad = [no_delta(sympy.diff(expr, v)) for v in (x, y)]
     hess = [[no_delta(sympy.diff(g, v)) for v in (x, y)] for g in grad]
-    fn = sympy.lambdify((x, y), [expr, grad, hess], modules="numpy")
-    return fn
+    # mpmath, not numpy: numpy's printer turns the nested Piecewise that derivatives
+    # of max/min produce into np.select with non-boolean conditions, which raises;
+    # mpmath evaluates them as Python conditionals and never overflows.
+    fn = sympy.lambdify((x, y), [expr, grad, hess], modules="mpmath")
+
+    def reference(px: float, py: float):
+        try:
+            value, gradient, hessian = fn(px, py)
+        except ZeroDivisionError:  # the reference is undefined here: the test skips
+            return math.nan, [math.nan] * 2, [[math.nan] * 2] * 2
+        return (
+            _real(value),
+            [_real(g) for g in gradient],
+            [[_real(h) for h in row] for row in hessian],
+        )
+
+    return reference
+
+
+def _real(number) -> float:
+    """An mpmath (or plain) number as a float; nan where it is complex (off-domain)."""
+    number = mpmath.mpmathify(number)
+    if isinstance(number, mpmath.mpc):
+        return float(number.real) if number.imag == 0 else math.nan
+    return float(number)
 
 
 def _close(a, b) -> bool:
