@@ -8,6 +8,7 @@ differentiation and code generation.
 from __future__ import annotations
 
 import inspect
+import linecache
 import numbers
 from collections.abc import Callable, Sequence
 
@@ -98,10 +99,32 @@ def _name_of(fn: Callable) -> str:
 
 
 def _source_of(fn: Callable) -> str:
-    try:
-        return inspect.getsource(fn).strip()
-    except (OSError, TypeError):
-        return f"{getattr(fn, '__qualname__', 'function')} (source not available)"
+    """fn's source text (decorators included), as inspect.getsource gives it."""
+    code = getattr(fn, "__code__", None)
+    module_globals = getattr(fn, "__globals__", None)
+    lines = linecache.getlines(code.co_filename, module_globals) if code else []
+    if lines and code.co_firstlineno <= len(lines):
+        return _block(lines, code)
+    return f"{getattr(fn, '__qualname__', 'function')} (source not available)"
+
+
+def _block(lines: list[str], code) -> str:
+    # inspect.getsource tokenizes, and its tokenizer's first use costs ~10 ms, more
+    # than a warm cache hit: cut the block from the line table and indentation.
+    # It runs from the first line (the first decorator) to the last line with
+    # bytecode, then on over lines indented deeper than that first line
+    # (the closing brackets of a statement that spans lines).
+    first = code.co_firstlineno - 1
+    last = max((line for _, _, line in code.co_lines() if line), default=first + 1)
+    indent = _indent(lines[first])
+    end = max(last, first + 1)
+    while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) > indent):
+        end += 1
+    return "".join(lines[first:end]).strip()
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
 
 
 def _module_text(module) -> str:

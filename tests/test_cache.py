@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -128,3 +129,22 @@ def test_two_processes_compiling_one_key_both_succeed(tmp_path):
     assert all(out.strip() == "ok" for out, _ in results)
     entries = list((tmp_path / "cache").glob("sg_*.py"))
     assert len(entries) == 1 and not list((tmp_path / "cache").glob("*.tmp"))
+
+
+def test_source_stamp_changes_with_any_edit(tmp_path):
+    """An edited, added or removed generator file is a new stamp; untouched is the same."""
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.py").write_text("y = 2\n")
+    before = cache.source_stamp([tmp_path])
+    assert cache.source_stamp([tmp_path]) == before
+    (tmp_path / "a.py").write_text("x = 10\n")  # a different size
+    edited = cache.source_stamp([tmp_path])
+    assert edited != before
+    os.utime(tmp_path / "b.py", ns=(1, 1))  # same size, another modification time
+    touched = cache.source_stamp([tmp_path])
+    assert touched != edited
+    (tmp_path / "c.py").write_text("")
+    added = cache.source_stamp([tmp_path])
+    assert added != touched
+    (tmp_path / "c.py").unlink()
+    assert cache.source_stamp([tmp_path]) == touched

@@ -144,3 +144,55 @@ def test_where_with_an_undefined_untaken_branch():
         value, (d,) = f.value_and_grad(-3.0)
         h = f.hessian(-3.0)
     assert (value, d, h[0, 0]) == (0.0, 0.0, 0.0)
+
+
+def _plain(x, y):
+    return x * y
+
+
+def _wrapped_signature(
+    x,
+    y,
+):
+    """A signature black wraps over lines, its closing bracket at the def's indent."""
+    return (
+        x * y
+        + y
+    )  # fmt: skip
+
+
+def _trailing_comment(x):
+    return x**2
+    # a comment after the last statement
+
+
+_one_line = lambda x: x**2  # noqa: E731
+
+
+def _with_a_blank_line(x):
+    y = x + 1
+
+    return y * x
+
+
+@pytest.mark.parametrize(
+    "fn", [_plain, _wrapped_signature, _trailing_comment, _one_line, _with_a_blank_line]
+)
+def test_source_text_is_what_inspect_reads(fn):
+    from symgrad.decorator import _source_of
+
+    assert _source_of(fn) == inspect.getsource(fn).strip()
+
+
+def test_source_of_a_decorated_nested_function_includes_its_decorator():
+    from symgrad.decorator import _source_of
+
+    def decorate(f):
+        return f
+
+    @decorate
+    def inner(x):
+        return x + 1
+
+    assert _source_of(inner) == inspect.getsource(inner).strip()
+    assert _source_of(inner).startswith("@decorate")
