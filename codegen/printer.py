@@ -140,6 +140,8 @@ def _spell(node: Node, ctx: _Context) -> tuple[str, int]:
     op, args = node.op, node.args
     if op == "const":
         return constant(node.attrs[0], ctx.dialect)
+    if op in ("add", "sub") and _leads_with_a_negative_constant(args[1], ctx):
+        return _flipped_sum(node, ctx)
     if op in INFIX:
         symbol, prec = INFIX[op]
         # comparisons do not chain: both sides of one need their own parentheses
@@ -156,6 +158,23 @@ def _spell(node: Node, ctx: _Context) -> tuple[str, int]:
     if op == "where" and args[1].op == args[2].op == "const":
         op = "where_constants"  # a spelling that keeps the inputs' dtype
     return ctx.dialect.calls[op].format(*(_print(a, ctx)[0] for a in args)), ATOM
+
+
+def _leads_with_a_negative_constant(node: Node, ctx: _Context) -> bool:
+    """True for an unnamed product whose leftmost factor is a negative constant."""
+    while node.op in ("mul", "div") and node not in ctx.names:
+        node = node.args[0]
+    return node.op == "const" and node.attrs[0] < 0 and node not in ctx.names
+
+
+def _flipped_sum(node: Node, ctx: _Context) -> tuple[str, int]:
+    # a + -2.0 * x prints as a - 2.0 * x (and a - -2.0 * x as a + 2.0 * x): the
+    # same value bit for bit, since IEEE negation is exact and rounding is
+    # symmetric, so -(c * x) == (-c) * x and a - y == a + (-y).
+    left = _operand(node.args[0], ctx, SUM)
+    right = _operand(node.args[1], ctx, SUM + 1)
+    symbol = "-" if node.op == "add" else "+"
+    return f"{left} {symbol} {right[1:]}", SUM
 
 
 def _power(node: Node, ctx: _Context) -> tuple[str, int]:

@@ -66,7 +66,7 @@ def z_hessian(x):
     if type(x) is float:
         try:
             t1 = x**2
-            t2 = 2.0 * math.cos(t1) + -2.0 * (2.0 * x * math.sin(t1)) * x
+            t2 = 2.0 * math.cos(t1) - 2.0 * (2.0 * x * math.sin(t1)) * x
             hessian = np.zeros((1, 1))
             hessian[0, 0] = t2
             return hessian
@@ -77,7 +77,7 @@ def z_hessian(x):
     shape = np.broadcast(x).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = x**2
-        t2 = 2.0 * np.cos(t1) + -2.0 * (2.0 * x * np.sin(t1)) * x
+        t2 = 2.0 * np.cos(t1) - 2.0 * (2.0 * x * np.sin(t1)) * x
         hessian = np.zeros(shape + (1, 1), dtype)
         hessian[..., 0, 0] = t2
         return hessian

@@ -136,7 +136,7 @@ def rosen_hvp(x, y, vx, vy):
         try:
             t1 = 400.0 * (vx * x)
             t2 = 200.0 * vy
-            t3 = 2.0 * vx + -400.0 * vx * (y - x**2) + 2.0 * (t1 - t2) * x
+            t3 = 2.0 * vx - 400.0 * vx * (y - x**2) + 2.0 * (t1 - t2) * x
             return (t3, t2 - t1)
         except (ArithmeticError, ValueError):
             pass
@@ -149,7 +149,7 @@ def rosen_hvp(x, y, vx, vy):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = 400.0 * (vx * x)
         t2 = 200.0 * vy
-        t3 = 2.0 * vx + -400.0 * vx * (y - x**2) + 2.0 * (t1 - t2) * x
+        t3 = 2.0 * vx - 400.0 * vx * (y - x**2) + 2.0 * (t1 - t2) * x
         return (t3, _expand(t2 - t1, shape, dtype))
 
 
@@ -191,11 +191,11 @@ def rosen4_grad(x1, x2, x3, x4):
     ):
         try:
             t1 = x2 - x1**2
-            dx1 = -2.0 * (1.0 - x1) + -400.0 * t1 * x1
+            dx1 = -2.0 * (1.0 - x1) - 400.0 * t1 * x1
             t2 = x3 - x2**2
-            dx2 = -2.0 * (1.0 - x2) + -400.0 * t2 * x2 + 200.0 * t1
+            dx2 = -2.0 * (1.0 - x2) - 400.0 * t2 * x2 + 200.0 * t1
             t3 = x4 - x3**2
-            dx3 = -2.0 * (1.0 - x3) + -400.0 * t3 * x3 + 200.0 * t2
+            dx3 = -2.0 * (1.0 - x3) - 400.0 * t3 * x3 + 200.0 * t2
             dx4 = 200.0 * t3
             return (dx1, dx2, dx3, dx4)
         except (ArithmeticError, ValueError):
@@ -208,11 +208,11 @@ def rosen4_grad(x1, x2, x3, x4):
     shape = np.broadcast(x1, x2, x3, x4).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = x2 - x1**2
-        dx1 = -2.0 * (1.0 - x1) + -400.0 * t1 * x1
+        dx1 = -2.0 * (1.0 - x1) - 400.0 * t1 * x1
         t2 = x3 - x2**2
-        dx2 = -2.0 * (1.0 - x2) + -400.0 * t2 * x2 + 200.0 * t1
+        dx2 = -2.0 * (1.0 - x2) - 400.0 * t2 * x2 + 200.0 * t1
         t3 = x4 - x3**2
-        dx3 = -2.0 * (1.0 - x3) + -400.0 * t3 * x3 + 200.0 * t2
+        dx3 = -2.0 * (1.0 - x3) - 400.0 * t3 * x3 + 200.0 * t2
         dx4 = 200.0 * t3
         return (
             _expand(dx1, shape, dtype),
@@ -241,9 +241,9 @@ def rosen4_value_and_grad(x1, x2, x3, x4):
             t5 = x4 - x3**2
             t6 = 100.0 * t1**2 + t2**2 + 100.0 * t3**2 + t4**2
             t7 = 1.0 - x3
-            dx1 = -2.0 * t2 + -400.0 * t1 * x1
-            dx2 = -2.0 * t4 + -400.0 * t3 * x2 + 200.0 * t1
-            dx3 = -2.0 * t7 + -400.0 * t5 * x3 + 200.0 * t3
+            dx1 = -2.0 * t2 - 400.0 * t1 * x1
+            dx2 = -2.0 * t4 - 400.0 * t3 * x2 + 200.0 * t1
+            dx3 = -2.0 * t7 - 400.0 * t5 * x3 + 200.0 * t3
             dx4 = 200.0 * t5
             return (t6 + 100.0 * t5**2 + t7**2, (dx1, dx2, dx3, dx4))
         except (ArithmeticError, ValueError):
@@ -262,9 +262,9 @@ def rosen4_value_and_grad(x1, x2, x3, x4):
         t5 = x4 - x3**2
         t6 = 100.0 * t1**2 + t2**2 + 100.0 * t3**2 + t4**2
         t7 = 1.0 - x3
-        dx1 = -2.0 * t2 + -400.0 * t1 * x1
-        dx2 = -2.0 * t4 + -400.0 * t3 * x2 + 200.0 * t1
-        dx3 = -2.0 * t7 + -400.0 * t5 * x3 + 200.0 * t3
+        dx1 = -2.0 * t2 - 400.0 * t1 * x1
+        dx2 = -2.0 * t4 - 400.0 * t3 * x2 + 200.0 * t1
+        dx3 = -2.0 * t7 - 400.0 * t5 * x3 + 200.0 * t3
         dx4 = 200.0 * t5
         return (
             t6 + 100.0 * t5**2 + t7**2,

@@ -98,3 +98,39 @@ def test_where_returns_a_scalar_for_scalars():
     node = make("where", (make("gt", (x, const(0.0))), x, const(0.0)))
     value = run(node, x=2.0)
     assert np.ndim(value) == 0 and not isinstance(value, np.ndarray)
+
+
+def _negative_led_sums():
+    """Sums whose right operand is a product led by a negative constant."""
+    c = const(-2.5)
+    product = make("mul", (make("mul", (c, y)), z))  # -2.5 * y * z
+    quotient = make("div", (make("mul", (c, y)), z))  # -2.5 * y / z
+    return [
+        (make("add", (x, product)), "x - 2.5 * y * z"),
+        (make("sub", (x, product)), "x + 2.5 * y * z"),
+        (make("add", (x, quotient)), "x - 2.5 * y / z"),
+        (make("add", (x, make("mul", (const(-math.inf), y)))), "x - np.inf * y"),
+    ]
+
+
+@pytest.mark.parametrize("node, text", _negative_led_sums())
+def test_a_negative_coefficient_reads_as_a_subtraction(node, text):
+    assert expression(node, NAMES) == text
+
+
+@pytest.mark.parametrize("node, text", _negative_led_sums())
+def test_the_flipped_sign_gives_the_same_bits(node, text):
+    """-(c*y)*z == (-c)*y*z exactly in IEEE arithmetic, so the value is unchanged."""
+    rng = np.random.default_rng(7)
+    env = {
+        "x": rng.normal(size=1000),
+        "y": rng.normal(size=1000),
+        "z": 0.5 + rng.random(1000),
+    }
+    expected = evaluate([node], env)[0]
+    np.testing.assert_array_equal(run(node, **env), expected)
+
+
+def test_a_named_product_is_not_flipped():
+    product = make("mul", (const(-2.0), y))
+    assert expression(make("add", (x, product)), {**NAMES, product: "t1"}) == "x + t1"
