@@ -163,13 +163,46 @@ def count_ops(source: str, function: str) -> int:
     """ast.BinOp + ast.UnaryOp + ast.Call nodes in one generated function's body.
 
     The prologue, the Python-float dispatch and the np.errstate wrapper are left
-    out: what is counted is the numpy path, the one that runs on arrays.
+    out: what is counted is the numpy path, the one that runs on arrays. So is
+    output packaging, as CasADi's count leaves out OP_OUTPUT: the Hessian's
+    `np.zeros(...)` allocation, and the `_expand(...)` and `np.copy(...)` that
+    give each output the inputs' broadcast shape (the ops inside their first
+    argument count).
     """
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name == function:
             body = _counted(node.body)
-            return sum(_is_op(x) for stmt in body for x in ast.walk(stmt))
+            return sum(_ops_in(stmt) for stmt in body)
     raise KeyError(function)
+
+
+_PACKAGING = {"_expand", "np.copy"}
+
+
+def _ops_in(tree: ast.AST) -> int:
+    """The ops under tree, packaging calls left out (their first argument counted)."""
+    count, stack = 0, [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Assign) and _is_hessian_allocation(node):
+            continue
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in _PACKAGING:
+            stack.append(node.args[0])
+            continue
+        count += _is_op(node)
+        stack.extend(ast.iter_child_nodes(node))
+    return count
+
+
+def _is_hessian_allocation(stmt: ast.Assign) -> bool:
+    """`hessian = np.zeros(...)`: the output's storage, not arithmetic."""
+    target = stmt.targets[0]
+    return (
+        isinstance(target, ast.Name)
+        and target.id == "hessian"
+        and isinstance(stmt.value, ast.Call)
+        and ast.unparse(stmt.value.func) == "np.zeros"
+    )
 
 
 def _is_op(node: ast.AST) -> bool:
@@ -192,7 +225,8 @@ class Symgrad(Peer):
     install = "-e ."
     ops_definition = (
         "ast.BinOp + ast.UnaryOp + ast.Call nodes in the generated function bodies, "
-        "without the prologue (dtype = ..., x = np.asarray(...), shape = ...); "
+        "without the prologue (dtype = ..., x = np.asarray(...), shape = ...) and "
+        "output packaging (np.zeros for the Hessian, _expand, np.copy); "
         "negative literals such as -2.0 are constants"
     )
 

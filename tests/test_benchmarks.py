@@ -124,3 +124,15 @@ def test_a_stage_past_the_time_limit_is_recorded() -> None:
     results = run.run_stages("symgrad", run.workload("f"), ["compile", "check"], s)
     assert results["compile"]["status"].startswith("did not finish")
     assert results["check"]["status"] == "not run: compile did not finish"
+
+
+def test_count_ops_leaves_out_output_packaging() -> None:
+    """_expand, np.copy and the Hessian's np.zeros package outputs; what they wrap counts."""
+    source = (
+        "def f(x, y):\n"
+        "    shape = np.broadcast(x, y).shape\n"
+        "    hessian = np.zeros(shape + (2, 2), dtype)\n"
+        "    hessian[..., 0, 0] = 2.0 * y\n"
+        "    return (_expand(2.0 * y * x, shape, dtype), np.copy(x)[()], hessian)\n"
+    )
+    assert count_ops(source, "f") == 3  # 2.0 * y, then 2.0 * y * x
