@@ -90,8 +90,8 @@ def z_hvp(x, vx):
     if type(x) is float and type(vx) is float:
         try:
             t1 = x**2
-            t2 = -2.0 * (2.0 * (vx * x) * math.sin(t1)) * x
-            return (2.0 * vx * math.cos(t1) + t2,)
+            t2 = (2.0 * math.cos(t1) - 2.0 * (2.0 * x * math.sin(t1)) * x) * vx
+            return (t2,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, vx, 1.0)
@@ -99,5 +99,5 @@ def z_hvp(x, vx):
     vx = np.asarray(vx, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = x**2
-        t2 = -2.0 * (2.0 * (vx * x) * np.sin(t1)) * x
-        return (2.0 * vx * np.cos(t1) + t2,)
+        t2 = (2.0 * np.cos(t1) - 2.0 * (2.0 * x * np.sin(t1)) * x) * vx
+        return (t2,)

@@ -121,7 +121,7 @@ def sigmoid_hvp(z, vz):
         try:
             t1 = _sigmoid1(-z)
             t2 = _sigmoid1(z)
-            return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
+            return ((t1 * (t2 * t1) - t2 * (t1 * t2)) * vz,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(z, vz, 1.0)
@@ -130,7 +130,7 @@ def sigmoid_hvp(z, vz):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = _sigmoid(-z)
         t2 = _sigmoid(z)
-        return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
+        return ((t1 * (t2 * t1) - t2 * (t1 * t2)) * vz,)
 
 
 def loss(w, b, x, y):

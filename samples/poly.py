@@ -117,7 +117,8 @@ def f_hvp(x, y, vx, vy):
         and type(vy) is float
     ):
         try:
-            return (2.0 * vy * x + 2.0 * vx * y, 2.0 * (vx * x))
+            t1 = 2.0 * x
+            return (2.0 * y * vx + t1 * vy, t1 * vx)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, y, vx, vy, 1.0)
@@ -127,4 +128,5 @@ def f_hvp(x, y, vx, vy):
     vy = np.asarray(vy, dtype)
     shape = np.broadcast(x, y, vx, vy).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return (2.0 * vy * x + 2.0 * vx * y, _expand(2.0 * (vx * x), shape, dtype))
+        t1 = 2.0 * x
+        return (2.0 * y * vx + t1 * vy, _expand(t1 * vx, shape, dtype))

@@ -340,20 +340,17 @@ def rosen4_hvp(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
         and type(vx4) is float
     ):
         try:
-            t1 = 400.0 * (vx1 * x1)
-            t2 = 200.0 * vx2
-            t3 = -400.0 * vx1 * (x2 - x1**2) + 2.0 * (t1 - t2) * x1
-            t4 = 400.0 * (vx2 * x2)
-            t5 = 200.0 * vx3
-            t6 = -400.0 * vx2 * (x3 - x2**2) + 2.0 * (t4 - t5) * x2
-            t7 = 400.0 * (vx3 * x3)
-            t8 = 200.0 * vx4
-            t9 = -400.0 * vx3 * (x4 - x3**2) + 2.0 * (t7 - t8) * x3
+            t1 = -400.0 * x1
+            t2 = (-400.0 * (x2 - x1**2) + 800.0 * x1 * x1 + 2.0) * vx1
+            t3 = -400.0 * (x3 - x2**2) + 200.0 + 800.0 * x2 * x2 + 2.0
+            t4 = -400.0 * x2
+            t5 = -400.0 * (x4 - x3**2) + 200.0 + 800.0 * x3 * x3 + 2.0
+            t6 = -400.0 * x3
             return (
-                t3 + 2.0 * vx1,
-                t6 + 2.0 * vx2 + (t2 - t1),
-                t9 + 2.0 * vx3 + (t5 - t4),
-                t8 - t7,
+                t2 + t1 * vx2,
+                t1 * vx1 + t3 * vx2 + t4 * vx3,
+                t4 * vx2 + t5 * vx3 + t6 * vx4,
+                t6 * vx3 + 200.0 * vx4,
             )
         except (ArithmeticError, ValueError):
             pass
@@ -368,18 +365,15 @@ def rosen4_hvp(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
     vx4 = np.asarray(vx4, dtype)
     shape = np.broadcast(x1, x2, x3, x4, vx1, vx2, vx3, vx4).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t1 = 400.0 * (vx1 * x1)
-        t2 = 200.0 * vx2
-        t3 = -400.0 * vx1 * (x2 - x1**2) + 2.0 * (t1 - t2) * x1
-        t4 = 400.0 * (vx2 * x2)
-        t5 = 200.0 * vx3
-        t6 = -400.0 * vx2 * (x3 - x2**2) + 2.0 * (t4 - t5) * x2
-        t7 = 400.0 * (vx3 * x3)
-        t8 = 200.0 * vx4
-        t9 = -400.0 * vx3 * (x4 - x3**2) + 2.0 * (t7 - t8) * x3
+        t1 = -400.0 * x1
+        t2 = (-400.0 * (x2 - x1**2) + 800.0 * x1 * x1 + 2.0) * vx1
+        t3 = -400.0 * (x3 - x2**2) + 200.0 + 800.0 * x2 * x2 + 2.0
+        t4 = -400.0 * x2
+        t5 = -400.0 * (x4 - x3**2) + 200.0 + 800.0 * x3 * x3 + 2.0
+        t6 = -400.0 * x3
         return (
-            _expand(t3 + 2.0 * vx1, shape, dtype),
-            _expand(t6 + 2.0 * vx2 + (t2 - t1), shape, dtype),
-            _expand(t9 + 2.0 * vx3 + (t5 - t4), shape, dtype),
-            _expand(t8 - t7, shape, dtype),
+            _expand(t2 + t1 * vx2, shape, dtype),
+            _expand(t1 * vx1 + t3 * vx2 + t4 * vx3, shape, dtype),
+            _expand(t4 * vx2 + t5 * vx3 + t6 * vx4, shape, dtype),
+            _expand(t6 * vx3 + 200.0 * vx4, shape, dtype),
         )

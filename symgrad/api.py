@@ -20,7 +20,7 @@ from symgrad.derivatives import (
     adjoints,
     derivative,
     hessian_from_gradient,
-    hvp_from_gradient,
+    hvp_best,
 )
 from symgrad.graph import Node, count_nodes, node_budget, var
 from symgrad.lower import Function, Program, subexpressions, lower
@@ -58,11 +58,12 @@ def differentiate(function: Function, names: dict[Node, str]) -> Derivatives:
             if adjoint is not None and adjoint.args:
                 hints.setdefault(adjoint, "d" + name)
         vector = tuple(vector_var(p) for p in function.params)
+        hessian = hessian_from_gradient(gradient, wrt)
         return Derivatives(
             function,
             gradient,
-            hessian_from_gradient(gradient, wrt),
-            tuple(hvp_from_gradient(gradient, wrt, vector)),
+            hessian,
+            tuple(hvp_best(gradient, wrt, vector, hessian)),
             vector,
             hints,
         )

