@@ -142,6 +142,8 @@ def docstring(text: str, indent: str) -> str:
 
 
 def _escape(line: str) -> str:
+    if line.isprintable() and "\\" not in line and '"' not in line:
+        return line  # the common case, checked in C (a tab is not printable)
     out = []
     for ch in line:
         if ch == "\\":
