@@ -72,10 +72,14 @@ def _const_key(value: float) -> str:
 def _result_shape(op: str, args: Sequence[Node], attrs: tuple) -> Shape:
     if op == "var":
         return tuple(attrs[1]) if len(attrs) > 1 else ()
-    shapes = {a.shape for a in args} - {()}
-    if len(shapes) > 1:
-        raise ValueError(f"{op}: incompatible shapes {sorted(shapes)}")
-    return shapes.pop() if shapes else ()
+    shape: Shape = ()
+    for a in args:  # a loop, not a set: most graphs are scalar, and make is hot
+        if a.shape and a.shape != shape:
+            if shape:
+                shapes = sorted({a.shape for a in args} - {()})
+                raise ValueError(f"{op}: incompatible shapes {shapes}")
+            shape = a.shape
+    return shape
 
 
 class _Budget(threading.local):

@@ -231,8 +231,12 @@ def test_shapes_default_to_scalar_and_broadcast_from_arrays() -> None:
     assert w.shape == (3,)
     assert make("mul", (w, X)).shape == (3,)
     assert make("sin", (w,)).shape == (3,)
-    with pytest.raises(ValueError):
+    assert make("add", (w, make("mul", (X, w)))).shape == (3,)
+    assert make("where", (make("gt", (w, X)), X, w)).shape == (3,)
+    with pytest.raises(ValueError, match=r"incompatible shapes \[\(3,\), \(4,\)\]"):
         make("add", (w, var("v", (4,))))
+    with pytest.raises(ValueError, match="incompatible shapes"):
+        make("where", (make("gt", (X, X)), w, var("u", (4,))))
 
 
 def test_value_and_name_accessors() -> None:
