@@ -297,9 +297,7 @@ def _compiled(function: Function, names: dict[Node, str]):
     )  # fmt: skip
     build = lambda: render(module_spec(program, "<function>"))  # noqa: E731
     module, _ = cached_module(key, function.name, build)
-    from symgrad.decorator import _module_text
-
-    return Compiled(function, module, _module_text(module), names)
+    return Compiled(function, module, module.__symgrad_source__, names)
 
 
 class Namespace:

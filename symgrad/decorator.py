@@ -41,7 +41,11 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
     name = _name_of(fn)
     source = _source_of(fn)
     function = Function(name, params, data, body, source, None, order)
-    key = cache_key(name, ",".join(params), ",".join(order), graph_fingerprint([body]))
+    # The source is part of the key: the generated docstrings quote it, so an edit
+    # that leaves the graph alone (a comment, a spelling) must not reuse old text.
+    key = cache_key(
+        name, source, ",".join(params), ",".join(order), graph_fingerprint([body])
+    )
     program = Program(getattr(fn, "__module__", None) or "<function>", [function], {})
 
     def build() -> str:
@@ -50,8 +54,9 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
         return render(module_spec(program, f"{program.file}.{name}"))
 
     module, _ = cached_module(key, name, build)
-    text = getattr(module, "__symgrad_source__", None) or _module_text(module)
-    compiled = Compiled(function, module, text, {}, _public_signature(sig, fixed))
+    compiled = Compiled(
+        function, module, module.__symgrad_source__, {}, _public_signature(sig, fixed)
+    )
     compiled.__wrapped__ = fn
     compiled.__doc__ = fn.__doc__
     compiled.__name__ = getattr(fn, "__name__", name)
@@ -125,19 +130,3 @@ def _block(lines: list[str], code) -> str:
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
-
-
-def _module_text(module) -> str:
-    """The generated text behind a loaded module (its cache entry, or linecache)."""
-    import linecache
-
-    from symgrad.cache import HEADER
-
-    path = getattr(module, "__file__", None) or ""
-    text = "".join(linecache.getlines(path)) if path.startswith("<") else _read(path)
-    return text.rpartition(HEADER)[0] or text
-
-
-def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()

@@ -310,9 +310,24 @@ def _traceable(fn: types.FunctionType, memo: dict) -> types.FunctionType:
     )
     clone.__kwdefaults__ = fn.__kwdefaults__
     memo[id(fn)] = clone
-    for key, value in list(namespace.items()):
-        namespace[key] = _swap(value, memo)
+    # Only the globals the code names: swapping every global of a large module
+    # (and cloning each of its functions in turn) made tracing cost grow with the
+    # module, not with the function.
+    for key in _global_names(fn.__code__):
+        if key in namespace:
+            namespace[key] = _swap(namespace[key], memo)
     return clone
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    """The names code and the code nested in it (lambdas, comprehensions) look up."""
+    names: set[str] = set()
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        names.update(current.co_names)
+        stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return names
 
 
 def _cells(fn: types.FunctionType, memo: dict):

@@ -196,3 +196,15 @@ def test_source_of_a_decorated_nested_function_includes_its_decorator():
 
     assert _source_of(inner) == inspect.getsource(inner).strip()
     assert _source_of(inner).startswith("@decorate")
+
+
+def test_an_edit_that_keeps_the_graph_is_not_served_old_source(tmp_path):
+    """Same graph, new comment: the generated docstring quotes the new source."""
+    namespace: dict = {}
+    for comment in ("first", "second"):
+        path = tmp_path / f"{comment}.py"
+        path.write_text(f"def f(x):\n    return x * 2  # {comment}\n")
+        code = compile(path.read_text(), str(path), "exec")
+        exec(code, namespace)
+        compiled = symgrad.compile(namespace["f"])
+        assert f"# {comment}" in compiled.source
