@@ -131,10 +131,9 @@ def hvp_best(
     vector: Sequence[Node],
     entries: dict[tuple[int, int], Node],
 ) -> list[Node]:
-    """H v with the fewer nodes to evaluate: a sparse Hessian's entries, or forward
-    over reverse (the gradient of grad . v).
+    """H v the cheaper way: a sparse Hessian's entries, or forward over reverse.
 
-    Summing the entries costs the Hessian's graph plus two nodes a product, known
+    Forward over reverse is the gradient of grad . v. Summing the entries costs the Hessian's graph plus two nodes a product, known
     before building anything. For a small gradient both are built and the smaller
     kept (a tie keeps forward over reverse). For a large one, building the loser is
     the cost to avoid: on the samples forward over reverse evaluates 1.5 to 2.8

@@ -125,3 +125,24 @@ def test_untraced_globals_are_left_alone():
     # `math` is still the real one afterwards
     trace(lambda x: math.sin(x), ["x"], {})
     assert math.sin is not None and globals()["math"] is math
+
+
+def test_tracing_swaps_only_the_globals_the_code_names():
+    """A helper named in a generator expression is traced; an unrelated one is untouched."""
+    from symgrad.trace import _traceable
+
+    namespace = {"math": math}
+    exec(
+        "def helper(u):\n    return math.sin(u)\n"
+        "def unrelated(u):\n    return u\n"
+        "def f(x):\n    return sum(helper(t) for t in (x, 2 * x))\n",
+        namespace,
+    )
+    memo: dict = {}
+    clone = _traceable(namespace["f"], memo)
+    assert id(namespace["helper"]) in memo  # named inside the generator expression
+    assert id(namespace["unrelated"]) not in memo
+    assert clone.__globals__["unrelated"] is namespace["unrelated"]
+    body = trace(namespace["f"], ["x"], {})
+    (value,) = evaluate([body], {"x": 0.3})
+    assert value == pytest.approx(math.sin(0.3) + math.sin(0.6), rel=1e-15)
