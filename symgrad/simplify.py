@@ -173,9 +173,13 @@ def _fold(node: Node) -> Node | None:
     Folding non-finite results too keeps Python float arithmetic such as 1.0 / 0.0
     (a ZeroDivisionError) out of generated code: the constant prints as np.inf.
     """
-    if not node.args or any(a.op != "const" for a in node.args):
+    args = node.args
+    if not args:
         return None
-    return const(float(apply_op(node.op, [np.float64(a.attrs[0]) for a in node.args])))
+    for a in args:  # a loop, not any(...): every new node passes through here
+        if a.op != "const":
+            return None
+    return const(float(apply_op(node.op, [np.float64(a.attrs[0]) for a in args])))
 
 
 # ---------------------------------------------------------------- rules, by op
