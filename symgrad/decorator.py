@@ -37,7 +37,7 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
     sig = signature_of(fn)
     params, data, fixed = _classify(fn, sig, wrt)
     order = tuple(p for p in sig.parameters if p not in fixed)
-    body = trace(fn, list(order), fixed)
+    body = trace(fn, list(order), fixed, sig)
     name = _name_of(fn)
     source = _source_of(fn)
     function = Function(name, params, data, body, source, None, order)
