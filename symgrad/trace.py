@@ -365,7 +365,7 @@ def trace(
     target = _traceable(fn, {}) if isinstance(fn, types.FunctionType) else fn
     values = {name: Symbol(var(name)) for name in symbolic} | dict(constants)
     positional, keywords = [], {}
-    for p in (sig or inspect.signature(fn)).parameters.values():
+    for p in (sig if sig is not None else inspect.signature(fn)).parameters.values():
         if p.kind is p.KEYWORD_ONLY:
             keywords[p.name] = values[p.name]
         else:  # positional-only parameters cannot be passed by name
