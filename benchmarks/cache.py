@@ -118,7 +118,9 @@ def main() -> None:
     for name, definition in WORKLOADS.items():
         for measure in PRELOAD:
             c, w = cold_and_warm(definition, measure, repeats)
-            row = f"| {name} | {measure} | {c * 1e3:.2f} | {w * 1e3:.2f} | {c / w:.1f}x |"
+            row = (
+                f"| {name} | {measure} | {c * 1e3:.2f} | {w * 1e3:.2f} | {c / w:.1f}x |"
+            )
             print(row, flush=True)
 
 

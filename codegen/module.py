@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import keyword
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-
 from codegen import layout
 from codegen.layout import INDENT, LINE_LENGTH, Tuple, collection
+from codegen.names import RESERVED as NAMES_RESERVED, python_name
 from codegen.printer import FLOAT, NUMPY, Dialect, definition, expression
 from codegen.schedule import Namer, Schedule, schedule
 from symgrad.graph import Node
@@ -104,24 +103,8 @@ def _expand(value, shape, dtype):
 ''',
 }
 
-# Names generated code uses besides the module's own functions.
-RESERVED = {
-    "np", "math", "shape", "dtype", "hessian", *HELPER_SOURCE,
-    # builtins the fast paths and helpers call
-    "type", "float", "all", "abs", "max", "ArithmeticError", "ValueError",
-}  # fmt: skip
-
-
-def python_name(name: str) -> str:
-    """A source identifier made safe as a Python name (keywords and reserved get '_').
-
-    Names starting with '_' get one too: the module's own helpers (_expand, _sign1)
-    and dunders (__all__, __builtins__) all start with one.
-    """
-    reserved = name in RESERVED or name.startswith("_")
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or reserved:
-        return name + "_"
-    return name
+# Every name generated code uses besides the module's own functions: the helpers too.
+RESERVED = {*NAMES_RESERVED, *HELPER_SOURCE}
 
 
 def docstring(text: str, indent: str) -> str:

@@ -23,7 +23,8 @@ from symgrad.derivatives import (
     hvp_best,
 )
 from symgrad.graph import Node, count_nodes, node_budget, var
-from symgrad.lower import Function, Program, subexpressions, lower
+from symgrad.lower import lower, subexpressions
+from symgrad.program import Function, Program
 from symgrad.ops import CONSTANTS
 from symgrad.parser import parse, parse_expression
 from symgrad.simplify import ZERO

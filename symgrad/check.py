@@ -84,7 +84,8 @@ from symgrad.derivatives import derivative, grad
 from symgrad.errors import Span, SymgradError
 from symgrad.evaluate import NUMPY_IMPL, evaluate
 from symgrad.graph import Node, is_const, toposort, var
-from symgrad.lower import COMPARISONS, Function, lower, subexpressions
+from symgrad.lower import COMPARISONS, lower, subexpressions
+from symgrad.program import Function
 from symgrad.ops import BINARY_OPERATORS, FUNCTIONS
 from symgrad.parser import parse
 

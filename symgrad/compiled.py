@@ -5,10 +5,14 @@ from __future__ import annotations
 import inspect
 import types
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from symgrad.api import Derivatives, differentiate
+from codegen.names import python_name
 from symgrad.graph import Node
-from symgrad.lower import Function
+from symgrad.program import Function
+
+if TYPE_CHECKING:
+    from symgrad.api import Derivatives
 
 
 class Compiled:
@@ -34,7 +38,7 @@ class Compiled:
         self.__name__ = function.name
         self.__qualname__ = function.name
         self.__doc__ = function.source
-        self._value = getattr(module, _python_name(function.name))
+        self._value = getattr(module, python_name(function.name))
         self._positional = len(function.all_names)
 
     def __call__(self, *args, **kwargs):
@@ -49,7 +53,7 @@ class Compiled:
         return tuple(bound.arguments[name] for name in self.function.all_names)
 
     def _generated(self, suffix: str):
-        return getattr(self.module, _python_name(self.function.name + suffix))
+        return getattr(self.module, python_name(self.function.name + suffix))
 
     def value_and_grad(self, *args, **kwargs):
         """(value, gradient) at a point, computing shared subexpressions once."""
@@ -64,6 +68,9 @@ class Compiled:
     @cached_property
     def derivatives(self) -> Derivatives:
         """The symbolic gradient, Hessian triangle and HVP graphs."""
+        # Imported here: a warm cache hit never needs the differentiator.
+        from symgrad.api import differentiate
+
         return differentiate(self.function, self.names)
 
     @cached_property
@@ -99,12 +106,6 @@ class Compiled:
         from symgrad.repl import latex_definition
 
         return latex_definition(self)
-
-
-def _python_name(name: str) -> str:
-    from codegen.module import python_name
-
-    return python_name(name)
 
 
 def _signature(function: Function) -> inspect.Signature:

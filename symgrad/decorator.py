@@ -12,10 +12,9 @@ import linecache
 import numbers
 from collections.abc import Callable, Sequence
 
-from symgrad.api import module_spec
 from symgrad.cache import cache_key, cached_module, graph_fingerprint
 from symgrad.compiled import Compiled
-from symgrad.lower import Function, Program
+from symgrad.program import Function, Program
 from symgrad.trace import TracingError, signature_of, trace
 
 
@@ -49,7 +48,9 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
     program = Program(getattr(fn, "__module__", None) or "<function>", [function], {})
 
     def build() -> str:
+        # Imported on a miss only: a warm start needs no differentiator or generator.
         from codegen.module import render
+        from symgrad.api import module_spec
 
         return render(module_spec(program, f"{program.file}.{name}"))
 

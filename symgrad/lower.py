@@ -7,12 +7,13 @@ defines its own sigmoid); calls after the definition mean the file's function.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from symgrad import syntax
 from symgrad.errors import LimitError, NameResolutionError, Span, SymgradError
 from symgrad.graph import Node, count_nodes, node_budget, substitute, toposort, var
 from symgrad.ops import BINARY_OPERATORS, CONSTANTS, FUNCTIONS
+from symgrad.program import Function, Program
 from symgrad.simplify import build, call, neg, num
 
 # The functions a compiled module holds for each source function f.
@@ -26,38 +27,6 @@ MAX_EXPONENT = 1_000_000
 # anyway; and helpers calling each other twice per line, which double the graph on
 # every line, are stopped within seconds (a few microseconds per node).
 MAX_LOWERED_NODES = 250_000
-
-
-@dataclass(frozen=True)
-class Function:
-    """A lowered definition: differentiated params, data params, body graph."""
-
-    name: str
-    params: tuple[str, ...]
-    data: tuple[str, ...]
-    body: Node
-    source: str
-    span: Span | None
-    call_order: tuple[str, ...] | None = None  # a traced function keeps its signature's
-
-    @property
-    def param_nodes(self) -> tuple[Node, ...]:
-        """The var nodes of the differentiated parameters."""
-        return tuple(var(p) for p in self.params)
-
-    @property
-    def all_names(self) -> tuple[str, ...]:
-        """Every parameter in call order: differentiated ones, then data (in a file)."""
-        return self.call_order or self.params + self.data
-
-
-@dataclass
-class Program:
-    """Every function of a file, in order, and the source names of intermediates."""
-
-    file: str
-    functions: list[Function] = field(default_factory=list)
-    names: dict[Node, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from symgrad.ops import OPS
 
 if TYPE_CHECKING:
     from symgrad.compiled import Compiled
-    from symgrad.lower import Function
+    from symgrad.program import Function
 
 __all__ = [
     "GradientView",

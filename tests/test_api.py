@@ -19,7 +19,7 @@ from symgrad.api import (
 )
 from symgrad.errors import Span, SymgradError
 from symgrad.graph import var
-from symgrad.lower import Function, Program
+from symgrad.program import Function, Program
 from symgrad.simplify import build
 
 SOURCE = """\

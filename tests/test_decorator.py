@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import math
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,3 +213,41 @@ def test_an_edit_that_keeps_the_graph_is_not_served_old_source(tmp_path):
         exec(code, namespace)
         compiled = symgrad.compile(namespace["f"])
         assert f"# {comment}" in compiled.source
+
+
+# The modules only a miss needs: the parser, lowerer, differentiator and generator.
+GENERATOR_MODULES = (
+    "symgrad.api", "symgrad.parser", "symgrad.lower", "symgrad.derivatives",
+    "codegen.module", "codegen.printer", "codegen.schedule",
+)  # fmt: skip
+
+IMPORTS_SCRIPT = """
+import sys
+import symgrad
+
+@symgrad.compile
+def rosen(x, y):
+    return (1 - x)**2 + 100*(y - x**2)**2
+
+loaded = sorted(m for m in {modules!r} if m in sys.modules)
+print(rosen(1.5, 2.0), rosen.value_and_grad(1.5, 2.0)[1][1], loaded)
+"""
+
+
+def test_a_warm_start_imports_no_generator(tmp_path):
+    """A hit loads the cached module without the parser, differentiator or codegen."""
+    env = {**os.environ, "SYMGRAD_CACHE_DIR": str(tmp_path / "cache")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    script = IMPORTS_SCRIPT.format(modules=GENERATOR_MODULES)
+
+    def run() -> list[str]:
+        done = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split(maxsplit=2)
+
+    # f(1.5, 2) = 0.25 + 100 * 0.0625 = 6.5; df/dy = 200 * (y - x^2) = -50
+    cold, warm = run(), run()
+    assert cold[:2] == warm[:2] == ["6.5", "-50.0"]
+    assert ast.literal_eval(cold[2]) == sorted(GENERATOR_MODULES)  # a miss needs them
+    assert ast.literal_eval(warm[2]) == []

@@ -81,7 +81,7 @@
 #   f_grad beside f
 #       test_lower.py::test_error_position_and_message
 #   temporaries t1, shape, dtype, hessian
-#       test_module.py::test_python_name_mangles_keywords_and_reserved
+#       test_names.py::test_python_name_mangles_keywords_and_reserved
 #       here::test_names_the_module_uses_itself
 #   builtins the module calls
 #       here::test_parameters_named_like_builtins_the_module_calls

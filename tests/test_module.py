@@ -11,7 +11,6 @@ from codegen.module import (
     ModuleSpec,
     Symmetric,
     docstring,
-    python_name,
     render,
 )
 from symgrad.graph import var
@@ -101,11 +100,6 @@ def test_docstring_round_trips_and_is_black_stable(text):
         line[4:] if line.startswith("    ") else line for line in got.split("\n")
     )
     assert got.rstrip() == expected
-
-
-@pytest.mark.parametrize("name", ["lambda", "match", "np", "shape", "dtype", "hessian"])
-def test_python_name_mangles_keywords_and_reserved(name):
-    assert python_name(name) == name + "_"
 
 
 def test_parameters_named_like_keywords_and_numpy():

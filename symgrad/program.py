@@ -1,0 +1,43 @@
+"""A lowered program's data: each function's parameters and body graph, in file order.
+
+Kept apart from lowering so that loading a cached module needs no parser or lowerer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from symgrad.errors import Span
+from symgrad.graph import Node, var
+
+
+@dataclass(frozen=True)
+class Function:
+    """A lowered definition: differentiated params, data params, body graph."""
+
+    name: str
+    params: tuple[str, ...]
+    data: tuple[str, ...]
+    body: Node
+    source: str
+    span: Span | None
+    call_order: tuple[str, ...] | None = None  # a traced function keeps its signature's
+
+    @property
+    def param_nodes(self) -> tuple[Node, ...]:
+        """The var nodes of the differentiated parameters."""
+        return tuple(var(p) for p in self.params)
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        """Every parameter in call order: differentiated ones, then data (in a file)."""
+        return self.call_order or self.params + self.data
+
+
+@dataclass
+class Program:
+    """Every function of a file, in order, and the source names of intermediates."""
+
+    file: str
+    functions: list[Function] = field(default_factory=list)
+    names: dict[Node, str] = field(default_factory=dict)
