@@ -111,13 +111,26 @@ def main() -> None:
     """Print cold and warm import times and their ratios per workload and measure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    repeats = parser.parse_args().repeats
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(WORKLOADS),
+        help="a workload to measure (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--measure",
+        action="append",
+        choices=sorted(PRELOAD),
+        help="decorate or import (repeatable; default: both)",
+    )
+    args = parser.parse_args()
+    repeats = args.repeats
     cold_and_warm(WORKLOADS["rosenbrock sample"], "import", 1)  # writes bytecode
     print(f"median of {repeats} fresh processes per figure, milliseconds\n")
     print(f"| workload | measure | cold | warm | cold/warm |\n|---|---|---|---|---|")
-    for name, definition in WORKLOADS.items():
-        for measure in PRELOAD:
-            c, w = cold_and_warm(definition, measure, repeats)
+    for name in args.only or WORKLOADS:
+        for measure in args.measure or PRELOAD:
+            c, w = cold_and_warm(WORKLOADS[name], measure, repeats)
             row = (
                 f"| {name} | {measure} | {c * 1e3:.2f} | {w * 1e3:.2f} | {c / w:.1f}x |"
             )

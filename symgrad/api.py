@@ -286,7 +286,7 @@ def _function_from_sympy(expr, wrt, name: str) -> Function:
 
 
 def _compiled(function: Function, names: dict[Node, str]):
-    from symgrad.cache import cache_key, cached_module, graph_fingerprint
+    from symgrad.cache import cache_key, cached_module, graph_fingerprint, module_source
     from symgrad.compiled import Compiled
 
     program = Program("<function>", [function], names)
@@ -298,7 +298,7 @@ def _compiled(function: Function, names: dict[Node, str]):
     )  # fmt: skip
     build = lambda: render(module_spec(program, "<function>"))  # noqa: E731
     module, _ = cached_module(key, function.name, build)
-    return Compiled(function, module, module.__symgrad_source__, names)
+    return Compiled(function, module, lambda: module_source(module, build), names)
 
 
 class Namespace:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import types
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -26,13 +27,13 @@ class Compiled:
         self,
         function: Function,
         module: types.ModuleType,
-        source: str,
+        source: str | Callable[[], str],
         names: dict[Node, str] | None = None,
         signature: inspect.Signature | None = None,
     ):
         self.function = function
         self.module = module
-        self.source = source
+        self._source = source
         self.names = names or {}
         self.__signature__ = signature or _signature(function)
         self.__name__ = function.name
@@ -64,6 +65,13 @@ class Compiled:
         n = self._positional
         point, vector = args[:n], args[n:]
         return self._generated("_hvp")(*self._arguments(point, kwargs), *vector)
+
+    @property
+    def source(self) -> str:
+        """The generated module's text (a cache hit reads it on first use)."""
+        if callable(self._source):
+            self._source = self._source()
+        return self._source
 
     @cached_property
     def derivatives(self) -> Derivatives:

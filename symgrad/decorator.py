@@ -12,7 +12,7 @@ import linecache
 import numbers
 from collections.abc import Callable, Sequence
 
-from symgrad.cache import cache_key, cached_module, graph_fingerprint
+from symgrad.cache import cache_key, cached_module, graph_fingerprint, module_source
 from symgrad.compiled import Compiled
 from symgrad.program import Function, Program
 from symgrad.trace import TracingError, signature_of, trace
@@ -56,7 +56,11 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
 
     module, _ = cached_module(key, name, build)
     compiled = Compiled(
-        function, module, module.__symgrad_source__, {}, _public_signature(sig, fixed)
+        function,
+        module,
+        lambda: module_source(module, build),
+        {},
+        _public_signature(sig, fixed),
     )
     compiled.__wrapped__ = fn
     compiled.__doc__ = fn.__doc__

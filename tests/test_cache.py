@@ -69,6 +69,67 @@ def test_corrupt_entries_are_detected_and_rebuilt(cache_dir, damage):
     assert entry.read_text() == raw  # rewritten whole
 
 
+def _fresh_load(key: str, build: Builder):
+    """Load key as a new process would: nothing in memory."""
+    cache.clear_memory()
+    return cache.cached_module(key, "f", build)
+
+
+def test_a_hit_reads_the_text_only_when_asked(cache_dir, monkeypatch):
+    build = Builder()
+    cache.cached_module("k6", "f", build)
+    reads = []
+    original = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda *a, **k: reads.append(a[0]) or original(*a, **k))  # fmt: skip
+    module, hit = _fresh_load("k6", build)
+    assert (hit, module.f(2.0), reads) == (True, 4.0, [])
+    assert cache.module_source(module, build) == MODULE and reads == [
+        cache_dir / "sg_k6.py"
+    ]
+    assert build.calls == 1
+
+
+def test_text_damaged_in_place_is_rebuilt_when_read(cache_dir):
+    """Same size and mtime (the code file still trusts it): caught when f.source reads it."""
+    build = Builder()
+    cache.cached_module("k7", "f", build)
+    entry = cache_dir / "sg_k7.py"
+    raw, info = entry.read_text(), entry.stat()
+    entry.write_text(raw.replace("2.0 * x", "3.0 * x"))
+    os.utime(entry, ns=(info.st_atime_ns, info.st_mtime_ns))
+    module, hit = _fresh_load("k7", build)
+    assert (hit, module.f(1.0)) == (True, 2.0)  # the code file is intact
+    assert cache.module_source(module, build) == MODULE and build.calls == 2
+    assert entry.read_text() == raw  # rewritten whole
+    module, hit = _fresh_load("k7", build)
+    assert (hit, build.calls, cache.module_source(module, build)) == (True, 2, MODULE)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "magic", "touch"])
+def test_a_damaged_or_stale_code_file_is_compiled_again(cache_dir, damage):
+    build = Builder()
+    cache.cached_module("k8", "f", build)
+    code, entry = cache_dir / "sg_k8.code", cache_dir / "sg_k8.py"
+    raw = code.read_bytes()
+    if damage == "touch":  # the text file changed its mtime: its hash is checked
+        os.utime(entry, ns=(1, 1))
+    else:
+        code.write_bytes({
+            "truncate": raw[: len(raw) // 2],
+            "flip": raw[:-10] + bytes([raw[-10] ^ 0xFF]) + raw[-9:],
+            "empty": b"",
+            "magic": b"\0\0\0\0" + raw[4:],
+        }[damage])  # fmt: skip
+    module, hit = _fresh_load("k8", build)
+    assert (hit, build.calls, module.f(3.0)) == (True, 1, 6.0)
+    assert cache.module_source(module, build) == MODULE
+    assert cache._valid_code(entry) is not None  # rewritten: trusted again
+    module, hit = _fresh_load("k8", build)
+    assert (hit, module.f(1.0)) == (True, 2.0) and "__symgrad_source__" not in vars(
+        module
+    )
+
+
 def test_unwritable_cache_dir_falls_back_to_memory_with_one_warning(
     tmp_path, monkeypatch
 ):
@@ -148,3 +209,13 @@ def test_source_stamp_changes_with_any_edit(tmp_path):
     assert added != touched
     (tmp_path / "c.py").unlink()
     assert cache.source_stamp([tmp_path]) == touched
+
+
+def test_source_stamp_sees_a_file_move_between_directories(tmp_path):
+    first, second = tmp_path / "symgrad", tmp_path / "codegen"
+    first.mkdir(), second.mkdir()
+    (first / "a.py").write_text("x = 1\n")
+    os.utime(first / "a.py", ns=(5, 5))
+    before = cache.source_stamp([first, second])
+    (first / "a.py").rename(second / "a.py")  # same name, size and mtime
+    assert cache.source_stamp([first, second]) != before
