@@ -16,6 +16,18 @@ if TYPE_CHECKING:
     from symgrad.api import Derivatives
 
 
+class _LazySignature:
+    """`__signature__`, computed on first use; None on the class, so inspect skips it."""
+
+    # inspect.signature of the traced function costs more than a warm start's trace.
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return None
+        if callable(obj._signature):
+            obj._signature = obj._signature()
+        return obj._signature
+
+
 class Compiled:
     """A compiled function: call it for the value; .grad, .hessian, .hvp and more.
 
@@ -29,18 +41,26 @@ class Compiled:
         module: types.ModuleType,
         source: str | Callable[[], str],
         names: dict[Node, str] | None = None,
-        signature: inspect.Signature | None = None,
+        signature: inspect.Signature | Callable[[], inspect.Signature] | None = None,
     ):
         self.function = function
         self.module = module
         self._source = source
         self.names = names or {}
-        self.__signature__ = signature or _signature(function)
+        self._signature = signature or _signature(function)
         self.__name__ = function.name
         self.__qualname__ = function.name
         self.__doc__ = function.source
         self._value = getattr(module, python_name(function.name))
         self._positional = len(function.all_names)
+
+    __signature__ = _LazySignature()
+
+    def __get__(self, instance, owner=None):
+        """Itself: on a class it acts as a static function, and help() sees a routine."""
+        # pydoc documents a method descriptor as a function (its signature and
+        # docstring); any other instance would be documented as its class.
+        return self
 
     def __call__(self, *args, **kwargs):
         """The value at a point (arguments as the source function takes them)."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from symgrad.cache import cache_key, cached_module, graph_fingerprint, module_source
 from symgrad.compiled import Compiled
 from symgrad.program import Function, Program
-from symgrad.trace import TracingError, signature_of, trace
+from symgrad.trace import EMPTY, Param, TracingError, signature_of, trace
 
 
 def compile(fn: Callable | None = None, *, wrt: Sequence[str] | None = None):
@@ -33,10 +33,10 @@ def compile(fn: Callable | None = None, *, wrt: Sequence[str] | None = None):
 
 def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
     """Trace, differentiate, generate and load fn (through the disk cache)."""
-    sig = signature_of(fn)
-    params, data, fixed = _classify(fn, sig, wrt)
-    order = tuple(p for p in sig.parameters if p not in fixed)
-    body = trace(fn, list(order), fixed, sig)
+    signature = signature_of(fn)
+    params, data, fixed = _classify(fn, signature, wrt)
+    order = tuple(p.name for p in signature if p.name not in fixed)
+    body = trace(fn, list(order), fixed, signature)
     name = _name_of(fn)
     source = _source_of(fn)
     function = Function(name, params, data, body, source, None, order)
@@ -60,7 +60,7 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
         module,
         lambda: module_source(module, build),
         {},
-        _public_signature(sig, fixed),
+        lambda: _public_signature(inspect.signature(fn), fixed),
     )
     compiled.__wrapped__ = fn
     compiled.__doc__ = fn.__doc__
@@ -70,9 +70,9 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
     return compiled
 
 
-def _classify(fn, sig: inspect.Signature, wrt: Sequence[str] | None):
+def _classify(fn, signature: tuple[Param, ...], wrt: Sequence[str] | None):
     """(differentiated params, data params, fixed values) from the signature."""
-    names = list(sig.parameters)
+    names = [p.name for p in signature]
     if names[:1] in (["self"], ["cls"]):
         raise TracingError(
             "methods cannot be compiled directly: compile a plain function of numbers "
@@ -85,8 +85,8 @@ def _classify(fn, sig: inspect.Signature, wrt: Sequence[str] | None):
                 f"wrt names {unknown}, which are not parameters of {fn.__name__}"
             )
     params, data, fixed = [], [], {}
-    for p in sig.parameters.values():
-        has_default = p.default is not inspect.Parameter.empty
+    for p in signature:
+        has_default = p.default is not EMPTY
         numeric = has_default and isinstance(p.default, numbers.Real)
         if has_default and not numeric and p.name not in (wrt or ()):
             fixed[p.name] = p.default

@@ -16,6 +16,7 @@ import math
 import sys
 import types
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -356,17 +357,17 @@ def trace(
     fn: Callable,
     symbolic: list[str],
     constants: dict[str, object],
-    sig: inspect.Signature | None = None,
+    params: tuple[Param, ...] | None = None,
 ) -> Node:
     """Call fn with var nodes for the symbolic parameters and constants for the rest.
 
-    sig is fn's signature when the caller has it already (it costs ~40 us to get).
+    params is signature_of(fn) when the caller has it already.
     """
     target = _traceable(fn, {}) if isinstance(fn, types.FunctionType) else fn
     values = {name: Symbol(var(name)) for name in symbolic} | dict(constants)
     positional, keywords = [], {}
-    for p in (sig if sig is not None else inspect.signature(fn)).parameters.values():
-        if p.kind is p.KEYWORD_ONLY:
+    for p in params if params is not None else signature_of(fn):
+        if p.keyword_only:
             keywords[p.name] = values[p.name]
         else:  # positional-only parameters cannot be passed by name
             positional.append(values[p.name])
@@ -402,8 +403,20 @@ def _span_of(fn: Callable) -> Span | None:
     return Span(code.co_filename, code.co_firstlineno, 1, max(1, len(text)), text)
 
 
-def signature_of(fn: Callable) -> inspect.Signature:
-    """The signature of fn, refusing what cannot be traced (*args, generators, ...)."""
+class Param(NamedTuple):
+    """One parameter of a traced function: its name, kind and default (or EMPTY)."""
+
+    name: str
+    keyword_only: bool
+    default: object
+
+
+EMPTY = inspect.Parameter.empty
+_VARARGS, _VARKEYWORDS = inspect.CO_VARARGS, inspect.CO_VARKEYWORDS
+
+
+def signature_of(fn: Callable) -> tuple[Param, ...]:
+    """The parameters of fn, refusing what cannot be traced (*args, generators, ...)."""
     if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
         raise TracingError(
             "generators cannot be compiled: return one value", _span_of(fn)
@@ -417,12 +430,39 @@ def signature_of(fn: Callable) -> inspect.Signature:
             f"cannot compile {fn!r}: symgrad traces Python functions "
             "(def or lambda); wrap it, e.g. lambda x: np.sin(x)"
         )
-    sig = inspect.signature(fn)
-    for p in sig.parameters.values():
+    # inspect.signature costs ~50 us, a quarter of a warm start's trace: read the
+    # code object, unless the function presents another signature (functools.wraps).
+    if hasattr(fn, "__wrapped__") or "__signature__" in vars(fn):
+        return _from_inspect(fn)
+    code = fn.__code__
+    if code.co_flags & (_VARARGS | _VARKEYWORDS):
+        star = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+        raise _star_error(star, fn)
+    positional = code.co_varnames[: code.co_argcount]
+    keyword = code.co_varnames[
+        code.co_argcount : code.co_argcount + code.co_kwonlyargcount
+    ]
+    defaults = (EMPTY,) * (len(positional) - len(fn.__defaults__ or ())) + (
+        fn.__defaults__ or ()
+    )
+    kwdefaults = fn.__kwdefaults__ or {}
+    return tuple(Param(n, False, d) for n, d in zip(positional, defaults)) + tuple(
+        Param(n, True, kwdefaults.get(n, EMPTY)) for n in keyword
+    )
+
+
+def _from_inspect(fn: Callable) -> tuple[Param, ...]:
+    params = []
+    for p in inspect.signature(fn).parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise TracingError(
-                f"*args and **kwargs cannot be traced (parameter '{p.name}'); "
-                "name every parameter",
-                _span_of(fn),
-            )
-    return sig
+            raise _star_error(p.name, fn)
+        params.append(Param(p.name, p.kind is p.KEYWORD_ONLY, p.default))
+    return tuple(params)
+
+
+def _star_error(name: str, fn: Callable) -> TracingError:
+    return TracingError(
+        f"*args and **kwargs cannot be traced (parameter '{name}'); "
+        "name every parameter",
+        _span_of(fn),
+    )

@@ -6,6 +6,7 @@ import ast
 import inspect
 import math
 import os
+import pydoc
 import subprocess
 import sys
 import warnings
@@ -40,6 +41,23 @@ def test_keeps_name_docstring_and_signature():
     assert "Spring energy." in (energy.__doc__ or "")
     value, grad = energy.value_and_grad(3.0, 1.0)
     assert value == 4.0 and grad == (4.0, -4.0)  # k has a numeric default: data
+
+
+def test_help_documents_the_function_not_the_class():
+    @symgrad.compile
+    def energy(x, y, k=2.0):
+        """Spring energy."""
+        return k * (x - y) ** 2 / 2
+
+    text = pydoc.render_doc(energy, renderer=pydoc.plaintext)
+    assert "energy(x, y, k=2.0)" in text and "Spring energy." in text
+    assert "class Compiled" not in text
+    assert "function" in str(inspect.signature(type(energy)))  # the class's own
+
+    class Model:
+        f = energy
+
+    assert Model().f(3.0, 1.0) == 4.0  # no self is passed
 
 
 def test_wrt_option_selects_the_differentiated_parameters():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from math import exp as imported_exp
 
@@ -9,6 +11,8 @@ import numpy as np
 import pytest
 
 from symgrad.evaluate import evaluate
+from symgrad.graph import var
+from symgrad.simplify import mul
 from symgrad.trace import TracingError, signature_of, trace
 
 SCALE = 3.0
@@ -118,6 +122,40 @@ def test_signatures_that_cannot_be_traced(source, fragment):
     with pytest.raises(TracingError) as info:
         signature_of(namespace["f"])
     assert fragment in str(info.value)
+
+
+SIGNATURES = [
+    "def f(x, y): pass",
+    "def f(x, y=2.0, z=None): pass",
+    "def f(a, /, b, *, c, d=4.0): pass",
+    "def f(a=1, /, b=2, *, c=3): pass",
+    "def f(*, only): pass",
+    "f = lambda x, k=3: x",
+]
+
+
+@pytest.mark.parametrize("source", SIGNATURES)
+def test_signature_of_matches_inspect(source):
+    namespace: dict = {}
+    exec(source, namespace)
+    fn = namespace["f"]
+    expected = [
+        (p.name, p.kind is p.KEYWORD_ONLY, p.default)
+        for p in inspect.signature(fn).parameters.values()
+    ]
+    assert [tuple(p) for p in signature_of(fn)] == expected
+
+
+def test_signature_of_a_wrapper_is_the_wrapped_functions():
+    def inner(x, y=1.0):
+        return x * y
+
+    @functools.wraps(inner)
+    def wrapper(*args, **kwargs):
+        return inner(*args, **kwargs)
+
+    assert [p.name for p in signature_of(wrapper)] == ["x", "y"]
+    assert trace(wrapper, ["x", "y"], {}) is mul(var("x"), var("y"))
 
 
 def test_untraced_globals_are_left_alone():
