@@ -1,6 +1,6 @@
 """Cold vs warm import of a module that uses @symgrad.compile (the disk cache).
 
-Run: python benchmarks/cache.py   (each figure is the median of fresh processes)
+Run: python benchmarks/cache.py [--installed] [--only WORKLOAD] [--repeats N]
 
 Each workload is written to a file and imported, as a user's module would be. Two
 measures, side by side:
@@ -84,17 +84,19 @@ PRELOAD = {
 }
 
 
-def import_seconds(directory: Path, cache_dir: str, measure: str) -> float:
-    """Seconds to import the workload in a fresh process (see PRELOAD)."""
+def import_seconds(directory: Path, cache_dir: str, measure: str, root: Path) -> float:
+    """Seconds to import the workload in a fresh process (see PRELOAD), symgrad from root."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env |= {"SYMGRAD_CACHE_DIR": cache_dir, "PYTHONPATH": f"{directory}:{ROOT}"}
+    env |= {"SYMGRAD_CACHE_DIR": cache_dir, "PYTHONPATH": f"{directory}:{root}"}
     code = PROBE.format(preload=PRELOAD[measure])
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True, cwd=directory)  # fmt: skip
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def cold_and_warm(definition: str, measure: str, repeats: int) -> tuple[float, float]:
+def cold_and_warm(
+    definition: str, measure: str, repeats: int, root: Path
+) -> tuple[float, float]:
     """Median cold and warm seconds over `repeats` fresh cache directories."""
     cold, warm = [], []
     with tempfile.TemporaryDirectory() as work:
@@ -102,9 +104,17 @@ def cold_and_warm(definition: str, measure: str, repeats: int) -> tuple[float, f
         (directory / "workload.py").write_text(HEADER + textwrap.dedent(definition))
         for k in range(repeats):
             cache_dir = str(directory / f"cache{k}")
-            cold.append(import_seconds(directory, cache_dir, measure))
-            warm.append(import_seconds(directory, cache_dir, measure))
+            cold.append(import_seconds(directory, cache_dir, measure, root))
+            warm.append(import_seconds(directory, cache_dir, measure, root))
     return statistics.median(cold), statistics.median(warm)
+
+
+def install_wheel(target: str) -> Path:
+    """This checkout installed as a wheel into target (pip install --target)."""
+    command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+               "--no-build-isolation", "--target", target, str(ROOT)]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)
+    return Path(target)
 
 
 def main() -> None:
@@ -123,18 +133,21 @@ def main() -> None:
         choices=sorted(PRELOAD),
         help="decorate or import (repeatable; default: both)",
     )
+    parser.add_argument("--installed", action="store_true",
+                        help="measure a wheel built from this checkout, as users "
+                        "install it, instead of the source tree")  # fmt: skip
     args = parser.parse_args()
-    repeats = args.repeats
-    cold_and_warm(WORKLOADS["rosenbrock sample"], "import", 1)  # writes bytecode
-    print(f"median of {repeats} fresh processes per figure, milliseconds\n")
-    print(f"| workload | measure | cold | warm | cold/warm |\n|---|---|---|---|---|")
-    for name in args.only or WORKLOADS:
-        for measure in args.measure or PRELOAD:
-            c, w = cold_and_warm(WORKLOADS[name], measure, repeats)
-            row = (
-                f"| {name} | {measure} | {c * 1e3:.2f} | {w * 1e3:.2f} | {c / w:.1f}x |"
-            )
-            print(row, flush=True)
+    with tempfile.TemporaryDirectory() as target:
+        root = install_wheel(target) if args.installed else ROOT
+        cold_and_warm(WORKLOADS["rosenbrock sample"], "import", 1, root)  # bytecode
+        where = "an installed wheel" if args.installed else "the source tree"
+        print(f"symgrad from {where}; median of {args.repeats} fresh processes, ms\n")
+        print("| workload | measure | cold | warm | cold/warm |\n|---|---|---|---|---|")
+        for name in args.only or WORKLOADS:
+            for measure in args.measure or PRELOAD:
+                c, w = cold_and_warm(WORKLOADS[name], measure, args.repeats, root)
+                print(f"| {name} | {measure} | {c * 1e3:.2f} | {w * 1e3:.2f} "
+                      f"| {c / w:.1f}x |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

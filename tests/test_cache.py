@@ -211,6 +211,26 @@ def test_source_stamp_changes_with_any_edit(tmp_path):
     assert cache.source_stamp([tmp_path]) == touched
 
 
+def test_wheel_stamp_follows_the_installed_record(tmp_path):
+    package = tmp_path / "site-packages" / "symgrad"
+    package.mkdir(parents=True)
+    assert cache.wheel_stamp(str(package), "0.1.0") is None  # a source tree
+    record = tmp_path / "site-packages" / "symgrad-0.1.0.dist-info" / "RECORD"
+    record.parent.mkdir()
+    record.write_text("symgrad/__init__.py,sha256=abc,10\n")
+    first = cache.wheel_stamp(str(package), "0.1.0")
+    assert first is not None and cache.wheel_stamp(str(package), "0.1.0") == first
+    assert cache.wheel_stamp(str(package), "0.2.0") is None  # another version's
+    record.write_text("symgrad/__init__.py,sha256=abcd,11\n")  # a reinstall
+    assert cache.wheel_stamp(str(package), "0.1.0") not in (None, first)
+
+
+def test_this_checkout_is_stamped_by_its_sources():
+    package = Path(cache.__file__).parent
+    roots = [package, package.parent / "codegen"]
+    assert cache.generator_fingerprint() == cache.source_stamp(roots)
+
+
 def test_source_stamp_sees_a_file_move_between_directories(tmp_path):
     first, second = tmp_path / "symgrad", tmp_path / "codegen"
     first.mkdir(), second.mkdir()
