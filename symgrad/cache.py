@@ -157,7 +157,11 @@ def module_source(module: types.ModuleType, build: Callable[[], str]) -> str:
         text = _valid_text(path)
         if text is None or _digest(text) != module.__symgrad_digest__:
             text = build()
-            _write_entry(path, text, module.__name__)
+            try:  # the text and a code file that trusts the new text file
+                _store_text(path, text)
+                _compile(path, text, _digest(text))
+            except OSError as exc:
+                _warn_once(path.parent, exc)
         module.__symgrad_source__ = text
     return text
 
@@ -175,11 +179,15 @@ def _read_entry(path: Path, name: str) -> types.ModuleType | None:
 
 def _write_entry(path: Path, text: str, name: str) -> types.ModuleType | None:
     try:
-        _atomic_write(path, (text + HEADER + _digest(text) + "\n").encode("utf-8"))
+        _store_text(path, text)
     except OSError as exc:
         _warn_once(path.parent, exc)
         return None
     return _keep(path, text, name)
+
+
+def _store_text(path: Path, text: str) -> None:
+    _atomic_write(path, (text + HEADER + _digest(text) + "\n").encode("utf-8"))
 
 
 def _keep(path: Path, text: str, name: str) -> types.ModuleType:
