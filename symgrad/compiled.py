@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from codegen.names import python_name
 from symgrad.graph import Node
-from symgrad.program import Function
+from symgrad.program import Function, LazyFunction
 
 if TYPE_CHECKING:
     from symgrad.api import Derivatives
@@ -37,13 +37,13 @@ class Compiled:
 
     def __init__(
         self,
-        function: Function,
+        function: Function | LazyFunction,
         module: types.ModuleType,
         source: str | Callable[[], str],
         names: dict[Node, str] | None = None,
         signature: inspect.Signature | Callable[[], inspect.Signature] | None = None,
     ):
-        self.function = function
+        self._function = function
         self.module = module
         self._source = source
         self.names = names or {}
@@ -55,6 +55,13 @@ class Compiled:
         self._positional = len(function.all_names)
 
     __signature__ = _LazySignature()
+
+    @property
+    def function(self) -> Function:
+        """The lowered function: its parameters and body graph (built on first use)."""
+        if isinstance(self._function, LazyFunction):
+            self._function = self._function.resolve()
+        return self._function
 
     def __get__(self, instance, owner=None):
         """Itself: on a class it acts as a static function, and help() sees a routine."""
@@ -71,10 +78,10 @@ class Compiled:
             return args
         bound = self.__signature__.bind(*args, **kwargs)
         bound.apply_defaults()
-        return tuple(bound.arguments[name] for name in self.function.all_names)
+        return tuple(bound.arguments[name] for name in self._function.all_names)
 
     def _generated(self, suffix: str):
-        return getattr(self.module, python_name(self.function.name + suffix))
+        return getattr(self.module, python_name(self._function.name + suffix))
 
     def value_and_grad(self, *args, **kwargs):
         """(value, gradient) at a point, computing shared subexpressions once."""
@@ -128,7 +135,7 @@ class Compiled:
     @property
     def definition(self) -> str:
         """The source definition, e.g. `f(x, y) = x^2*y + y + 2`."""
-        return self.function.source
+        return self._function.source
 
     def _repr_latex_(self) -> str:
         from symgrad.repl import latex_definition

@@ -1,8 +1,8 @@
 """@symgrad.compile: trace a Python function, differentiate it, generate and load code.
 
 The generated module is cached on disk (symgrad/cache.py) under a key made from
-the traced graph, the options and the versions, so a warm import skips
-differentiation and code generation.
+the traced operations, the source, the options and the versions, so a warm import
+skips building the graph, differentiation and code generation.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import inspect
 import linecache
 import numbers
 from collections.abc import Callable, Sequence
+from functools import cache
 
-from symgrad.cache import cache_key, cached_module, graph_fingerprint, module_source
+from symgrad.cache import cache_key, cached_module, module_source
 from symgrad.compiled import Compiled
-from symgrad.program import Function, Program
-from symgrad.trace import EMPTY, Param, TracingError, signature_of, trace
+from symgrad.program import LazyFunction, Program
+from symgrad.trace import EMPTY, Param, TracingError, record, signature_of
 
 
 def compile(fn: Callable | None = None, *, wrt: Sequence[str] | None = None):
@@ -36,23 +37,24 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
     signature = signature_of(fn)
     params, data, fixed = _classify(fn, signature, wrt)
     order = tuple(p.name for p in signature if p.name not in fixed)
-    body = trace(fn, list(order), fixed, signature)
+    traced = record(fn, list(order), fixed, signature)
     name = _name_of(fn)
     source = _source_of(fn)
-    function = Function(name, params, data, body, source, None, order)
-    # The source is part of the key: the generated docstrings quote it, so an edit
-    # that leaves the graph alone (a comment, a spelling) must not reuse old text.
-    key = cache_key(
-        name, source, ",".join(params), ",".join(order), graph_fingerprint([body])
-    )
-    program = Program(getattr(fn, "__module__", None) or "<function>", [function], {})
+    # The key comes from the tape: a hit builds no graph (only a symbolic view of
+    # the derivatives does, later). The source is part of the key too: the
+    # generated docstrings quote it, so an edit that leaves the graph alone (a
+    # comment, a spelling) must not reuse old text.
+    key = cache_key(name, source, ",".join(params), ",".join(order), traced.key())
+    function = LazyFunction(name, params, data, source, order, cache(traced.graph))
+    file = getattr(fn, "__module__", None) or "<function>"
 
     def build() -> str:
         # Imported on a miss only: a warm start needs no differentiator or generator.
         from codegen.module import render
         from symgrad.api import module_spec
 
-        return render(module_spec(program, f"{program.file}.{name}"))
+        program = Program(file, [function.resolve()], {})
+        return render(module_spec(program, f"{file}.{name}"))
 
     module, _ = cached_module(key, name, build)
     compiled = Compiled(

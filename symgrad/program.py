@@ -5,6 +5,7 @@ Kept apart from lowering so that loading a cached module needs no parser or lowe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from symgrad.errors import Span
@@ -41,3 +42,31 @@ class Program:
     file: str
     functions: list[Function] = field(default_factory=list)
     names: dict[Node, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LazyFunction:
+    """A Function known by its signature, its body graph built on first use.
+
+    A cache hit has the generated module already: only a view of the symbolic
+    derivatives needs the graph.
+    """
+
+    name: str
+    params: tuple[str, ...]
+    data: tuple[str, ...]
+    source: str
+    call_order: tuple[str, ...]
+    body: Callable[[], Node]
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        """Every parameter in call order."""
+        return self.call_order
+
+    def resolve(self) -> Function:
+        """The Function, with its body graph built now."""
+        return Function(
+            self.name, self.params, self.data, self.body(), self.source, None,
+            self.call_order,
+        )  # fmt: skip

@@ -1,7 +1,8 @@
 """Python function -> graph, by calling it with symbolic arguments.
 
 Arithmetic operators, numpy's ufuncs and np.where, and the math module's functions
-all build graph nodes. The math module cannot be intercepted through its arguments
+all record operations on a tape, which replays into the graph (and keys the disk
+cache without building it). The math module cannot be intercepted through its arguments
 (math.sin calls float()), so the function is re-created over a copy of its globals
 in which `math` and the functions imported from it are symbolic stand-ins; helper
 functions it calls are re-created the same way. Python control flow on a symbolic
@@ -14,15 +15,17 @@ import inspect
 import linecache
 import math
 import sys
+import threading
 import types
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
-from symgrad.errors import Span, SymgradError
-from symgrad.graph import Node, var
-from symgrad.simplify import add, call, div, mul, neg, num, power, sub
+from symgrad.errors import LimitError, Span, SymgradError
+from symgrad.graph import MAX_NODES, Node, const
+from symgrad.graph import var as var_node
+from symgrad.simplify import build
 
 
 class TracingError(SymgradError):
@@ -42,8 +45,140 @@ def _user_span(depth: int = 2) -> Span | None:
     return Span(filename, line, col, max(1, len(text.strip())), text)
 
 
-def _lift(value) -> Node:
-    """A graph node for a symbolic value or a plain number."""
+# ---------------------------------------------------------------- the tape
+# Tracing records each operation on a tape instead of building graph nodes: the
+# tape is the cache key's input, and a warm start needs nothing more. Replaying it
+# through the simplifier's builders gives exactly the graph that building every
+# node during the call would have (the same builds, in the same order).
+# A handle is an int (a row of the tape) or a float (a constant).
+Handle = int | float
+
+
+class Tape:
+    """The operations one traced call performed, in order."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, tuple, tuple[Handle, ...]]] = []
+
+    def record(self, op: str, args: tuple[Handle, ...], attrs: tuple = ()) -> int:
+        """Append op(args) and return its row."""
+        if len(self.rows) >= MAX_NODES:
+            raise LimitError(
+                f"limit exceeded: the traced function performs more than "
+                f"{MAX_NODES:,} operations",
+                _user_span(3),
+            )
+        self.rows.append((op, attrs, args))
+        return len(self.rows) - 1
+
+    def live(self, root: Handle) -> list[int]:
+        """The rows the result depends on, in order (dead computations dropped)."""
+        if type(root) is not int:
+            return []
+        needed = [False] * (root + 1)
+        needed[root] = True
+        for i in range(root, -1, -1):
+            if needed[i]:
+                for a in self.rows[i][2]:
+                    if type(a) is int:
+                        needed[a] = True
+        return [i for i in range(root + 1) if needed[i]]
+
+    def key(self, root: Handle) -> str:
+        """A stable text of the operations behind root: equal text, equal graph."""
+        number: dict[int, int] = {}
+        lines = []
+        for i in self.live(root):
+            op, attrs, args = self.rows[i]
+            number[i] = len(number)
+            shown = [f"#{number[a]}" if type(a) is int else _hex(a) for a in args]
+            lines.append(f"{op}:{','.join(attrs)}:{','.join(shown)}")
+        lines.append(f"#{number[root]}" if type(root) is int else _hex(root))
+        return "\n".join(lines)
+
+    def replay(self, root: Handle) -> Node:
+        """The simplified graph of root: each live row built through the rules."""
+        nodes: dict[int, Node] = {}
+        for i in self.live(root):
+            op, attrs, args = self.rows[i]
+            if op == "var":
+                nodes[i] = var_node(attrs[0])
+            else:
+                nodes[i] = build(op, tuple(_node(a, nodes) for a in args))
+        return _node(root, nodes)
+
+
+def _hex(value: float) -> str:
+    return value.hex() if value == value else "nan"  # every NaN is one constant
+
+
+def _node(handle: Handle, nodes: dict[int, Node]) -> Node:
+    return nodes[handle] if type(handle) is int else const(handle)
+
+
+class _Recording(threading.local):
+    """The tape of the trace running on this thread (None outside a trace)."""
+
+    tape: Tape | None = None
+
+
+_RECORDING = _Recording()
+
+
+def _record_op(op: str, *args: Handle) -> int:
+    tape = _RECORDING.tape
+    if tape is None:
+        raise TracingError(
+            "a symbolic value was used after its trace ended (keep the arguments "
+            "inside the traced function)",
+            _user_span(3),
+        )
+    return tape.record(op, args)
+
+
+# The recorders tracing uses, named as the simplifier's builders they stand for.
+def add(a: Handle, b: Handle) -> int:
+    """a + b."""
+    return _record_op("add", a, b)
+
+
+def sub(a: Handle, b: Handle) -> int:
+    """a - b."""
+    return _record_op("sub", a, b)
+
+
+def mul(a: Handle, b: Handle) -> int:
+    """a * b."""
+    return _record_op("mul", a, b)
+
+
+def div(a: Handle, b: Handle) -> int:
+    """a / b."""
+    return _record_op("div", a, b)
+
+
+def neg(a: Handle) -> int:
+    """-a."""
+    return _record_op("neg", a)
+
+
+def power(a: Handle, b: Handle) -> int:
+    """a ** b."""
+    return _record_op("pow", a, b)
+
+
+def call(op: str, *args: Handle) -> int:
+    """Any other op applied to args (exp, sin, where, lt, ...)."""
+    return _record_op(op, *args)
+
+
+def num(value: float) -> float:
+    """A constant: its own handle."""
+    return float(value)
+
+
+def _lift(value) -> Handle:
+    """A handle for a symbolic value or a plain number."""
     if isinstance(value, Symbol):
         return value.node
     if isinstance(value, Condition):
@@ -69,7 +204,7 @@ class Condition:
 
     __array_priority__ = 1000
 
-    def __init__(self, node: Node):
+    def __init__(self, node: Handle):
         self.node = node
 
     def __bool__(self):
@@ -118,7 +253,7 @@ class Symbol:
 
     __array_priority__ = 1000
 
-    def __init__(self, node: Node):
+    def __init__(self, node: Handle):
         self.node = node
 
     __add__, __radd__ = _binary(add), _binary(add, True)
@@ -353,6 +488,21 @@ def _swap(value, memo: dict):
     return value
 
 
+class Traced(NamedTuple):
+    """A traced call: its tape and the handle of its result."""
+
+    tape: Tape
+    root: Handle
+
+    def key(self) -> str:
+        """The cache key's text of the traced graph (no graph is built)."""
+        return self.tape.key(self.root)
+
+    def graph(self) -> Node:
+        """The simplified graph of the result."""
+        return self.tape.replay(self.root)
+
+
 def trace(
     fn: Callable,
     symbolic: list[str],
@@ -363,8 +513,29 @@ def trace(
 
     params is signature_of(fn) when the caller has it already.
     """
+    return record(fn, symbolic, constants, params).graph()
+
+
+def record(
+    fn: Callable,
+    symbolic: list[str],
+    constants: dict[str, object],
+    params: tuple[Param, ...] | None = None,
+) -> Traced:
+    """trace, stopping at the tape: what a cache lookup needs, and cheaper by far."""
     target = _traceable(fn, {}) if isinstance(fn, types.FunctionType) else fn
-    values = {name: Symbol(var(name)) for name in symbolic} | dict(constants)
+    tape, previous = Tape(), _RECORDING.tape
+    _RECORDING.tape = tape
+    try:
+        values = {n: Symbol(tape.record("var", (), (n,))) for n in symbolic}
+        result = _call(fn, target, values | dict(constants), params)
+    finally:
+        _RECORDING.tape = previous
+    return Traced(tape, result)
+
+
+def _call(fn: Callable, target: Callable, values: dict, params) -> Handle:
+    """Call target with values by parameter name; the handle of its checked result."""
     positional, keywords = [], {}
     for p in params if params is not None else signature_of(fn):
         if p.keyword_only:

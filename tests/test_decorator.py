@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import gc
 import inspect
 import math
 import os
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 import symgrad
-from symgrad import cache
+from symgrad import cache, graph
 from symgrad.trace import TracingError
 
 
@@ -269,3 +270,20 @@ def test_a_warm_start_imports_no_generator(tmp_path):
     assert cold[:2] == warm[:2] == ["6.5", "-50.0"]
     assert ast.literal_eval(cold[2]) == sorted(GENERATOR_MODULES)  # a miss needs them
     assert ast.literal_eval(warm[2]) == []
+
+
+def test_a_hit_builds_the_graph_only_for_a_symbolic_view():
+    def rosen(x, y):
+        return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+    first = symgrad.compile(rosen)
+    shown = str(first.function.body)
+    del first  # its graph dies with it: a second build would make new nodes
+    gc.collect()
+    cache.clear_memory()
+    built = graph._BUDGET.count  # [new nodes this thread has built, ceiling]
+    before = built[0]
+    second = symgrad.compile(rosen)
+    assert second(1.5, 2.0) == 6.5 and built[0] == before  # no node built
+    assert str(second.function.body) == shown and built[0] > before  # built now
+    assert "∂rosen/∂x" in repr(second.grad)

@@ -10,10 +10,13 @@ from math import exp as imported_exp
 import numpy as np
 import pytest
 
+from symgrad import graph
+from symgrad import trace as trace_module
+from symgrad.errors import LimitError
 from symgrad.evaluate import evaluate
 from symgrad.graph import var
-from symgrad.simplify import mul
-from symgrad.trace import TracingError, signature_of, trace
+from symgrad.simplify import add, call, mul, num, power, sub
+from symgrad.trace import TracingError, record, signature_of, trace
 
 SCALE = 3.0
 
@@ -184,3 +187,86 @@ def test_tracing_swaps_only_the_globals_the_code_names():
     body = trace(namespace["f"], ["x"], {})
     (value,) = evaluate([body], {"x": 0.3})
     assert value == pytest.approx(math.sin(0.3) + math.sin(0.6), rel=1e-15)
+
+
+# ---------------------------------------------------------------- the tape
+
+
+def test_replaying_the_tape_builds_the_simplified_graph():
+    x, y = var("x"), var("y")
+    rosen = trace(lambda x, y: (1 - x) ** 2 + 100 * (y - x**2) ** 2, ["x", "y"], {})
+    two = num(2.0)
+    expected = add(
+        power(sub(num(1.0), x), two), mul(num(100.0), power(sub(y, power(x, two)), two))
+    )
+    assert rosen is expected
+    # rules fire on replay as they would on building: x*1 + 0*x is x
+    assert trace(lambda x: x * 1 + 0 * x, ["x"], {}) is x
+    assert trace(lambda x: 1 / (1 + np.exp(-x)), ["x"], {}) is call("sigmoid", x)
+
+
+def test_a_dead_computation_leaves_the_key_alone():
+    def plain(x):
+        return x * x + 1
+
+    def with_dead_code(x):
+        unused = np.sin(x) * 3  # noqa: F841 (computed, never used)
+        return x * x + 1
+
+    keys = [record(f, ["x"], {}).key() for f in (plain, with_dead_code)]
+    assert keys[0] == keys[1]
+
+
+@pytest.mark.parametrize(
+    "f, g",
+    [
+        (lambda x: x * 2.0, lambda x: x * 2.5),
+        (lambda x: x + 0.0, lambda x: x + -0.0),
+        (lambda x: np.sin(x), lambda x: np.cos(x)),
+        (lambda x: x - 1, lambda x: 1 - x),
+    ],
+)
+def test_different_operations_have_different_keys(f, g):
+    assert record(f, ["x"], {}).key() != record(g, ["x"], {}).key()
+
+
+def test_every_nan_constant_is_one_key():
+    f = lambda x: x + float("nan")  # noqa: E731
+    g = lambda x: x + np.float64("nan")  # noqa: E731
+    assert record(f, ["x"], {}).key() == record(g, ["x"], {}).key()
+
+
+def test_the_key_builds_no_graph_node():
+    def f(unique_tape_name):
+        return np.exp(unique_tape_name) * 3 + unique_tape_name**2
+
+    built = graph._BUDGET.count  # [new nodes this thread has built, ceiling]
+    before = built[0]
+    traced = record(f, ["unique_tape_name"], {})
+    traced.key()
+    assert built[0] == before  # nothing built yet
+    assert traced.graph().op == "add" and built[0] > before
+
+
+def test_a_symbol_kept_past_its_trace_is_refused():
+    kept = []
+
+    def f(x):
+        kept.append(x)
+        return x
+
+    trace(f, ["x"], {})
+    with pytest.raises(TracingError, match="after its trace ended"):
+        kept[0] + 1
+
+
+def test_a_runaway_loop_is_stopped_by_the_operation_limit(monkeypatch):
+    monkeypatch.setattr(trace_module, "MAX_NODES", 100)
+
+    def f(x):
+        for _ in range(200):
+            x = x * 1.5
+        return x
+
+    with pytest.raises(LimitError, match="more than 100 operations"):
+        record(f, ["x"], {})
