@@ -85,16 +85,14 @@ class Tape:
         return [i for i in range(root + 1) if needed[i]]
 
     def key(self, root: Handle) -> str:
-        """A stable text of the operations behind root: equal text, equal graph."""
-        number: dict[int, int] = {}
-        lines = []
-        for i in self.live(root):
-            op, attrs, args = self.rows[i]
-            number[i] = len(number)
-            shown = [f"#{number[a]}" if type(a) is int else _hex(a) for a in args]
-            lines.append(f"{op}:{','.join(attrs)}:{','.join(shown)}")
-        lines.append(f"#{number[root]}" if type(root) is int else _hex(root))
-        return "\n".join(lines)
+        """A stable text of the operations and the result: equal text, equal graph.
+
+        Every row is in it, dead ones too (a function computing a value it never
+        uses has a key of its own): one repr, no walk of the tape.
+        """
+        # repr of a float round-trips exactly and tells 0.0 from -0.0; an int is a
+        # row, so the text determines the replayed graph.
+        return repr((self.rows, root))
 
     def replay(self, root: Handle) -> Node:
         """The simplified graph of root: each live row built through the rules."""
@@ -106,10 +104,6 @@ class Tape:
             else:
                 nodes[i] = build(op, tuple(_node(a, nodes) for a in args))
         return _node(root, nodes)
-
-
-def _hex(value: float) -> str:
-    return value.hex() if value == value else "nan"  # every NaN is one constant
 
 
 def _node(handle: Handle, nodes: dict[int, Node]) -> Node:

@@ -205,7 +205,7 @@ def test_replaying_the_tape_builds_the_simplified_graph():
     assert trace(lambda x: 1 / (1 + np.exp(-x)), ["x"], {}) is call("sigmoid", x)
 
 
-def test_a_dead_computation_leaves_the_key_alone():
+def test_a_dead_computation_changes_the_key_but_not_the_graph():
     def plain(x):
         return x * x + 1
 
@@ -213,8 +213,10 @@ def test_a_dead_computation_leaves_the_key_alone():
         unused = np.sin(x) * 3  # noqa: F841 (computed, never used)
         return x * x + 1
 
-    keys = [record(f, ["x"], {}).key() for f in (plain, with_dead_code)]
-    assert keys[0] == keys[1]
+    traced = [record(f, ["x"], {}) for f in (plain, with_dead_code)]
+    assert traced[0].key() != traced[1].key()
+    assert traced[0].graph() is traced[1].graph()
+    assert traced[1].tape.live(traced[1].root) == [0, 3, 4]  # x, x*x, x*x + 1
 
 
 @pytest.mark.parametrize(
