@@ -114,13 +114,22 @@ def cache_key(*parts: str) -> str:
 
 def cache_dir() -> Path | None:
     """Where entries live; None when SYMGRAD_CACHE=0 turns the disk cache off."""
-    if os.environ.get("SYMGRAD_CACHE", "1") == "0":
+    directory = _directory()
+    return Path(directory) if directory is not None else None
+
+
+def _directory() -> str | None:
+    # Strings, not pathlib, on the warm path: its objects cost ~10 us apiece there.
+    environ = os.environ
+    if environ.get("SYMGRAD_CACHE", "1") == "0":
         return None
-    configured = os.environ.get("SYMGRAD_CACHE_DIR")
+    configured = environ.get("SYMGRAD_CACHE_DIR")
     if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "symgrad"
+        return configured
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    return os.path.join(base, "symgrad")
 
 
 def cached_module(
@@ -132,8 +141,8 @@ def cached_module(
     """
     if key in _memory:
         return _memory[key], True
-    directory = cache_dir()
-    path = directory / f"sg_{key}.py" if directory else None
+    directory = _directory()
+    path = os.path.join(directory, f"sg_{key}.py") if directory else None
     module = _read_entry(path, name) if path else None
     hit = module is not None
     if module is None:
@@ -154,7 +163,7 @@ def module_source(module: types.ModuleType, build: Callable[[], str]) -> str:
     """
     text = module.__dict__.get("__symgrad_source__")
     if text is None:
-        path = Path(module.__file__)
+        path = module.__file__
         text = _valid_text(path)
         if text is None or _digest(text) != module.__symgrad_digest__:
             text = build()
@@ -162,12 +171,12 @@ def module_source(module: types.ModuleType, build: Callable[[], str]) -> str:
                 _store_text(path, text)
                 _compile(path, text, _digest(text))
             except OSError as exc:
-                _warn_once(path.parent, exc)
+                _warn_once(os.path.dirname(path), exc)
         module.__symgrad_source__ = text
     return text
 
 
-def _read_entry(path: Path, name: str) -> types.ModuleType | None:
+def _read_entry(path: str, name: str) -> types.ModuleType | None:
     try:
         found = _valid_code(path)
         if found is not None:  # the text is read only if f.source is asked for
@@ -178,29 +187,30 @@ def _read_entry(path: Path, name: str) -> types.ModuleType | None:
         return None
 
 
-def _write_entry(path: Path, text: str, name: str) -> types.ModuleType | None:
+def _write_entry(path: str, text: str, name: str) -> types.ModuleType | None:
     try:
         _store_text(path, text)
     except OSError as exc:
-        _warn_once(path.parent, exc)
+        _warn_once(os.path.dirname(path), exc)
         return None
     return _keep(path, text, name)
 
 
-def _store_text(path: Path, text: str) -> None:
+def _store_text(path: str, text: str) -> None:
     _atomic_write(path, (text + HEADER + _digest(text) + "\n").encode("utf-8"))
 
 
-def _keep(path: Path, text: str, name: str) -> types.ModuleType:
+def _keep(path: str, text: str, name: str) -> types.ModuleType:
     """Compile a valid entry's text, store its code file and run it."""
     digest = _digest(text)
     return _execute(path, name, _compile(path, text, digest), digest, text)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: str, data: bytes) -> None:
     # A temporary file, then a rename: concurrent writers of one key both succeed.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    directory, name = os.path.split(path)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -215,7 +225,7 @@ def _digest(text: str) -> str:
 
 
 def _execute(
-    path: Path, name: str, code: types.CodeType, digest: str, text: str | None = None
+    path: str, name: str, code: types.CodeType, digest: str, text: str | None = None
 ) -> types.ModuleType:
     """Run an entry's code as a fresh module; the text is attached when at hand."""
     module = types.ModuleType(f"symgrad_cache.{name}")
@@ -227,10 +237,11 @@ def _execute(
     return module
 
 
-def _valid_text(path: Path) -> str | None:
+def _valid_text(path: str) -> str | None:
     """The text of an entry whose last line holds its hash, else None."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            raw = handle.read()
     except (OSError, UnicodeDecodeError):
         return None
     text, marker, tail = raw.rpartition(HEADER)
@@ -248,11 +259,12 @@ def _valid_text(path: Path) -> str | None:
 _FIELDS = ((0, 64), (64, 84), (84, 104), (104, 112))
 
 
-def _valid_code(path: Path) -> tuple[types.CodeType, str] | None:
+def _valid_code(path: str) -> tuple[types.CodeType, str] | None:
     """(code, the text's hash) from a valid code file for an unchanged text, else None."""
     try:
-        raw = path.with_suffix(".code").read_bytes()
-        info = path.stat()
+        with open(_code_path(path), "rb") as handle:
+            raw = handle.read()
+        info = os.stat(path)
     except OSError:
         return None
     magic = importlib.util.MAGIC_NUMBER
@@ -268,22 +280,27 @@ def _valid_code(path: Path) -> tuple[types.CodeType, str] | None:
     return None
 
 
-def _compile(path: Path, text: str, digest: str) -> types.CodeType:
+def _code_path(path: str) -> str:
+    """The code file beside the text file sg_KEY.py: sg_KEY.code."""
+    return os.path.splitext(path)[0] + ".code"
+
+
+def _compile(path: str, text: str, digest: str) -> types.CodeType:
     """Compile an entry's text and keep the code beside it (best effort)."""
-    code = compile(text, str(path), "exec")
+    code = compile(text, path, "exec")
     data = marshal.dumps(code)
     try:
-        info = path.stat()
+        info = os.stat(path)
         head = f"{digest}{info.st_size:020d}{info.st_mtime_ns:020d}"
         head += f"{zlib.crc32(data):08x}"
         stamp = importlib.util.MAGIC_NUMBER + head.encode("ascii")
-        _atomic_write(path.with_suffix(".code"), stamp + data)
+        _atomic_write(_code_path(path), stamp + data)
     except OSError:
         pass  # the text entry is enough; compiling it is only slower
     return code
 
 
-def _warn_once(directory: Path, exc: OSError) -> None:
+def _warn_once(directory: str, exc: OSError) -> None:
     if str(directory) in _warned_dirs:
         return
     _warned_dirs.add(str(directory))

@@ -78,15 +78,17 @@ def _fresh_load(key: str, build: Builder):
 def test_a_hit_reads_the_text_only_when_asked(cache_dir, monkeypatch):
     build = Builder()
     cache.cached_module("k6", "f", build)
-    reads = []
-    original = Path.read_text
-    monkeypatch.setattr(Path, "read_text", lambda *a, **k: reads.append(a[0]) or original(*a, **k))  # fmt: skip
+    opened = []
+
+    def recording_open(file, *args, **kwargs):
+        opened.append(os.path.basename(file))
+        return open(file, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "open", recording_open, raising=False)
     module, hit = _fresh_load("k6", build)
-    assert (hit, module.f(2.0), reads) == (True, 4.0, [])
-    assert cache.module_source(module, build) == MODULE and reads == [
-        cache_dir / "sg_k6.py"
-    ]
-    assert build.calls == 1
+    assert (hit, module.f(2.0), opened) == (True, 4.0, ["sg_k6.code"])
+    assert cache.module_source(module, build) == MODULE
+    assert opened == ["sg_k6.code", "sg_k6.py"] and build.calls == 1
 
 
 def test_text_damaged_in_place_is_rebuilt_when_read(cache_dir):
