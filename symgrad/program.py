@@ -44,20 +44,26 @@ class Program:
     names: dict[Node, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
 class LazyFunction:
     """A Function known by its signature, its body graph built on first use.
 
     A cache hit has the generated module already: only a view of the symbolic
-    derivatives needs the graph.
+    derivatives needs the graph. (A plain class: a dataclass costs ~1 ms of import.)
     """
 
-    name: str
-    params: tuple[str, ...]
-    data: tuple[str, ...]
-    source: str
-    call_order: tuple[str, ...]
-    body: Callable[[], Node]
+    __slots__ = ("name", "params", "data", "source", "call_order", "_body")
+
+    def __init__(
+        self,
+        name: str,
+        params: tuple[str, ...],
+        data: tuple[str, ...],
+        source: str,
+        call_order: tuple[str, ...],
+        body: Callable[[], Node],
+    ):
+        self.name, self.params, self.data = name, params, data
+        self.source, self.call_order, self._body = source, call_order, body
 
     @property
     def all_names(self) -> tuple[str, ...]:
@@ -67,6 +73,6 @@ class LazyFunction:
     def resolve(self) -> Function:
         """The Function, with its body graph built now."""
         return Function(
-            self.name, self.params, self.data, self.body(), self.source, None,
+            self.name, self.params, self.data, self._body(), self.source, None,
             self.call_order,
         )  # fmt: skip
