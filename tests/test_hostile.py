@@ -179,6 +179,8 @@
 #       here::test_decorator_odd_callables
 #   a corrupt cache file
 #       test_cache.py::test_corrupt_entries_are_detected_and_rebuilt
+#       test_cache.py::test_text_damaged_in_place_is_rebuilt_when_read
+#       test_cache.py::test_a_damaged_or_stale_code_file_is_compiled_again
 #       here::test_corrupt_code_file_is_detected
 #   an unwritable cache dir
 #       test_cache.py::test_unwritable_cache_dir_falls_back_to_memory_with_one_warning
@@ -190,6 +192,7 @@
 #       test_graph.py::test_budget_counts_new_nodes_only  (and the tests after it)
 #       test_lower.py::test_inlining_beyond_the_lowering_budget_points_at_the_call
 #       test_cli.py::test_differentiation_beyond_the_node_budget_names_the_file
+#       test_trace.py::test_a_runaway_loop_is_stopped_by_the_operation_limit
 #   exponent size (9^9^9, x^(10^9))
 #       here::test_exponent_size_limit
 #   derivative order
