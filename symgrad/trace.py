@@ -296,6 +296,10 @@ class Symbol:
         return _array_function(func, args, kwargs)
 
     def __repr__(self) -> str:
+        # A print() while tracing shows the expression so far (replayed for it).
+        tape = _RECORDING.tape
+        if tape is not None and type(self.node) is int and self.node < len(tape.rows):
+            return f"Symbol({tape.replay(self.node)!r})"
         return f"Symbol({self.node!r})"
 
 

@@ -272,3 +272,14 @@ def test_a_runaway_loop_is_stopped_by_the_operation_limit(monkeypatch):
 
     with pytest.raises(LimitError, match="more than 100 operations"):
         record(f, ["x"], {})
+
+
+def test_printing_a_symbol_while_tracing_shows_its_expression():
+    shown = []
+
+    def f(x, y):
+        shown.append(repr(x * y + 1))
+        return x
+
+    trace(f, ["x", "y"], {})
+    assert shown == ["Symbol(add(mul(var('x'), var('y')), const(1.0)))"]
