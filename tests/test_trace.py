@@ -5,17 +5,20 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import operator
 from math import exp as imported_exp
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from symgrad import graph
 from symgrad import trace as trace_module
 from symgrad.errors import LimitError
 from symgrad.evaluate import evaluate
 from symgrad.graph import var
-from symgrad.simplify import add, call, mul, num, power, sub
+from symgrad.simplify import add, call, div, mul, neg, num, power, sub
 from symgrad.trace import TracingError, record, signature_of, trace
 
 SCALE = 3.0
@@ -283,3 +286,127 @@ def test_printing_a_symbol_while_tracing_shows_its_expression():
 
     trace(f, ["x", "y"], {})
     assert shown == ["Symbol(add(mul(var('x'), var('y')), const(1.0)))"]
+
+
+# An expression tree: ("x" | "y" | float | (op, child, ...)), run as Python twice:
+# by the tracer (a tape, then replay) and by Eager, a reference tracer that builds
+# every node on the spot through the simplifier's builders (as tracing once did).
+_LEAVES = st.one_of(st.sampled_from(["x", "y"]), st.sampled_from([0.0, 1.0, -2.0, 0.5]))
+_TREES = st.recursive(
+    _LEAVES,
+    lambda kids: st.one_of(
+        st.tuples(st.sampled_from(["+", "-", "*", "/"]), kids, kids),
+        st.tuples(st.sampled_from(["neg", "sin", "exp", "square"]), kids),
+        st.tuples(st.just("where"), kids, kids, kids, kids),
+    ),
+    max_leaves=12,
+)
+_PYTHON = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+}
+_UNARY = {"neg": operator.neg, "sin": np.sin, "exp": np.exp, "square": np.square}
+
+
+def _as_python(tree, env):
+    """The tree run as Python on env's values."""
+    if isinstance(tree, str):
+        return env[tree]
+    if isinstance(tree, float):
+        return tree
+    op, *kids = tree
+    args = [_as_python(k, env) for k in kids]
+    if op in _PYTHON:
+        return _PYTHON[op](*args)
+    if op == "where":
+        return np.where(args[0] > args[1], args[2], args[3])
+    return _UNARY[op](args[0])
+
+
+def _eager_node(value):
+    return value.node if isinstance(value, (Eager, EagerCondition)) else num(value)
+
+
+class EagerCondition:
+    """A comparison of Eager values (np.where dispatches on it, as on Condition)."""
+
+    __array_priority__ = 1000
+
+    def __init__(self, node):
+        self.node = node
+
+    def __array_function__(self, func, types_, args, kwargs):
+        return Eager.__array_function__(self, func, types_, args, kwargs)
+
+
+def _eager(build, reflected=False):
+    def method(self, other):
+        a, b = _eager_node(self), _eager_node(other)
+        return Eager(build(b, a) if reflected else build(a, b))
+
+    return method
+
+
+class Eager:
+    """The reference: Python operators and numpy ufuncs build simplified nodes now."""
+
+    __array_priority__ = 1000
+
+    def __init__(self, node):
+        self.node = node
+
+    __add__, __radd__ = _eager(add), _eager(add, True)
+    __sub__, __rsub__ = _eager(sub), _eager(sub, True)
+    __mul__, __rmul__ = _eager(mul), _eager(mul, True)
+    __truediv__, __rtruediv__ = _eager(div), _eager(div, True)
+
+    def __neg__(self):
+        return Eager(neg(self.node))
+
+    def __gt__(self, other):
+        return EagerCondition(call("gt", self.node, _eager_node(other)))
+
+    def __lt__(self, other):
+        return EagerCondition(call("lt", self.node, _eager_node(other)))
+
+    def __array_ufunc__(self, ufunc, method, *inputs):
+        nodes = [_eager_node(i) for i in inputs]
+        if ufunc is np.square:
+            return Eager(power(nodes[0], num(2.0)))
+        return Eager({"add": add, "subtract": sub, "multiply": mul, "true_divide": div,
+                      "sin": lambda a: call("sin", a), "exp": lambda a: call("exp", a),
+                      }[ufunc.__name__](*nodes))  # fmt: skip
+
+    def __array_function__(self, func, types_, args, kwargs):
+        cond, a, b = args
+        if not isinstance(cond, EagerCondition):
+            raise TypeError("np.where's condition must be symbolic")
+        return Eager(call("where", cond.node, _eager_node(a), _eager_node(b)))
+
+
+def _run(make_env, tree):
+    """(result, None) or (None, the exception's type)."""
+    try:
+        return _as_python(tree, make_env()), None
+    except Exception as exc:  # noqa: BLE001 (compared between the two runs)
+        return None, type(exc)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_TREES)
+def test_replaying_a_tape_is_building_the_graph_directly(tree):
+    if isinstance(tree, (str, float)):
+        tree = ("+", tree, "x")  # at least one operation on a variable
+    eager, eager_error = _run(
+        lambda: {"x": Eager(var("x")), "y": Eager(var("y"))}, tree
+    )
+    fn = lambda x, y: _as_python(tree, {"x": x, "y": y})  # noqa: E731
+    try:
+        traced, traced_error = trace(fn, ["x", "y"], {}), None
+    except Exception as exc:  # noqa: BLE001
+        traced, traced_error = None, type(exc)
+    assert (traced_error is None) == (eager_error is None), (traced_error, eager_error)
+    if traced_error is None:
+        assert traced is _eager_node(eager)
