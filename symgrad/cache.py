@@ -164,12 +164,14 @@ def module_source(module: types.ModuleType, build: Callable[[], str]) -> str:
     text = module.__dict__.get("__symgrad_source__")
     if text is None:
         path = module.__file__
-        text = _valid_text(path)
-        if text is None or _digest(text) != module.__symgrad_digest__:
+        found = _valid_text(path)
+        text = found[0] if found and found[1] == module.__symgrad_digest__ else None
+        if text is None:
             text = build()
+            digest = _digest(text)
             try:  # the text and a code file that trusts the new text file
-                _store_text(path, text)
-                _compile(path, text, _digest(text))
+                _store_text(path, text, digest)
+                _compile(path, text, digest)
             except OSError as exc:
                 _warn_once(os.path.dirname(path), exc)
         module.__symgrad_source__ = text
@@ -181,28 +183,28 @@ def _read_entry(path: str, name: str) -> types.ModuleType | None:
         found = _valid_code(path)
         if found is not None:  # the text is read only if f.source is asked for
             return _execute(path, name, *found)
-        text = _valid_text(path)
-        return _keep(path, text, name) if text is not None else None
+        entry = _valid_text(path)
+        return _keep(path, *entry, name) if entry is not None else None
     except Exception:  # an unreadable or foreign entry: rebuild it
         return None
 
 
 def _write_entry(path: str, text: str, name: str) -> types.ModuleType | None:
+    digest = _digest(text)
     try:
-        _store_text(path, text)
+        _store_text(path, text, digest)
     except OSError as exc:
         _warn_once(os.path.dirname(path), exc)
         return None
-    return _keep(path, text, name)
+    return _keep(path, text, digest, name)
 
 
-def _store_text(path: str, text: str) -> None:
-    _atomic_write(path, (text + HEADER + _digest(text) + "\n").encode("utf-8"))
+def _store_text(path: str, text: str, digest: str) -> None:
+    _atomic_write(path, (text + HEADER + digest + "\n").encode("utf-8"))
 
 
-def _keep(path: str, text: str, name: str) -> types.ModuleType:
-    """Compile a valid entry's text, store its code file and run it."""
-    digest = _digest(text)
+def _keep(path: str, text: str, digest: str, name: str) -> types.ModuleType:
+    """Compile a valid entry's text (whose hash is digest), store its code, run it."""
     return _execute(path, name, _compile(path, text, digest), digest, text)
 
 
@@ -237,17 +239,18 @@ def _execute(
     return module
 
 
-def _valid_text(path: str) -> str | None:
-    """The text of an entry whose last line holds its hash, else None."""
+def _valid_text(path: str) -> tuple[str, str] | None:
+    """(text, its hash) of an entry whose last line holds that hash, else None."""
     try:
         with open(path, encoding="utf-8") as handle:
             raw = handle.read()
     except (OSError, UnicodeDecodeError):
         return None
     text, marker, tail = raw.rpartition(HEADER)
-    if not marker or tail != _digest(text) + "\n":
+    digest = _digest(text)
+    if not marker or tail != digest + "\n":
         return None  # truncated, corrupted or foreign
-    return text
+    return text, digest
 
 
 # The code file: the interpreter's magic number, then fixed-width ASCII fields

@@ -133,9 +133,10 @@ def hvp_best(
 ) -> list[Node]:
     """H v the cheaper way: a sparse Hessian's entries, or forward over reverse.
 
-    Forward over reverse is the gradient of grad . v. Summing the entries costs the Hessian's graph plus two nodes a product, known
-    before building anything. For a small gradient both are built and the smaller
-    kept (a tie keeps forward over reverse). For a large one, building the loser is
+    Forward over reverse is the gradient of grad . v. Summing the entries costs
+    the Hessian's graph plus two nodes a product, known before building anything.
+    For a small gradient both are built and the smaller kept (a tie keeps forward
+    over reverse). For a large one, building the loser is
     the cost to avoid: on the samples forward over reverse evaluates 1.5 to 2.8
     times the gradient's nodes, so the entries win when they cost at most twice
     the gradient. Rosenbrock's tridiagonal Hessian in 1,000 variables: 16,000 nodes

@@ -2,10 +2,10 @@
 
 Arithmetic operators, numpy's ufuncs and np.where, and the math module's functions
 all record operations on a tape, which replays into the graph (and keys the disk
-cache without building it). The math module cannot be intercepted through its arguments
-(math.sin calls float()), so the function is re-created over a copy of its globals
-in which `math` and the functions imported from it are symbolic stand-ins; helper
-functions it calls are re-created the same way. Python control flow on a symbolic
+cache without building it). The math module cannot be intercepted through its
+arguments (math.sin calls float()), so the function is re-created over a copy of
+its globals in which `math` and the functions imported from it are symbolic
+stand-ins; helper functions it calls are re-created the same way. Python control flow on a symbolic
 value cannot be traced: it raises a TracingError naming the user's line.
 """
 
