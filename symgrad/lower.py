@@ -27,6 +27,8 @@ MAX_EXPONENT = 1_000_000
 # anyway; and helpers calling each other twice per line, which double the graph on
 # every line, are stopped within seconds (a few microseconds per node).
 MAX_LOWERED_NODES = 250_000
+# The parser reads array syntax; lowering it waits for the array ops of the core.
+_NO_ARRAYS_YET = "'@' and '.T' need array values, which lowering does not build yet"
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,10 @@ def _check_new_name(definition, defined_at: dict[str, Span], functions) -> None:
 def _function(definition: syntax.FunctionDef, scope: _Scope) -> Function:
     seen: dict[str, Span] = {}
     for param in definition.params + definition.data:
+        if param.shape is not None:
+            raise SymgradError(
+                "array parameters are not lowered yet", param.dim_spans[0]
+            )
         if param.name in seen:
             raise NameResolutionError(
                 f"parameter '{param.name}' is declared twice", param.span
@@ -161,6 +167,10 @@ def subexpressions(expr: syntax.Expr) -> tuple[syntax.Expr, ...]:
         return (expr.left, expr.right)
     if isinstance(expr, syntax.Call):
         return expr.args
+    if isinstance(expr, syntax.Transpose):
+        return (expr.operand,)
+    if isinstance(expr, syntax.Subscript):
+        return (expr.value,)
     return ()
 
 
@@ -208,7 +218,9 @@ def _number(node: Node, expr: syntax.Expr) -> Node:
 
 
 def _is_comparison(expr: syntax.Expr) -> bool:
-    return isinstance(expr, syntax.Binary) and BINARY_OPERATORS[expr.op] in COMPARISONS
+    return (
+        isinstance(expr, syntax.Binary) and BINARY_OPERATORS.get(expr.op) in COMPARISONS
+    )
 
 
 def _combine(expr, children, args: list[Node], scope: _Scope, owner: str) -> Node:
@@ -231,7 +243,15 @@ def _combine(expr, children, args: list[Node], scope: _Scope, owner: str) -> Nod
                 f"{MAX_EXPONENT:,} in magnitude",
                 expr.span,
             )
+        if expr.op == "@":
+            raise SymgradError(_NO_ARRAYS_YET, expr.op_span)
         return build(BINARY_OPERATORS[expr.op], (left, right))
+    if isinstance(expr, syntax.Transpose):
+        raise SymgradError(_NO_ARRAYS_YET, expr.op_span)
+    if isinstance(expr, syntax.Subscript):
+        raise SymgradError(
+            "subscripts are not supported on scalar values", expr.bracket_span
+        )
     return _call(expr, args, scope, owner)
 
 

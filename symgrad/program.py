@@ -23,11 +23,28 @@ class Function:
     source: str
     span: Span | None
     call_order: tuple[str, ...] | None = None  # a traced function keeps its signature's
+    # The declared shape of each of params + data, () for a scalar; empty when every
+    # parameter is a scalar, so scalar functions compare and hash as before.
+    shapes: tuple[tuple, ...] = ()
+
+    def shape_of(self, name: str) -> tuple:
+        """The declared shape of a parameter: () for a scalar, else its dims."""
+        return self._shape_table().get(name, ())
+
+    def _shape_table(self) -> dict[str, tuple]:
+        return dict(zip(self.params + self.data, self.shapes))
 
     @property
     def param_nodes(self) -> tuple[Node, ...]:
-        """The var nodes of the differentiated parameters."""
-        return tuple(var(p) for p in self.params)
+        """The var nodes of the differentiated parameters, with their shapes."""
+        table = self._shape_table()
+        return tuple(var(p, table.get(p, ())) for p in self.params)
+
+    @property
+    def all_nodes(self) -> tuple[Node, ...]:
+        """The var nodes of every parameter in call order, with their shapes."""
+        table = self._shape_table()
+        return tuple(var(p, table.get(p, ())) for p in self.all_names)
 
     @property
     def all_names(self) -> tuple[str, ...]:
