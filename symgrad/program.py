@@ -23,11 +23,19 @@ class Function:
     source: str
     span: Span | None
     call_order: tuple[str, ...] | None = None  # a traced function keeps its signature's
+    shapes: tuple[tuple[str, tuple], ...] = ()  # (name, shape) of each array parameter
 
     @property
     def param_nodes(self) -> tuple[Node, ...]:
         """The var nodes of the differentiated parameters."""
-        return tuple(var(p) for p in self.params)
+        return tuple(self.var_of(p) for p in self.params)
+
+    def var_of(self, name: str) -> Node:
+        """The var node of any parameter, with its declared shape."""
+        for param, shape in self.shapes:
+            if param == name:
+                return var(name, shape)
+        return var(name)
 
     @property
     def all_names(self) -> tuple[str, ...]:
