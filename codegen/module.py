@@ -6,6 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from codegen import layout
+from codegen.array_function import (
+    ARRAY_HELPER_SOURCE,
+    array_function_lines,
+    is_array_function,
+)
 from codegen.layout import INDENT, LINE_LENGTH, Tuple, collection
 from codegen.names import RESERVED as NAMES_RESERVED, python_name
 from codegen.printer import FLOAT, NUMPY, Dialect, definition, expression
@@ -101,6 +106,7 @@ def _expand(value, shape, dtype):
         return value
     return np.full(shape, value, dtype)[()]
 ''',
+    **ARRAY_HELPER_SOURCE,
 }
 
 # Every name generated code uses besides the module's own functions: the helpers too.
@@ -160,7 +166,14 @@ def render(spec: ModuleSpec) -> str:
     bodies: list[str] = []
     needs_black = False
     for function in spec.functions:
-        lines = _function(function, _plan(function), helpers)
+        leaves = _leaves(function.result)
+        if is_array_function(function.params, leaves):
+            lines = array_function_lines(
+                function.name, function.params, function.result, function.doc,
+                function.hints, leaves, helpers, docstring,
+            )  # fmt: skip
+        else:
+            lines = _function(function, _plan(function), helpers)
         # a docstring is one element of lines; black never rewraps its text
         needs_black |= any(len(x) > LINE_LENGTH and '"""' not in x for x in lines)
         bodies.append("\n".join(lines))

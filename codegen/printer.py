@@ -6,7 +6,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from symgrad.graph import Node
+from symgrad.graph import Node, make
+from symgrad.shapes import split
 
 # Python precedences, loosest first; an operand is parenthesized by these numbers.
 COMPARE, SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5, 6
@@ -15,6 +16,7 @@ COMPARE, SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5, 6
 INFIX: dict[str, tuple[str, int]] = {
     "add": ("+", SUM), "sub": ("-", SUM), "mul": ("*", PRODUCT), "div": ("/", PRODUCT),
     "lt": ("<", COMPARE), "le": ("<=", COMPARE), "gt": (">", COMPARE), "ge": (">=", COMPARE),
+    "matmul": ("@", PRODUCT),
 }
 CALLS: dict[str, str] = {
     "exp": "np.exp({0})", "log": "np.log({0})", "log1p": "np.log1p({0})",
@@ -60,7 +62,11 @@ class Dialect:
     helpers: Mapping[str, str] = field(default_factory=dict)  # op -> helper it needs
 
 
-NUMPY = Dialect(CALLS, "np", {"sigmoid": "_sigmoid"})
+NUMPY = Dialect(
+    CALLS,
+    "np",
+    {"sigmoid": "_sigmoid", "logsumexp": "_logsumexp", "softmax": "_softmax"},
+)
 FLOAT = Dialect(
     FLOAT_CALLS,
     "math",
@@ -155,6 +161,8 @@ def _spell(node: Node, ctx: _Context) -> tuple[str, int]:
         return f"-{_operand(args[0], ctx, need)}", UNARY
     if op == "pow":
         return _power(node, ctx)
+    if op in ARRAY_SPELLINGS:
+        return ARRAY_SPELLINGS[op](node, ctx)
     if op == "where" and args[1].op == args[2].op == "const":
         op = "where_constants"  # a spelling that keeps the inputs' dtype
     return ctx.dialect.calls[op].format(*(_print(a, ctx)[0] for a in args)), ATOM
@@ -191,3 +199,105 @@ def _power(node: Node, ctx: _Context) -> tuple[str, int]:
         return f"{text}**{literal}" if simple else f"{text} ** {literal}", POWER
     b, e = _print(base, ctx)[0], _print(exponent, ctx)[0]
     return ctx.dialect.calls["power"].format(b, e), ATOM
+
+
+# ---------------------------------------------------------------- array ops
+# Spelled as a person writes numpy: postfix .T and subscripts, axis= keywords.
+
+
+def dim_text(dim, names: Mapping[Node, str]) -> str:
+    """A dim in code: 3, n (the size's Python name), or n - 1."""
+    name, offset = split(dim)
+    if name is None:
+        return str(offset)
+    text = names.get(make("dim", (), ((name,),)), name)
+    if offset:
+        text += f" - {-offset}" if offset < 0 else f" + {offset}"
+    return text
+
+
+def shape_text(shape, names: Mapping[Node, str]) -> str:
+    """A shape tuple in code: (n,), (n, d)."""
+    dims = [dim_text(d, names) for d in shape]
+    return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+
+
+def _axes_text(axes: tuple[int, ...]) -> str:
+    return str(axes[0]) if len(axes) == 1 else str(axes)
+
+
+def _reduction(call: str, node: Node, ctx: _Context) -> tuple[str, int]:
+    axes, keepdims = node.attrs
+    x = node.args[0]
+    parts = [_print(x, ctx)[0]]
+    if axes != tuple(range(len(x.shape))) or keepdims:
+        parts.append(f"axis={_axes_text(axes)}")
+    if keepdims:
+        parts.append("keepdims=True")
+    return f"{call}({', '.join(parts)})", ATOM
+
+
+def _expand_dims(node: Node, ctx: _Context) -> tuple[str, int]:
+    axes = node.attrs[0]
+    items = ["None" if i in axes else ":" for i in range(len(node.shape))]
+    while items[-1] == ":":
+        items.pop()
+    return f"{_operand(node.args[0], ctx, ATOM)}[{', '.join(items)}]", ATOM
+
+
+def _transpose(node: Node, ctx: _Context) -> tuple[str, int]:
+    if node.attrs[0] == (1, 0):
+        return f"{_operand(node.args[0], ctx, ATOM)}.T", ATOM
+    return f"np.transpose({_print(node.args[0], ctx)[0]}, {node.attrs[0]})", ATOM
+
+
+def _slice(node: Node, ctx: _Context) -> tuple[str, int]:
+    items = []
+    for item in node.attrs[0]:
+        if item[0] == "i":
+            items.append(str(item[1]))
+        else:
+            start = "" if item[1] is None else str(item[1])
+            stop = "" if item[2] is None else str(item[2])
+            items.append(f"{start}:{stop}")
+    return f"{_operand(node.args[0], ctx, ATOM)}[{', '.join(items)}]", ATOM
+
+
+def _pad(node: Node, ctx: _Context) -> tuple[str, int]:
+    widths = [
+        f"({dim_text(a, ctx.names)}, {dim_text(b, ctx.names)})"
+        for a, b in node.attrs[0]
+    ]
+    text = f"({widths[0]},)" if len(widths) == 1 else f"({', '.join(widths)})"
+    return f"np.pad({_print(node.args[0], ctx)[0]}, {text})", ATOM
+
+
+def _dim(node: Node, ctx: _Context) -> tuple[str, int]:
+    dims = [dim_text(d, ctx.names) for d in node.attrs[0]]
+    return (dims[0], ATOM) if len(dims) == 1 else (" * ".join(dims), PRODUCT)
+
+
+def _call_of(spelling: str):
+    def spell(node: Node, ctx: _Context) -> tuple[str, int]:
+        args = ", ".join(_print(a, ctx)[0] for a in node.args)
+        return f"{spelling}({args})", ATOM
+
+    return spell
+
+
+# fmt: off
+ARRAY_SPELLINGS: dict = {
+    "sum":          lambda n, ctx: _reduction("np.sum", n, ctx),
+    "logsumexp":    lambda n, ctx: _reduction("_logsumexp", n, ctx),
+    "softmax":      lambda n, ctx: (f"_softmax({_print(n.args[0], ctx)[0]}, axis={_axes_text(n.attrs[0])})", ATOM),
+    "broadcast_to": lambda n, ctx: (f"np.broadcast_to({_print(n.args[0], ctx)[0]}, {shape_text(n.attrs[0], ctx.names)})", ATOM),
+    "expand_dims":  _expand_dims,
+    "transpose":    _transpose,
+    "outer":        _call_of("np.outer"),
+    "diag":         _call_of("np.diag"),
+    "diagonal":     _call_of("np.diagonal"),
+    "slice":        _slice,
+    "pad":          _pad,
+    "dim":          _dim,
+}
+# fmt: on

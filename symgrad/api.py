@@ -16,11 +16,14 @@ from codegen.module import (
 )
 from symgrad import __version__, syntax
 from symgrad.errors import LimitError, NameResolutionError, Span, SymgradError
+from symgrad.arrays import full
 from symgrad.derivatives import (
     adjoints,
     derivative,
     hessian_from_gradient,
     hvp_best,
+    hvp_from_gradient,
+    jvp,
 )
 from symgrad.graph import Node, count_nodes, node_budget, var
 from symgrad.lower import lower, subexpressions
@@ -42,9 +45,9 @@ class Derivatives:
     hints: dict[Node, str]
 
 
-def vector_var(param: str) -> Node:
+def vector_var(param: str, shape: tuple = ()) -> Node:
     """The HVP direction for a parameter; its name can never be a source identifier."""
-    return var(f"v[{param}]")
+    return var(f"v[{param}]", shape)
 
 
 def differentiate(function: Function, names: dict[Node, str]) -> Derivatives:
@@ -52,13 +55,15 @@ def differentiate(function: Function, names: dict[Node, str]) -> Derivatives:
     with node_budget(task=f"differentiating {function.name}"):
         wrt = function.param_nodes
         adj = adjoints(function.body, wrt)
-        gradient = tuple(adj.get(v, ZERO) for v in wrt)
-        hints = dict(names)
-        for node, name in list(names.items()) + [(v, v.attrs[0]) for v in wrt]:
-            adjoint = adj.get(node)
-            if adjoint is not None and adjoint.args:
-                hints.setdefault(adjoint, "d" + name)
-        vector = tuple(vector_var(p) for p in function.params)
+        gradient = tuple(full(adj.get(v, ZERO), v.shape) for v in wrt)
+        hints = _adjoint_hints(adj, names, wrt)
+        vector = tuple(vector_var(p, v.shape) for p, v in zip(function.params, wrt))
+        if function.shapes:
+            # Hessians of array functions come in closed form with the next step
+            # (issue 12); H v is forward over reverse, never forming H.
+            hv = hvp_from_gradient(gradient, wrt, vector)
+            hvp = tuple(full(h, v.shape) for h, v in zip(hv, wrt))
+            return Derivatives(function, gradient, {}, hvp, vector, hints)
         hessian = hessian_from_gradient(gradient, wrt)
         return Derivatives(
             function,
@@ -70,13 +75,88 @@ def differentiate(function: Function, names: dict[Node, str]) -> Derivatives:
         )
 
 
+def _adjoint_hints(adj: dict, names: dict[Node, str], wrt) -> dict[Node, str]:
+    """Names for the adjoints of named nodes: u -> du, the course's notation."""
+    hints = dict(names)
+    for node, name in list(names.items()) + [(v, v.attrs[0]) for v in wrt]:
+        adjoint = adj.get(node)
+        if adjoint is not None and adjoint.args:
+            hints.setdefault(adjoint, "d" + name)
+    return hints
+
+
+def tangent_var(param: str, shape: tuple = ()) -> Node:
+    """The JVP direction for a parameter; its name can never be a source identifier."""
+    return var(f"t[{param}]", shape)
+
+
+def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
+    """The generated functions of a function with array parameters or an array value.
+
+    A scalar value gets f, f_grad, f_value_and_grad, f_hvp and f_jvp; an array
+    value (a residual) gets f, f_jvp and f_vjp.
+    """
+    params = tuple((p, f.var_of(p)) for p in f.all_names)
+    specs = [FunctionSpec(f.name, params, f.body, f.source, names)]
+    if not f.params:
+        return specs
+    wrt = f.param_nodes
+    quote = f"\n\n{f.source}"
+    tangents = tuple(tangent_var(p, v.shape) for p, v in zip(f.params, wrt))
+    tparams = tuple((f"t{p}", t) for p, t in zip(f.params, tangents))
+    (jvp_node,) = jvp([f.body], wrt, tangents)
+    jvp_doc = (
+        f"Value and directional derivative of {f.name} along "
+        f"({', '.join(p for p, _ in tparams)}), in one forward sweep.{quote}"
+    )
+    jvp_spec = FunctionSpec(
+        f.name + "_jvp", params + tparams, (f.body, full(jvp_node, f.body.shape)),
+        jvp_doc, names,
+    )  # fmt: skip
+    if f.body.shape:
+        cotangent = var(f"u[{f.name}]", f.body.shape)
+        with node_budget(task=f"differentiating {f.name}"):
+            adj = adjoints(f.body, wrt, cotangent)
+        vjp = tuple(full(adj.get(v, ZERO), v.shape) for v in wrt)
+        vjp_doc = (
+            f"The cotangent d{f.name} (shaped like {f.name}'s value) pulled back to "
+            f"the parameters ({', '.join(f.params)}): d{f.name} @ J.{quote}"
+        )
+        vjp_params = params + ((f"d{f.name}", cotangent),)
+        hints = _adjoint_hints(adj, names, wrt)
+        return specs + [
+            jvp_spec,
+            FunctionSpec(f.name + "_vjp", vjp_params, vjp, vjp_doc, hints),
+        ]
+    d = differentiate(f, names)
+    wrt_text = ", ".join(f.params)
+    vparams = tuple((f"v{p}", v) for p, v in zip(f.params, d.vector))
+    return specs + [
+        FunctionSpec(
+            f.name + "_grad", params, d.gradient,
+            f"Gradient of {f.name}: the partials in ({wrt_text}), each shaped like "
+            f"its parameter.{quote}",
+            d.hints,
+        ),
+        FunctionSpec(
+            f.name + "_value_and_grad", params, (f.body, d.gradient),
+            f"Value and gradient of {f.name}: (value, partials in ({wrt_text})).{quote}",
+            d.hints,
+        ),
+        FunctionSpec(
+            f.name + "_hvp", params + vparams, d.hvp,
+            f"Hessian of {f.name} times the direction "
+            f"({', '.join(p for p, _ in vparams)}), without forming the Hessian.{quote}",
+            names,
+        ),
+        jvp_spec,
+    ]  # fmt: skip
+
+
 def function_specs(d: Derivatives, names: dict[Node, str]) -> list[FunctionSpec]:
     """The five generated functions of one source function (one if nothing is differentiated)."""
     f = d.function
     params = tuple((p, var(p)) for p in f.all_names)
-    head = (
-        f"{f.name}({', '.join(f.params)}{'; ' + ', '.join(f.data) if f.data else ''})"
-    )
     specs = [FunctionSpec(f.name, params, f.body, f"{f.source}", names)]
     if not f.params:
         return specs
@@ -121,9 +201,13 @@ def module_spec(program: Program, source_name: str) -> ModuleSpec:
     specs: list[FunctionSpec] = []
     taken: dict[str, Function] = {}
     for function in program.functions:
-        for spec in function_specs(
-            differentiate(function, program.names), program.names
-        ):
+        if function.shapes or function.body.shape:
+            generated = array_specs(function, program.names)
+        else:
+            generated = function_specs(
+                differentiate(function, program.names), program.names
+            )
+        for spec in generated:
             _claim_python_name(spec.name, function, taken)
             specs.append(spec)
     listing = ", ".join(s.name for s in specs)

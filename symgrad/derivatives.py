@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 
 from symgrad.errors import DifferentiationError, LimitError
 from symgrad.graph import Node, count_nodes, is_const, node_budget, toposort
-from symgrad.ops import OPS
-from symgrad.rules import RULES
+from symgrad.arrays import inner, sum_to
+from symgrad.ops import ELEMENTWISE, OPS
+from symgrad.rules import JVP_RULES, RULES
 from symgrad.simplify import ONE, ZERO, add, mul
 from symgrad.taylor import nth_derivative
 
@@ -41,15 +42,20 @@ def _adjoints(root: Node, is_target: Callable[[Node], bool], seed: Node) -> dict
         if g is None or not node.args:
             continue
         for arg, contribution in zip(node.args, _local(node, g)):
-            if (
-                contribution is None
-                or id(arg) not in active
-                or is_const(contribution, 0)
-            ):
+            if contribution is None or id(arg) not in active or _is_zero(contribution):
                 continue
+            if contribution.shape != arg.shape:  # undo numpy's broadcasting of arg
+                contribution = sum_to(contribution, arg.shape)
             previous = adj.get(arg)
             adj[arg] = contribution if previous is None else add(previous, contribution)
     return adj
+
+
+def _is_zero(node: Node) -> bool:
+    """A structural zero: the constant 0, or 0 stretched to an array's shape."""
+    if node.op == "broadcast_to":
+        node = node.args[0]
+    return node.op == "const" and node.attrs[0] == 0
 
 
 def _local(node: Node, g: Node) -> tuple[Node | None, ...]:
@@ -109,8 +115,52 @@ def hvp_from_gradient(
     """H v as the gradient of the directional derivative grad . v."""
     directional = ZERO
     for g_i, v_i in zip(gradient, vector):
-        directional = add(directional, mul(g_i, v_i))
+        directional = add(
+            directional, mul(g_i, v_i) if not v_i.shape else inner(g_i, v_i)
+        )
     return grad(directional, wrt)
+
+
+def jvp(
+    roots: Sequence[Node], wrt: Sequence[Node], tangents: Sequence[Node]
+) -> list[Node]:
+    """The directional derivatives of roots along tangents, in one forward sweep (dual numbers).
+
+    A tangent may be smaller than its node where it is the same along broadcast axes;
+    absent tangents (None) are structural zeros. Returns ZERO for a root that does
+    not depend on wrt.
+    """
+    tangent: dict[Node, Node] = {v: t for v, t in zip(wrt, tangents)}
+    for node in toposort(roots):
+        if not node.args or node in tangent:
+            continue
+        ts = tuple(tangent.get(a) for a in node.args)
+        if all(t is None for t in ts):
+            continue
+        out = _forward(node, ts)
+        if out is not None and not _is_zero(out):
+            tangent[node] = out
+    return [tangent.get(r, ZERO) for r in roots]
+
+
+def _forward(node: Node, ts: tuple[Node | None, ...]) -> Node | None:
+    rule = JVP_RULES.get(node.op)
+    if rule is not None:
+        return rule(node, ts)
+    if node.op not in ELEMENTWISE:
+        raise DifferentiationError(f"no forward rule for op '{node.op}'")
+    if not OPS[node.op].differentiable:
+        return None
+    # An elementwise op's Jacobian is diagonal: its reverse row, fed the tangent of
+    # argument i, gives that argument's term of the forward derivative.
+    total = None
+    for i, t in enumerate(ts):
+        if t is None:
+            continue
+        term = RULES[node.op](node, t)[i]
+        if term is not None:
+            total = term if total is None else add(total, term)
+    return total
 
 
 def hvp_from_hessian(

@@ -92,3 +92,7 @@ class LimitError(SymgradError):
 
 class DifferentiationError(SymgradError):
     """An op has no derivative rule, or a derivative request is malformed."""
+
+
+class ShapeError(SymgradError):
+    """Array shapes that do not fit an operation (raised without a span by the core)."""

@@ -11,8 +11,7 @@ from contextlib import contextmanager
 
 from symgrad.errors import LimitError
 from symgrad.ops import OPS
-
-Shape = tuple  # a tuple of sizes; () for a scalar
+from symgrad.shapes import SHAPE_RULES, Shape, broadcast
 
 # A compilation may build at most this many new graph nodes. Extended Rosenbrock in
 # n = 10,000 variables builds about 940,000 (a 17 MB module) and still fits;
@@ -35,8 +34,11 @@ class Node:
         if self.op == "const":
             return f"const({self.attrs[0]!r})"
         if self.op == "var":
-            return f"var({self.attrs[0]!r})"
-        return f"{self.op}({', '.join(map(repr, self.args))})"
+            return f"var({', '.join(map(repr, self.attrs))})"
+        if self.op == "dim":
+            return f"dim({self.attrs[0]!r})"
+        inner = [*map(repr, self.args), *(f"{a!r}" for a in self.attrs)]
+        return f"{self.op}({', '.join(inner)})"
 
     def __setattr__(self, name, value):
         raise AttributeError("graph nodes are immutable")
@@ -72,12 +74,14 @@ def _const_key(value: float) -> str:
 def _result_shape(op: str, args: Sequence[Node], attrs: tuple) -> Shape:
     if op == "var":
         return tuple(attrs[1]) if len(attrs) > 1 else ()
+    rule = SHAPE_RULES.get(op)
+    if rule is not None:
+        return rule([a.shape for a in args], attrs)
     shape: Shape = ()
     for a in args:  # a loop, not a set: most graphs are scalar, and make is hot
         if a.shape and a.shape != shape:
-            if shape:
-                shapes = sorted({a.shape for a in args} - {()})
-                raise ValueError(f"{op}: incompatible shapes {shapes}")
+            if shape:  # elementwise ops broadcast as numpy does
+                return broadcast([a.shape for a in args], op)
             shape = a.shape
     return shape
 

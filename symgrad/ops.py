@@ -11,7 +11,7 @@ class OpSpec:
 
     name: str
     arity: int  # -1 for leaves
-    kind: str  # "leaf", "arith", "elementwise", "compare", "select"
+    kind: str  # "leaf", "arith", "elementwise", "compare", "select", "array"
     differentiable: bool  # False: a documented zero derivative (sign, comparisons)
     callable_as: str | None = None  # the function name in .sg files, if any
     commutative: bool = False
@@ -59,8 +59,27 @@ OPS: dict[str, OpSpec] = {spec.name: spec for spec in (
     _spec("gt",        2, "compare",     False),
     _spec("ge",        2, "compare",     False),
     _spec("where",     3, "select",      callable_as="where"),
+    # array ops: attrs carry axes, permutations and slices (see symgrad/shapes.py)
+    _spec("dim",          -1, "leaf",  False),  # a size at run time (n), a scalar
+    _spec("sum",           1, "array"),         # attrs (axes, keepdims)
+    _spec("broadcast_to",  1, "array"),         # attrs (shape,)
+    _spec("expand_dims",   1, "array"),         # attrs (axes,)
+    _spec("transpose",     1, "array"),         # attrs (perm,)
+    _spec("matmul",        2, "array"),         # numpy's @ on vectors and matrices
+    _spec("outer",         2, "array"),
+    _spec("slice",         1, "array"),         # attrs (items,): ("i", k) or ("s", start, stop)
+    _spec("pad",           1, "array"),         # attrs (widths,): ((before, after), ...)
+    _spec("diag",          1, "array"),         # vector -> diagonal matrix
+    _spec("diagonal",      1, "array"),         # square matrix -> its diagonal
+    _spec("logsumexp",     1, "array"),         # attrs (axes, keepdims), max-shifted
+    _spec("softmax",       1, "array"),         # attrs (axes,), max-shifted
 )}
 # fmt: on
+
+# Ops whose arguments broadcast elementwise (every op that is not a leaf or an array op).
+ELEMENTWISE: frozenset[str] = frozenset(
+    name for name, spec in OPS.items() if spec.kind not in ("leaf", "array")
+)
 
 # The functions an expression file may call, by their surface name.
 FUNCTIONS: dict[str, OpSpec] = {s.callable_as: s for s in OPS.values() if s.callable_as}

@@ -23,28 +23,19 @@ class Function:
     source: str
     span: Span | None
     call_order: tuple[str, ...] | None = None  # a traced function keeps its signature's
-    # The declared shape of each of params + data, () for a scalar; empty when every
-    # parameter is a scalar, so scalar functions compare and hash as before.
-    shapes: tuple[tuple, ...] = ()
-
-    def shape_of(self, name: str) -> tuple:
-        """The declared shape of a parameter: () for a scalar, else its dims."""
-        return self._shape_table().get(name, ())
-
-    def _shape_table(self) -> dict[str, tuple]:
-        return dict(zip(self.params + self.data, self.shapes))
+    shapes: tuple[tuple[str, tuple], ...] = ()  # (name, shape) of each array parameter
 
     @property
     def param_nodes(self) -> tuple[Node, ...]:
-        """The var nodes of the differentiated parameters, with their shapes."""
-        table = self._shape_table()
-        return tuple(var(p, table.get(p, ())) for p in self.params)
+        """The var nodes of the differentiated parameters."""
+        return tuple(self.var_of(p) for p in self.params)
 
-    @property
-    def all_nodes(self) -> tuple[Node, ...]:
-        """The var nodes of every parameter in call order, with their shapes."""
-        table = self._shape_table()
-        return tuple(var(p, table.get(p, ())) for p in self.all_names)
+    def var_of(self, name: str) -> Node:
+        """The var node of any parameter, with its declared shape."""
+        for param, shape in self.shapes:
+            if param == name:
+                return var(name, shape)
+        return var(name)
 
     @property
     def all_names(self) -> tuple[str, ...]:

@@ -5,6 +5,14 @@ one contribution per argument, g times that argument's local partial derivative,
 or None where the argument gets no contribution. There is no chain rule here:
 diff.py accumulates the contributions in reverse over the graph.
 
+Array ops: an adjoint g may be smaller than its node (any shape that broadcasts to
+it: the adjoint of every entry of sum(x) is the one scalar g), so the rows of
+elementwise ops need no change; rows that move entries around (matmul, transpose,
+slices) first stretch g to the node's shape with `full`. diff.py sums each
+contribution back to its argument's shape (undoing numpy's broadcasting).
+Forward mode (JVP_RULES) has rows only for the array ops: an elementwise op's
+Jacobian is diagonal, so its forward row is its reverse row applied to the tangent.
+
 Conventions at kinks (the one documented table; tests hold us to it):
     abs'(0) = sign(0) = 0          relu'(0) = step(0) = 0        sign' = step' = 0
     max(a, b), min(a, b) at a tie: the adjoint is split evenly, 1/2 to each side,
@@ -18,8 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from symgrad import arrays
+from symgrad.arrays import full, matmul, reduce_sum, transpose
+from symgrad.errors import DifferentiationError
 from symgrad.graph import Node
-from symgrad.simplify import add, call, div, mul, neg, num, power, sub
+from symgrad.shapes import difference, shift, slice_bounds
+from symgrad.simplify import add, build, call, div, mul, neg, num, power, sub
 
 Contribution = Node | None
 Rule = Callable[[Node, Node], tuple[Contribution, ...]]
@@ -100,5 +112,147 @@ RULES: dict[str, Rule] = {
     "max":      _max_rule,
     "min":      _min_rule,
     "where":    lambda n, g: (None, call("where", n.args[0], g, num(0.0)), call("where", n.args[0], num(0.0), g)),
+}
+# fmt: on
+
+
+# ---------------------------------------------------------------- array ops (reverse)
+
+
+def _reduced_adjoint(n: Node, g: Node) -> Node:
+    """g (the adjoint of a reduction over n.attrs' axes) laid out to broadcast to its input."""
+    axes, keepdims = n.attrs[0], n.attrs[1]
+    if keepdims or not g.shape or axes == tuple(range(len(axes))):
+        return g  # right-aligned broadcasting already puts g's entries in place
+    return arrays.expand_dims(full(g, n.shape), axes)
+
+
+def _matmul_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
+    # C = A @ B: dA = dC @ B.T, dB = A.T @ dC; a vector operand takes an outer product
+    a, b = n.args
+    g = full(g, n.shape)
+    if len(a.shape) == 1 and len(b.shape) == 1:
+        return mul(g, b), mul(g, a)
+    if len(b.shape) == 1:  # A @ x
+        return arrays.outer(g, b), matmul(transpose(a), g)
+    if len(a.shape) == 1:  # x @ B
+        return matmul(b, g), arrays.outer(a, g)
+    return matmul(g, transpose(b)), matmul(transpose(a), g)
+
+
+def _slice_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
+    # x[items] scatters back into zeros: pad g with the entries the slice dropped
+    (x,), (items,) = n.args, n.attrs
+    g = full(g, n.shape)
+    indexed = [axis for axis, item in enumerate(items) if item[0] == "i"]
+    if indexed:
+        g = arrays.expand_dims(g, indexed)
+    widths = []
+    for item, dim in zip(items, x.shape):
+        if item[0] == "i":
+            begin = item[1] if item[1] >= 0 else shift(dim, item[1])
+            end = shift(begin, 1)
+        else:
+            begin, end = slice_bounds(dim, item[1], item[2])
+        after = difference(dim, end)
+        if after is None:
+            raise DifferentiationError(f"cannot differentiate the slice {items}")
+        widths.append((begin, after))
+    widths += [(0, 0)] * (len(x.shape) - len(items))
+    return (build("pad", (g,), (tuple(widths),)),)
+
+
+def _pad_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
+    # the adjoint of a zero-padding is the slice that drops the padding again
+    g = full(g, n.shape)
+    items = []
+    for (before, after), dim in zip(n.attrs[0], n.shape):
+        start = before if isinstance(before, int) else difference(before, dim)
+        stop = (
+            None
+            if after == 0
+            else -after if isinstance(after, int) else difference(dim, after)
+        )
+        if not isinstance(start, int) or not (stop is None or isinstance(stop, int)):
+            raise DifferentiationError(f"cannot differentiate the padding {n.attrs[0]}")
+        items.append(("s", start or None, stop))
+    return (arrays.index(g, [slice(a, b) for _, a, b in items]),)
+
+
+def _softmax_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
+    # s = softmax(x): dx = s * (g - sum(g * s)) along the axes
+    g = full(g, n.shape)
+    dot_gs = reduce_sum(mul(g, n), n.attrs[0], keepdims=True)
+    return (mul(n, sub(g, dot_gs)),)
+
+
+# fmt: off
+RULES.update({
+    "sum":          lambda n, g: (_reduced_adjoint(n, g),),
+    "broadcast_to": lambda n, g: (arrays.sum_to(g, n.args[0].shape),),
+    "expand_dims":  lambda n, g: (g if not g.shape else reduce_sum(full(g, n.shape), n.attrs[0]),),
+    "transpose":    lambda n, g: (g if not g.shape else transpose(full(g, n.shape), _inverse(n.attrs[0])),),
+    "matmul":       _matmul_rule,
+    "outer":        lambda n, g: (matmul(full(g, n.shape), n.args[1]), matmul(n.args[0], full(g, n.shape))),
+    "slice":        _slice_rule,
+    "pad":          _pad_rule,
+    "diag":         lambda n, g: (build("diagonal", (full(g, n.shape),)),),
+    "diagonal":     lambda n, g: (build("diag", (full(g, n.shape),)),),
+    "logsumexp":    lambda n, g: (mul(_reduced_adjoint(n, g), arrays.softmax(n.args[0], n.attrs[0])),),   # lse' = softmax
+    "softmax":      _softmax_rule,
+})
+# fmt: on
+
+
+def _inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(sorted(range(len(perm)), key=perm.__getitem__))
+
+
+# ---------------------------------------------------------------- array ops (forward)
+
+Tangents = tuple[Node | None, ...]
+
+
+def _linear(n: Node, t: Tangents) -> Node:
+    """The tangent of an op linear in its one argument: the op applied to the tangent."""
+    return build(n.op, (full(t[0], n.args[0].shape),), n.attrs)
+
+
+def _bilinear(n: Node, t: Tangents) -> Node | None:
+    """d(a . b) = da . b + a . db for matmul and outer."""
+    a, b = n.args
+    terms = []
+    if t[0] is not None:
+        terms.append(build(n.op, (full(t[0], a.shape), b)))
+    if t[1] is not None:
+        terms.append(build(n.op, (a, full(t[1], b.shape))))
+    return terms[0] if len(terms) == 1 else add(*terms)
+
+
+def _logsumexp_jvp(n: Node, t: Tangents) -> Node:
+    axes, keepdims = n.attrs
+    weights = arrays.softmax(n.args[0], axes)
+    return reduce_sum(mul(full(t[0], n.args[0].shape), weights), axes, keepdims)
+
+
+def _softmax_jvp(n: Node, t: Tangents) -> Node:
+    tangent = full(t[0], n.shape)
+    return mul(n, sub(tangent, reduce_sum(mul(tangent, n), n.attrs[0], keepdims=True)))
+
+
+# fmt: off
+JVP_RULES: dict[str, Callable[[Node, Tangents], Node | None]] = {
+    "sum":          _linear,
+    "broadcast_to": lambda n, t: t[0],   # a tangent may stay smaller than its node
+    "expand_dims":  lambda n, t: t[0] if not t[0].shape else _linear(n, t),
+    "transpose":    lambda n, t: t[0] if not t[0].shape else _linear(n, t),
+    "slice":        _linear,
+    "pad":          _linear,
+    "diag":         _linear,
+    "diagonal":     _linear,
+    "matmul":       _bilinear,
+    "outer":        _bilinear,
+    "logsumexp":    _logsumexp_jvp,
+    "softmax":      _softmax_jvp,
 }
 # fmt: on

@@ -48,6 +48,8 @@ def build(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
         for name, rule in RULES.get(node.op, ()):
             out = rule(node)
             if out is not None and out is not node:
+                if out.shape != node.shape:  # x * 0 -> 0 keeps the array's shape
+                    out = make("broadcast_to", (out,), (node.shape,))
                 if _recording is not None:
                     _recording.append(name)
                 node = out
@@ -273,6 +275,21 @@ WHERE_RULES: tuple[tuple[str, Rule], ...] = (
     ("where_const",    lambda n: (n.args[1] if n.args[0].attrs[0] else n.args[2]) if n.args[0].op == "const" else None),
 )
 FOLD_ONLY: tuple[tuple[str, Rule], ...] = (("fold", _fold),)
+BROADCAST_RULES: tuple[tuple[str, Rule], ...] = (
+    ("broadcast_same",  lambda n: n.args[0] if n.args[0].shape == n.shape else None),
+    ("broadcast_twice", lambda n: build("broadcast_to", n.args[0].args, n.attrs) if n.args[0].op == "broadcast_to" else None),
+)
+TRANSPOSE_RULES: tuple[tuple[str, Rule], ...] = (
+    ("transpose_identity", lambda n: n.args[0] if n.attrs[0] == tuple(range(len(n.shape))) else None),
+    ("transpose_twice",    lambda n: build("transpose", n.args[0].args, (tuple(n.args[0].attrs[0][i] for i in n.attrs[0]),)) if n.args[0].op == "transpose" else None),
+)
+SUM_RULES: tuple[tuple[str, Rule], ...] = (
+    ("sum_no_axes",     lambda n: n.args[0] if not n.attrs[0] else None),
+    ("sum_scaled",      lambda n: mul(n.args[0].args[0], build("sum", n.args[0].args[1:], n.attrs)) if n.args[0].op == "mul" and n.args[0].args[0].shape == () and n.args[0].args[1].shape == n.args[0].shape else None),
+)
+EXPAND_RULES: tuple[tuple[str, Rule], ...] = (
+    ("expand_no_axes",  lambda n: n.args[0] if not n.attrs[0] else None),
+)
 # fmt: on
 
 
@@ -350,6 +367,10 @@ RULES: dict[str, tuple[tuple[str, Rule], ...]] = {
     "min": MIN_RULES,
     "abs": ABS_RULES,
     "where": WHERE_RULES,
+    "broadcast_to": BROADCAST_RULES,
+    "transpose": TRANSPOSE_RULES,
+    "sum": SUM_RULES,
+    "expand_dims": EXPAND_RULES,
 }
 for _op in (
     "exp log1p expm1 sqrt sin cos tan asin acos atan sinh cosh tanh sign sigmoid "

@@ -54,6 +54,7 @@ _ALLOWED_NP = {
     "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "arcsin", "arccos",
     "arctan", "arctan2", "sinh", "cosh", "tanh", "abs", "sign", "logaddexp", "maximum",
     "minimum", "heaviside", "power", "pi", "inf", "nan",
+    "sum", "broadcast_to", "transpose", "outer", "diag", "diagonal", "pad", "float64",
 }  # fmt: skip
 _ALLOWED_MATH = {
     "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
@@ -64,7 +65,7 @@ _ALLOWED_NODES = (
     "Module FunctionDef arguments arg Expr Constant Import alias Assign Name Store Load "
     "Return Tuple List BinOp UnaryOp Compare Call Attribute Subscript Slice Ellipsis "
     "With withitem keyword Add Sub Mult Div Pow USub Lt LtE Gt GtE Pass If IfExp "
-    "BoolOp And Is Eq Try ExceptHandler GeneratorExp comprehension"
+    "BoolOp And Is Eq Try ExceptHandler GeneratorExp comprehension MatMult"
 ).split()
 
 
@@ -76,8 +77,18 @@ def audit_module(text: str) -> None:
     """
     import ast
 
+    from codegen.module import HELPER_SOURCE
+
     tree = ast.parse(text)
+    # The helpers are symgrad's own fixed text (checked to be exactly that), so
+    # only the functions generated from user input are audited node by node.
+    for helper in [n for n in tree.body if isinstance(n, ast.FunctionDef)]:
+        if helper.name in HELPER_SOURCE:
+            expected = ast.parse(HELPER_SOURCE[helper.name]).body[0]
+            assert ast.dump(helper) == ast.dump(expected), helper.name
+            tree.body.remove(helper)
     own = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    own |= set(HELPER_SOURCE)
     allowed_strings = set()
     for scope in [tree] + [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
         first = scope.body[0]
@@ -94,12 +105,20 @@ def audit_module(text: str) -> None:
             and node.value.__dict__.get("value") == "ignore"
         ):
             allowed_strings.add(id(node.value))
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "_arrays":
+            # parameter and size names in the shape check: identifiers, as data
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Constant) and isinstance(inner.value, str):
+                    assert inner.value.isidentifier(), inner.value
+                    allowed_strings.add(id(inner))
     for node in ast.walk(tree):
         kind = type(node).__name__
         assert kind in _ALLOWED_NODES, f"generated code contains {kind}"
         if isinstance(node, ast.Import):
             assert [a.name for a in node.names] in (["numpy"], ["math"])
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call):
+        if isinstance(node, ast.Attribute) and node.attr == "T":
+            pass  # a transpose, of any expression
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call):
             # the one attribute of a call: np.broadcast(...).shape
             called = ast.unparse(node.value.func)
             assert (called, node.attr) == ("np.broadcast", "shape"), called
@@ -112,7 +131,7 @@ def audit_module(text: str) -> None:
                     node.attr in _ALLOWED_MATH
                 ), f"math.{node.attr} is not whitelisted"
             else:
-                assert node.attr in ("shape", "dtype"), f"attribute {node.attr}"
+                assert node.attr in ("shape", "dtype", "T"), f"attribute {node.attr}"
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             assert node.func.id in own | _ALLOWED_BUILTINS, f"call of {node.func.id}"
         if isinstance(node, ast.Constant) and isinstance(node.value, str):

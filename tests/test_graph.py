@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from symgrad import simplify
-from symgrad.errors import LimitError
+from symgrad.errors import LimitError, ShapeError
 from symgrad.graph import (
     Node,
     const,
@@ -233,10 +233,17 @@ def test_shapes_default_to_scalar_and_broadcast_from_arrays() -> None:
     assert make("sin", (w,)).shape == (3,)
     assert make("add", (w, make("mul", (X, w)))).shape == (3,)
     assert make("where", (make("gt", (w, X)), X, w)).shape == (3,)
-    with pytest.raises(ValueError, match=r"incompatible shapes \[\(3,\), \(4,\)\]"):
+    with pytest.raises(
+        ShapeError, match=r"add: shapes \[3\] and \[4\] do not broadcast"
+    ):
         make("add", (w, var("v", (4,))))
-    with pytest.raises(ValueError, match="incompatible shapes"):
+    with pytest.raises(ShapeError, match=r"\(3 vs 4\)"):
         make("where", (make("gt", (X, X)), w, var("u", (4,))))
+    # numpy's rule: right-aligned, a 1 stretches, size names never unify
+    column, row = var("c", ("n", 1)), var("r", ("d",))
+    assert make("mul", (column, row)).shape == ("n", "d")
+    with pytest.raises(ShapeError, match=r"\(n vs d\)"):
+        make("add", (var("p", ("n",)), row))
 
 
 def test_value_and_name_accessors() -> None:

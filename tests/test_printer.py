@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from codegen.printer import CALLS, INFIX, constant, definition, expression
+from codegen.printer import (
+    ARRAY_SPELLINGS,
+    CALLS,
+    INFIX,
+    constant,
+    definition,
+    expression,
+)
 from symgrad.evaluate import evaluate
 from symgrad.graph import const, make, var
 from symgrad.ops import OPS
@@ -26,7 +33,8 @@ def _sigmoid(v):
 
 
 def test_every_op_has_a_spelling():
-    printable = set(CALLS) | set(INFIX) | {"neg", "pow", "const", "var"}
+    printable = set(CALLS) | set(INFIX) | set(ARRAY_SPELLINGS)
+    printable |= {"neg", "pow", "const", "var"}
     assert set(OPS) <= printable
 
 

@@ -1,0 +1,244 @@
+"""One generated function of array parameters: shapes checked at the call, a vectorized body.
+
+Scalar functions keep codegen/module.py's contract (a Python-float fast path, every
+output at the inputs' broadcast shape). A function with an array parameter instead
+checks every argument against its declared shape, binds the size names it needs
+(`n = X.shape[0]`), and returns each output at its own declared shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from codegen import layout
+from codegen.layout import INDENT, Tuple, collection
+from codegen.names import python_name
+from codegen.printer import NUMPY, definition, expression, shape_text
+from codegen.schedule import Namer, schedule
+from symgrad.graph import Node, make, toposort
+from symgrad.shapes import split
+
+# Ops whose numpy result can be a view of, or the very object of, an argument: an
+# output made by one is copied, so no caller ever holds an alias of its own input.
+_ALIASING = {"var", "broadcast_to", "transpose", "slice", "diagonal", "expand_dims"}
+
+ARRAY_HELPER_SOURCE: dict[str, str] = {
+    "_arrays": '''
+def _arrays(values, shapes, needs=()):
+    """The arguments as arrays of one float dtype, each checked against its shape.
+
+    shapes holds (parameter name, dim, ...) per argument; a dim is a fixed size or
+    a size name, which must be the same size wherever it appears. needs holds
+    (size name, least size, what needs it) for indices and slices.
+    """
+    dtype = np.result_type(*values, 1.0)
+    arrays = tuple(np.asarray(value, dtype) for value in values)
+    sizes, origin = {}, {}
+    for (name, *dims), array in zip(shapes, arrays):
+        if array.ndim != len(dims):
+            raise ValueError(
+                f"{name}: expected {len(dims)} dimension(s) {tuple(dims)}, "
+                f"got an array of shape {array.shape}"
+            )
+        for axis, (dim, size) in enumerate(zip(dims, array.shape)):
+            if type(dim) is int and size != dim:
+                raise ValueError(f"{name}: axis {axis} has size {size}, expected {dim}")
+            if type(dim) is str and sizes.setdefault(dim, size) != size:
+                raise ValueError(
+                    f"{name}: axis {axis} has size {size}, but {dim} is "
+                    f"{sizes[dim]} (from {origin[dim]})"
+                )
+            origin.setdefault(dim, f"{name} axis {axis}")
+    for dim, least, what in needs:
+        if sizes[dim] < least:
+            raise ValueError(
+                f"{what} needs {dim} >= {least}, but {dim} is {sizes[dim]}"
+            )
+    return arrays
+''',
+    "_logsumexp": '''
+def _logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) over axis, shifted by the max so that it never overflows."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)  # an all -inf slice: no inf - inf
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return (out if keepdims else np.squeeze(out, axis=axis))[()]
+''',
+    "_softmax": '''
+def _softmax(x, axis):
+    """exp(x) / sum(exp(x)) over axis, shifted by the max so that it never overflows."""
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+''',
+}
+
+
+def is_array_function(
+    params: Sequence[tuple[str, Node]], outputs: Sequence[Node]
+) -> bool:
+    """True when a parameter or an output has a shape: the array contract applies."""
+    return any(node.shape for _, node in params) or any(o.shape for o in outputs)
+
+
+def array_function_lines(
+    name: str,
+    params: Sequence[tuple[str, Node]],
+    result,
+    doc: str,
+    hints,
+    leaves: Sequence[Node],
+    helpers: set[str],
+    docstring,
+) -> list[str]:
+    """The lines of one array function: signature, docstring, checks, body, return."""
+    namer = Namer(_reserved())
+    names = {node: namer.claim(python_name(source)) for source, node in params}
+    pnames = list(names.values())
+    sizes = _sizes_used(leaves, [node for _, node in params])
+    for size in sizes:
+        names[make("dim", (), ((size,),))] = namer.claim(size)
+    plan = schedule(leaves, names, hints, namer)
+    helpers.add("_arrays")
+    lines = layout.call(f"def {python_name(name)}(", pnames, "", "):")
+    lines.append(INDENT + docstring(doc, INDENT))
+    lines += _checks(params, names, leaves, helpers)
+    lines += _bind_sizes(sizes, params, names)
+    lines.append(
+        f'{INDENT}with np.errstate(divide="ignore", invalid="ignore", over="ignore"):'
+    )
+    body = INDENT * 2
+    memo: dict = {}
+    helpers.update(NUMPY.helpers[n.op] for n in plan.order if n.op in NUMPY.helpers)
+    lines += [
+        f"{body}{target} = {definition(node, plan.names, memo)}"
+        for target, node in plan.statements
+    ]
+    first = pnames[0] if pnames else None
+
+    def out(node: Node) -> str:
+        return _output(node, plan.names, first)
+
+    if isinstance(result, Node):
+        return lines + [f"{body}return {out(result)}"]
+    return lines + collection("return ", _as_tuple(result, out), body)
+
+
+def _reserved() -> set[str]:
+    from codegen.module import RESERVED
+
+    return set(RESERVED)
+
+
+def _checks(params, names, leaves, helpers) -> list[str]:
+    """`x, A = _arrays((x, A), (("x", "n"), ("A", "n", "n")))`: one dtype, shapes checked."""
+    pnames = [names[node] for _, node in params]
+    shapes = Tuple(
+        tuple(
+            Tuple(tuple(_literal(x) for x in (source, *node.shape)))
+            for source, node in params
+        )
+    )
+    values = Tuple(tuple(pnames))
+    needs = _needs(leaves)
+    args = [layout.flat(values), layout.flat(shapes)]
+    if needs:
+        args.append(
+            layout.flat(Tuple(tuple(Tuple(tuple(map(_literal, n))) for n in needs)))
+        )
+    targets = ", ".join(pnames) + ("," if len(pnames) == 1 else "")
+    return layout.call(f"{targets} = _arrays(", args, INDENT)
+
+
+def _literal(value) -> str:
+    return repr(value).replace("'", '"')
+
+
+def _needs(leaves: Sequence[Node]) -> list[tuple[str, int, str]]:
+    """The least size each size name must have for the subscripts in the graph."""
+    least: dict[str, tuple[int, str]] = {}
+    for node in toposort(leaves):
+        if node.op != "slice":
+            continue
+        source = node.args[0]
+        for item, dim in zip(node.attrs[0], source.shape):
+            name, offset = split(dim)
+            if name is None:
+                continue
+            need = _least(item) - offset
+            if need > least.get(name, (0, ""))[0]:
+                least[name] = (need, f"the subscript {_show_item(item)}")
+    return [(name, k, what) for name, (k, what) in sorted(least.items())]
+
+
+def _least(item: tuple) -> int:
+    if item[0] == "i":
+        return item[1] + 1 if item[1] >= 0 else -item[1]
+    bounds = [b for b in item[1:] if b is not None]
+    return max((b if b >= 0 else -b for b in bounds), default=0)
+
+
+def _show_item(item: tuple) -> str:
+    if item[0] == "i":
+        return f"[{item[1]}]"
+    start = "" if item[1] is None else item[1]
+    stop = "" if item[2] is None else item[2]
+    return f"[{start}:{stop}]"
+
+
+def _sizes_used(leaves: Sequence[Node], params: Sequence[Node]) -> list[str]:
+    """The size names the body's code mentions (in dim nodes, shapes and paddings)."""
+    found: list[str] = []
+
+    def note(dim) -> None:
+        name = split(dim)[0]
+        if name is not None and name not in found:
+            found.append(name)
+
+    for node in toposort(leaves):
+        if node.op == "dim":
+            for dim in node.attrs[0]:
+                note(dim)
+        elif node.op == "broadcast_to":
+            for dim in node.attrs[0]:
+                note(dim)
+        elif node.op == "pad":
+            for before, after in node.attrs[0]:
+                note(before)
+                note(after)
+    for out in leaves:
+        if out.op in ("const", "broadcast_to") or (out.op == "var" and out.shape):
+            for dim in out.shape:
+                note(dim)
+    return found
+
+
+def _bind_sizes(sizes, params, names) -> list[str]:
+    """`n = X.shape[0]` for every size the body uses, from the first parameter having it."""
+    lines = []
+    for size in sizes:
+        for _, node in params:
+            if size in node.shape:
+                axis = node.shape.index(size)
+                target = names[make("dim", (), ((size,),))]
+                lines.append(f"{INDENT}{target} = {names[node]}.shape[{axis}]")
+                break
+    return lines
+
+
+def _output(node: Node, names, first: str | None) -> str:
+    """An output's text: a fresh array of its own shape, never an alias of an input."""
+    text = expression(node, names)
+    if node.op == "const":
+        return f"np.full({shape_text(node.shape, names) if node.shape else '()'}, {text}, {first}.dtype)[()]"
+    if node.op == "broadcast_to" and node.args[0].op == "const":
+        value = expression(node.args[0], names)
+        return f"np.full({shape_text(node.shape, names)}, {value}, {first}.dtype)"
+    if node.op in _ALIASING:
+        return f"np.copy({text})" + ("" if node.shape else "[()]")
+    return text
+
+
+def _as_tuple(result, out) -> Tuple:
+    return Tuple(
+        tuple(out(r) if isinstance(r, Node) else _as_tuple(r, out) for r in result)
+    )
