@@ -467,10 +467,15 @@ class _Parser:
         """Pratt loop: an operand, then infix operators binding at least `min_power`."""
         self.push_frame()
         # Call the operand parser from this frame: one Python frame less per level.
-        left = self.postfix(self.operand_parser()())
+        left = self.operand_parser()()
         previous_comparison: Token | None = None
         while True:
             op = self.peek()
+            if op.kind == OP and op.text in POSTFIX_OPERATORS:
+                if BINDING_POWER["postfix"] < min_power:
+                    break
+                left = self.postfix(left)
+                continue
             if op.kind != OP or op.text not in INFIX_OPERATORS:
                 break
             power = BINDING_POWER[op.text]
@@ -495,15 +500,11 @@ class _Parser:
         return left
 
     def postfix(self, operand: syntax.Expr) -> syntax.Expr:
-        """Subscripts `x[...]` and transposes `.T` after an operand, left to right."""
-        while self.peek().kind == OP and self.peek().text in POSTFIX_OPERATORS:
-            if self.at_op(".T"):
-                op = self.advance()
-                span = _join(operand.span, op.span)
-                operand = syntax.Transpose(operand, span, op.span)
-            else:
-                operand = self.subscript(operand)
-        return operand
+        """A subscript `x[...]` or a transpose `.T` applied to an operand."""
+        if self.at_op(".T"):
+            op = self.advance()
+            return syntax.Transpose(operand, _join(operand.span, op.span), op.span)
+        return self.subscript(operand)
 
     def subscript(self, value: syntax.Expr) -> syntax.Subscript:
         """'[' item (',' item)* ']' after an operand."""

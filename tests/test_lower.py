@@ -682,3 +682,13 @@ def test_helpers_calling_twice_are_lowered_once_per_argument():
 def test_scalar_functions_have_no_shapes():
     f = function("f(x, y; c) = x*y*c\n", "f")
     assert f.shapes == () and f.param_nodes == (var("x"), var("y"))
+
+
+def test_intermediate_calling_a_shaped_helper_and_a_slice_argument():
+    # u only fits an array x; g's size n is m - 1 for x[1:], m for x
+    text = "g(a[n]) = mean(a)\nu = g(x)\nf(x[m]) = g(x[1:]) + u\n"
+    f = function(text, "f")
+    assert sizes_in(f.body) == {("m-1",), ("m",)}
+    x = RNG.normal(size=N)
+    expected = np.mean(x[1:]) + np.mean(x)
+    assert array_value(f, x=x) == pytest.approx(expected, rel=1e-12)

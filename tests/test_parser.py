@@ -793,3 +793,9 @@ def test_unclosed_bracket_has_a_note() -> None:
     error = parse_error("f(x) = x[1:\n\ng(y) = y\n")
     assert error.message == "unclosed '['"
     assert error.notes == ("a '[' continues an expression onto the following lines",)
+
+
+def test_postfix_binding_power_is_read_from_the_table(monkeypatch) -> None:
+    assert tree("x^y[0]") == "(^ x (sub y 0))"
+    monkeypatch.setitem(BINDING_POWER, "postfix", BINDING_POWER["^"] - 5)
+    assert tree("x^y[0]") == "(sub (^ x y) 0)"
