@@ -510,7 +510,10 @@ def _name(expr: syntax.Name, scope: _Scope) -> Node:
             f"'{name}' is used before its definition at line {later.span.line}",
             expr.span,
         )
-    if scope.function(name) or name in FUNCTIONS or name in ARRAY_FUNCTIONS:
+    # An intermediate may name a variable `sum` or `mean`, as files did before the
+    # array functions existed; in a body, such a name is no parameter anyway.
+    array_function = scope.in_function and name in ARRAY_FUNCTIONS
+    if scope.function(name) or name in FUNCTIONS or array_function:
         raise NameResolutionError(
             f"'{name}' is a function; call it with arguments", expr.span
         )

@@ -692,3 +692,11 @@ def test_intermediate_calling_a_shaped_helper_and_a_slice_argument():
     x = RNG.normal(size=N)
     expected = np.mean(x[1:]) + np.mean(x)
     assert array_value(f, x=x) == pytest.approx(expected, rel=1e-12)
+
+
+def test_scalar_files_may_still_name_variables_like_array_functions():
+    text = "u = 2*mean + norm\nf(mean, norm) = u\ng(sum) = sum^2\n"
+    assert value(function(text, "f"), 3, 1) == 7.0
+    assert value(function(text, "g"), 3) == 9.0
+    error = error_of("f(x) = x + mean\n")
+    assert error.message == "'mean' is a function; call it with arguments"
