@@ -97,7 +97,7 @@ def array_function_lines(
     sizes = _sizes_used(leaves, [node for _, node in params])
     for size in sizes:
         names[make("dim", (), ((size,),))] = namer.claim(size)
-    plan = schedule(_reverse_sweep_order(leaves), names, hints, namer)
+    plan = schedule(reverse_sweep_order(leaves), names, hints, namer)
     helpers.add("_arrays")
     lines = layout.call(f"def {python_name(name)}(", pnames, "", "):")
     lines.append(INDENT + docstring(doc, INDENT))
@@ -123,7 +123,7 @@ def array_function_lines(
     return lines + collection("return ", _as_tuple(result, out), body)
 
 
-def _reverse_sweep_order(leaves: Sequence[Node]) -> list[Node]:
+def reverse_sweep_order(leaves: Sequence[Node]) -> list[Node]:
     """The outputs in the order a reverse sweep completes them (the course's order).
 
     Each output is ordered by its longest path from the inputs: backprop reaches the

@@ -109,17 +109,7 @@ def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
         return specs
     wrt = f.param_nodes
     quote = f"\n\n{f.source}"
-    tangents = tuple(tangent_var(p, v.shape) for p, v in zip(f.params, wrt))
-    tparams = tuple((f"t{p}", t) for p, t in zip(f.params, tangents))
-    (jvp_node,) = jvp([f.body], wrt, tangents)
-    jvp_doc = (
-        f"Value and directional derivative of {f.name} along "
-        f"({', '.join(p for p, _ in tparams)}), in one forward sweep.{quote}"
-    )
-    jvp_spec = FunctionSpec(
-        f.name + "_jvp", params + tparams, (f.body, full(jvp_node, f.body.shape)),
-        jvp_doc, names,
-    )  # fmt: skip
+    jvp_spec = _jvp_spec(f, params, names)
     if f.body.shape:
         cotangent = var(f"u[{f.name}]", f.body.shape)
         with node_budget(task=f"differentiating {f.name}"):
@@ -158,6 +148,21 @@ def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
     ]  # fmt: skip
 
 
+def _jvp_spec(f: Function, params, names: dict[Node, str]) -> FunctionSpec:
+    """f_jvp: the value and the directional derivative, in one forward sweep."""
+    wrt = f.param_nodes
+    tangents = tuple(tangent_var(p, v.shape) for p, v in zip(f.params, wrt))
+    tparams = tuple((f"t{p}", t) for p, t in zip(f.params, tangents))
+    with node_budget(task=f"differentiating {f.name}"):
+        (directional,) = jvp([f.body], wrt, tangents)
+    doc = (
+        f"Value and directional derivative of {f.name} along "
+        f"({', '.join(p for p, _ in tparams)}), in one forward sweep.\n\n{f.source}"
+    )
+    result = (f.body, full(directional, f.body.shape))
+    return FunctionSpec(f.name + "_jvp", params + tparams, result, doc, names)
+
+
 def jacobian_blocks(f: Function) -> tuple[Node, ...]:
     """d value / d p for each parameter p, shaped value-shape + p-shape, in closed form.
 
@@ -189,7 +194,7 @@ def _jacobian_specs(f: Function, params, names) -> list[FunctionSpec]:
 
 
 def function_specs(d: Derivatives, names: dict[Node, str]) -> list[FunctionSpec]:
-    """The five generated functions of one source function (one if nothing is differentiated)."""
+    """The six generated functions of one source function (one if nothing is differentiated)."""
     f = d.function
     params = tuple((p, var(p)) for p in f.all_names)
     specs = [FunctionSpec(f.name, params, f.body, f"{f.source}", names)]
@@ -227,6 +232,7 @@ def function_specs(d: Derivatives, names: dict[Node, str]) -> list[FunctionSpec]
             f"Hessian of {f.name} times the vector ({', '.join(p for p, _ in vparams)}).{quote}",
             names,
         ),
+        _jvp_spec(f, params, names),
     ]
     return specs
 
@@ -246,11 +252,21 @@ def module_spec(program: Program, source_name: str) -> ModuleSpec:
             _claim_python_name(spec.name, function, taken)
             specs.append(spec)
     listing = ", ".join(s.name for s in specs)
+    arrays = [bool(f.shapes or f.body.shape) for f in program.functions]
     doc = (
         f"{MARKER} {__version__} from {source_name}. Do not edit: recompile instead.\n\n"
         f"Functions: {listing}.\n"
-        "Scalars in, scalars out; arrays in, outputs have the inputs' broadcast shape.\n"
     )
+    if not all(arrays) or not arrays:
+        doc += (
+            "Scalars in, scalars out; arrays in, outputs have the inputs' broadcast "
+            "shape.\n"
+        )
+    if any(arrays):
+        doc += (
+            "Functions of array parameters check each argument against its declared\n"
+            "shape; each output has its own shape (a gradient its parameter's).\n"
+        )
     return ModuleSpec(doc, tuple(specs))
 
 

@@ -30,7 +30,16 @@ from symgrad.program import Function, Program
 from symgrad.simplify import build, call, neg, num
 
 # The functions a compiled module holds for each source function f.
-GENERATED_SUFFIXES = ("", "_grad", "_value_and_grad", "_hessian", "_hvp")
+GENERATED_SUFFIXES = (
+    "",
+    "_grad",
+    "_value_and_grad",
+    "_hessian",
+    "_hvp",
+    "_jvp",
+    "_vjp",
+    "_jacobian",
+)
 COMPARISONS = {"lt", "le", "gt", "ge"}
 # A constant exponent beyond this is a mistake (9^9^9), not a model.
 MAX_EXPONENT = 1_000_000

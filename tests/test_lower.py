@@ -436,7 +436,7 @@ def test_shape_error_inside_an_intermediate_points_there_and_at_the_use():
         ("f(x[n]) = sum(x, 1)", 18, 1, "sum(x, 1): axis 1 is out of range for 'x' of shape [n]"),
         ("f(A[n, m]) = sum(mean(A, -3))", 26, 2, "mean(A, -3): axis -3 is out of range for 'A' of shape [n, m]"),
         ("f(x) = sum(x, 0)", 15, 1, "sum(x, 0): axis 0 is out of range for 'x', a scalar"),
-        ("f(x[n], y[m]) = sum(x + y)", 23, 1, "x + y: add: shapes [n] and [m] do not broadcast (n vs m)"),
+        ("f(x[n], y[m]) = sum(x + y)", 23, 1, "x + y: shapes [n] and [m] do not broadcast (n vs m)"),
         ("f(A[n, m]) = sum(A @ A)", 20, 1, "A @ A: inner sizes differ (m vs n)"),
         ("f(A[n, m], x[n]) = dot(A, x)", 20, 9, "dot(A, x): dot needs two vectors, got [n, m] and [n]"),
         ("f(A[n, m]) = trace(A)", 14, 8, "trace(A): the diagonal needs a square matrix, got [n, m]"),
