@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codegen.load import load
+from codegen.array_function import Blocks
 from codegen.module import (
     MARKER,
     FunctionSpec,
@@ -125,6 +126,7 @@ def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
         return specs + _jacobian_specs(f, params, names) + [jvp_spec, vjp_spec]
     d = differentiate(f, names)
     wrt_text = ", ".join(f.params)
+    hessian = _hessian_spec(f, d, params, names)
     vparams = tuple((f"v{p}", v) for p, v in zip(f.params, d.vector))
     return specs + [
         FunctionSpec(
@@ -144,6 +146,7 @@ def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
             f"({', '.join(p for p, _ in vparams)}), without forming the Hessian.{quote}",
             names,
         ),
+        *hessian,
         jvp_spec,
     ]  # fmt: skip
 
@@ -177,6 +180,47 @@ def jacobian_blocks(f: Function) -> tuple[Node, ...]:
         c = coefficient(directional, tangent)
         blocks.append(full(ZERO if c is None else c, f.body.shape + v.shape))
     return tuple(blocks)
+
+
+def hessian_blocks(d: Derivatives) -> dict[tuple[int, int], Node]:
+    """The Hessian's upper blocks in closed form: block (i, j) is d2f / dp_i dp_j.
+
+    Block (i, j) is the coefficient of v_j in the i-th component of H v (forward
+    over reverse, symgrad.linear), so logistic regression's w-w block is
+    X.T @ (c[:, None] * X) / n and x @ A @ x's is A + A.T, never a matrix built entry
+    by entry. Structurally zero blocks are absent. Raises DifferentiationError
+    where no closed form is known (a matrix parameter).
+    """
+    blocks = {}
+    for i, row in enumerate(d.hvp):
+        for j in range(i, len(d.vector)):
+            c = coefficient(row, d.vector[j])
+            if c is not None:
+                shape = d.function.param_nodes[i].shape + d.vector[j].shape
+                blocks[i, j] = full(c, shape)
+    return blocks
+
+
+def _hessian_spec(f: Function, d: Derivatives, params, names) -> list[FunctionSpec]:
+    """f_hessian over the parameters raveled and concatenated (scipy's layout)."""
+    try:
+        with node_budget(task=f"the Hessian of {f.name}"):
+            blocks = hessian_blocks(d)
+    except DifferentiationError:
+        return []
+    shapes = tuple(v.shape for v in f.param_nodes)
+    layout = " + ".join(
+        p + ("" if not s else f"[{', '.join(map(str, s))}]")
+        for p, s in zip(f.params, shapes)
+    )
+    doc = (
+        f"Hessian of {f.name}: an (N, N) matrix, N the size of ({layout}).\n\n"
+        "The parameters are raveled in C order and concatenated, scipy.optimize's "
+        f"layout.\n\n{f.source}"
+    )
+    return [
+        FunctionSpec(f.name + "_hessian", params, Blocks(shapes, blocks), doc, names)
+    ]
 
 
 def _jacobian_specs(f: Function, params, names) -> list[FunctionSpec]:

@@ -260,3 +260,109 @@ def test_float32_stays_float32() -> None:
         f32(3, 2), f32(3, 1), f32(2, 3), f32(2, 1), f32(2, 4), f32(2, 4)
     )
     assert all(g.dtype == np.float32 for g in grads)
+
+
+# ---------------------------------------------------------------- Hessians
+
+
+def _hessian_samples():
+    return [
+        (name, f)
+        for name in ARRAY_SAMPLES
+        for f in _scalar_functions(name)[0]
+        if f.name + "_hessian" in import_path(SAMPLES / f"{name}.py").__all__
+    ]
+
+
+def test_hessians_exist_where_every_parameter_is_a_vector_or_scalar() -> None:
+    found = {(name, f.name) for name, f in _hessian_samples()}
+    assert found == {
+        ("logistic_regression", "loss"),
+        ("softmax_regression", "loss"),
+        ("least_squares", "f"),
+        ("quadratic", "q"),
+        ("rosenbrock_vector", "rosen"),
+    } - {
+        ("softmax_regression", "loss")
+    }  # W[d, k] is a matrix: H v only
+
+
+@pytest.mark.parametrize(
+    "name, f", _hessian_samples(), ids=lambda x: getattr(x, "name", x)
+)
+def test_hessian_against_the_unrolled_scalar_hessian_and_differences(name, f) -> None:
+    module = import_path(SAMPLES / f"{name}.py")
+    rng = np.random.default_rng(10)
+    env = _data(f, rng)
+    args = [env[p] for p in f.all_names]
+    hessian = getattr(module, f.name + "_hessian")(*args)
+    sizes = [np.size(env[p]) for p in f.params]
+    assert hessian.shape == (sum(sizes), sum(sizes))
+    # off-diagonal blocks are mirrored exactly; a diagonal block such as
+    # X.T @ (c X) is symmetric to rounding, as numpy computes it by hand
+    np.testing.assert_allclose(hessian, hessian.T, rtol=1e-14, atol=1e-16)
+    # columns from central differences of the generated gradient
+    grad = getattr(module, f.name + "_grad")
+    flat = np.concatenate([np.ravel(env[p]) for p in f.params])
+
+    def flat_grad(x):
+        parts, at = {}, 0
+        for p, k in zip(f.params, sizes):
+            parts[p] = x[at : at + k].reshape(np.shape(env[p]))
+            at += k
+        return np.concatenate(
+            [np.ravel(g) for g in grad(*[parts.get(q, env[q]) for q in f.all_names])]
+        )
+
+    h = 1e-5
+    for j in range(flat.size):
+        e = np.zeros(flat.size)
+        e[j] = h
+        column = (flat_grad(flat + e) - flat_grad(flat - e)) / (2 * h)
+        np.testing.assert_allclose(hessian[:, j], column, rtol=1e-6, atol=1e-6)
+    # and the scalar pipeline's Hessian of the unrolled function, to 1e-12
+    variables = [f.var_of(p) for p in f.all_names]
+    (unrolled,), scalars = unroll([f.body], SIZES, variables)
+    from codegen.module import FunctionSpec, ModuleSpec, Symmetric, render
+    from symgrad.derivatives import hessian as scalar_hessian
+    from symgrad.graph import var
+
+    names = flat_names(scalars, f.params)
+    entries = scalar_hessian(unrolled[()].node, [var(n) for n in names])
+    params = tuple((n, var(n)) for n in names + flat_names(scalars, f.data))
+    spec = FunctionSpec("h", params, Symmetric(len(names), entries), "h")
+    oracle = load(render(ModuleSpec("oracle", (spec,))), "oracle", "<oracle>").h
+    expected = oracle(*flat_values(env, f.params + f.data))
+    np.testing.assert_allclose(hessian, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_hessian_closed_forms() -> None:
+    rng = np.random.default_rng(11)
+    quadratic = import_path(SAMPLES / "quadratic.py")
+    A, x = rng.normal(size=(6, 6)), rng.normal(size=6)
+    assert np.array_equal(quadratic.q_hessian(x, A), A + A.T)  # exactly
+    lstsq = import_path(SAMPLES / "least_squares.py")
+    B, b = rng.normal(size=(8, 6)), rng.normal(size=8)
+    np.testing.assert_allclose(lstsq.f_hessian(x, B, b), 2 * B.T @ B, rtol=1e-12)
+    logistic = import_path(SAMPLES / "logistic_regression.py")
+    X, y, w = rng.normal(size=(40, 3)), rng.random(40), rng.normal(size=3)
+    p = _sigmoid(X @ w + 0.3)
+    X1 = np.hstack([X, np.ones((40, 1))])
+    expected = X1.T @ (X1 * (p * (1 - p))[:, None]) / 40
+    np.testing.assert_allclose(
+        logistic.loss_hessian(w, 0.3, X, y), expected, rtol=1e-12
+    )
+    text = (SAMPLES / "logistic_regression.py").read_text()
+    body = text[text.index("def loss_hessian") :]
+    body = body[: body.index("\n\n\ndef ")]
+    assert body.count(" @ (X") == 1  # one product over the data, never n x n
+    assert "np.eye" not in body and "np.diag" not in body
+
+
+def test_rosenbrock_vector_hessian_is_the_scalar_samples() -> None:
+    vector = import_path(SAMPLES / "rosenbrock_vector.py")
+    scalar = import_path(SAMPLES / "rosenbrock.py")
+    x = np.array([1.2, -0.7, 0.3, 2.0])
+    np.testing.assert_allclose(
+        vector.rosen_hessian(x), scalar.rosen4_hessian(*x), rtol=1e-14
+    )
