@@ -202,7 +202,7 @@ def test_valid_expressions_compile_audit_and_agree_with_sympy(
     assert source is not None
     module = load(source, "fuzzed", "<fuzzed>")
     # __all__ lists f, f_grad, f_value_and_grad, f_hessian, f_hvp (names mangled)
-    f, grad, _, hessian, _ = (getattr(module, name) for name in module.__all__)
+    f, grad, _, hessian, _, _ = (getattr(module, name) for name in module.__all__)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         value, expected_grad, expected_hessian = _sympy_reference(
