@@ -115,3 +115,22 @@ def test_mistakes_are_clear_errors():
     with pytest.raises(SymgradError, match="no closed-form Hessian"):
         obj.hess(x)
     assert obj.hessp(x, np.ones(8)).shape == (8,)
+
+
+def test_l_bfgs_b_with_bounds_fits_a_gaussian_process():
+    model = symgrad.load(SAMPLES / "gaussian_process.sg")
+    rng = np.random.default_rng(3)
+    inputs = np.sort(rng.uniform(0, 10, size=40))
+    y = np.sin(inputs) + 0.1 * rng.normal(size=40)
+    D = (inputs[:, None] - inputs[None, :]) ** 2
+    obj = symgrad.scipy_objective(model.nll, D=D, y=y)
+    bounds = [(1e-4, None)] * 3
+    result = scipy_optimize.minimize(
+        obj.fun, obj.x0(s2=1.0, l=1.0, noise=0.5), jac=obj.jac, method="L-BFGS-B",
+        bounds=bounds, options={"gtol": 1e-9, "ftol": 1e-15, "maxiter": 1000},
+    )  # fmt: skip
+    assert result.success
+    # an interior optimum: the gradient vanishes, and the Hessian is positive definite
+    assert np.all(result.x > 1e-3)
+    np.testing.assert_allclose(obj.jac(result.x), 0, atol=1e-5)
+    assert np.all(np.linalg.eigvalsh(obj.hess(result.x)) > 0)
