@@ -439,7 +439,7 @@ def test_nesting_limits_through_the_cli(tmp_path, capsys, body):
     source = write(tmp_path / "deep.sg", f"f(x) = {body}\n")
     start = time.perf_counter()
     assert main(["compile", str(source)]) == 1
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 5.0  # a hang guard (~0.5 s alone)
     err = capsys.readouterr().err
     assert err.startswith(f"{source}:1:") and "limit exceeded" in err.splitlines()[0]
     assert "Traceback" not in err
