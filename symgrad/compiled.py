@@ -111,14 +111,14 @@ class Compiled:
     @cached_property
     def grad(self):
         """The gradient: call it to evaluate, show it to see the partials."""
-        from symgrad.repl import GradientView
+        from symgrad.views import GradientView
 
         return GradientView(self)
 
     @cached_property
     def hessian(self):
         """The Hessian: call it to evaluate, show it to see the matrix."""
-        from symgrad.repl import HessianView
+        from symgrad.views import HessianView
 
         return HessianView(self)
 
@@ -130,7 +130,22 @@ class Compiled:
         return GraphView(self)
 
     def __repr__(self) -> str:
-        return f"<symgrad function {self.definition}>"
+        return f"<symgrad function {self.one_line()}>"
+
+    def one_line(self, limit: int = 100) -> str:
+        """The definition on one line, `f(x, y) = x^2*y + y + 2`, elided past limit."""
+        if hasattr(self, "__wrapped__"):  # a decorated function: its traced body
+            from symgrad.views_expr import ASCII, Listing
+
+            f = self.function
+            head = f"{f.name}({', '.join(f.all_names)})"
+            listing = Listing.of([f.body], ascii_only=True)
+            text = f"{head} = {listing.render(ASCII)(f.body)}"
+            if listing.naming.order or len(text) > limit:
+                return f"{head} = … ({listing.size} graph nodes)"
+            return text
+        text = " ".join(self.definition.split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"
 
     @property
     def definition(self) -> str:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import html
 import math
+import shutil
+import subprocess
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,8 +35,6 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import sympy
-from sympy.printing.pretty.pretty import PrettyPrinter
-from sympy.printing.pretty.stringpict import prettyForm
 
 from symgrad import sympy_bridge
 from symgrad.derivatives import adjoints
@@ -47,9 +47,6 @@ if TYPE_CHECKING:
     from symgrad.program import Function
 
 __all__ = [
-    "GradientView",
-    "HessianView",
-    "HessianAt",
     "GraphView",
     "GraphAt",
     "SympyForm",
@@ -114,80 +111,6 @@ def text_block(text: str) -> Block:
     return Block((text,), 0)
 
 
-_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-
-
-class _Printer(PrettyPrinter):
-    """sympy's unicode pretty printer, with integer powers as superscripts (x²)."""
-
-    def _print_Pow(self, power):
-        base, exponent = power.as_base_exp()
-        if power.is_commutative and exponent.is_Integer and exponent > 1:
-            form = self._print(base)
-            if form.height() == 1:
-                return _superscript(form, str(exponent).translate(_SUPERSCRIPTS))
-        return super()._print_Pow(power)
-
-
-def _superscript(form: prettyForm, sup: str) -> prettyForm:
-    """base followed by a superscript, on one line: x², (x + 1)², sin²(x)."""
-    func, args = getattr(form, "prettyFunc", None), getattr(form, "prettyArgs", None)
-    if form.binding == prettyForm.FUNC and func is not None and args is not None:
-        if func.height() == 1 and args.height() == 1:
-            return prettyForm(func.s + sup + args.s, binding=prettyForm.POW)
-    if form.binding not in (prettyForm.ATOM, prettyForm.FUNC):
-        form = prettyForm(*form.parens())
-    return prettyForm(form.s + sup, binding=prettyForm.POW)
-
-
-def pretty_block(expr: sympy.Basic) -> Block:
-    """sympy's unicode pretty form of expr (single-line where possible) as a block."""
-    form = _Printer({"use_unicode": True, "wrap_line": False})._print(expr)
-    lines = form.render(use_unicode=True, wrap_line=False).split("\n")
-    width = max(display_width(line) for line in lines)
-    return Block(tuple(pad(line, width) for line in lines), form.baseline)
-
-
-def op_count(node: Node) -> int:
-    """The distinct operations (non-leaf nodes) a graph holds."""
-    return sum(1 for n in toposort([node]) if n.args)
-
-
-def elided(ops: int) -> str:
-    """The placeholder shown for an entry too long to display."""
-    return f"… ({ops} op{'s' if ops != 1 else ''})"
-
-
-class Entry:
-    """One symbolic entry (a partial, a Hessian entry, a body) prepared for display."""
-
-    def __init__(self, node: Node | None):
-        self.node = node
-        self.ops = op_count(node) if node is not None else 0
-
-    @cached_property
-    def expr(self) -> sympy.Basic | None:
-        """The sympy form; None for an entry elided as too long."""
-        if self.node is None:
-            return sympy.Integer(0)
-        if self.ops > MAX_ENTRY_CHARS:
-            return None
-        expr = sympy_bridge.to_sympy(self.node)
-        return None if len(sympy.sstr(expr)) > MAX_ENTRY_CHARS else expr
-
-    def block(self) -> Block:
-        """The unicode pretty form."""
-        expr = self.expr
-        return text_block(elided(self.ops)) if expr is None else pretty_block(expr)
-
-    def latex(self) -> str:
-        """The LaTeX form."""
-        expr = self.expr
-        if expr is None:
-            return rf"\dots\ \text{{({self.ops} ops)}}"
-        return sympy.latex(expr)
-
-
 # ---------------------------------------------------------------------------
 # Names and heads: f(x, y; data), labels, LaTeX names.
 
@@ -207,8 +130,10 @@ def head(function: Function) -> str:
 
 
 def latex_name(name: str) -> str:
-    """A source name in LaTeX, as sympy prints the symbol (x_1 -> x_{1})."""
-    return sympy.latex(sympy.Symbol(name))
+    """A source name in LaTeX (x1 -> x_{1}), as the formulas write it."""
+    from symgrad.views_expr import latex_name as name_in_latex
+
+    return name_in_latex(name)
 
 
 def latex_function_name(name: str) -> str:
@@ -238,8 +163,26 @@ def latex_head(function: Function) -> str:
 
 def latex_definition(compiled: Compiled) -> str:
     """The definition `f(x, y) = x^{2} y + y + 2` as LaTeX for Jupyter."""
-    body = Entry(compiled.function.body).latex()
-    return rf"$\displaystyle {latex_head(compiled.function)} = {body}$"
+    from symgrad.views_expr import LATEX
+
+    listing = body_listing(compiled)
+    rows = [rf"{name} &=& {text}" for name, text in listing.definitions(LATEX)]
+    body = listing.render(LATEX)(listing.roots[0])
+    where = ""
+    if rows:
+        where = r"\quad\text{where}\quad\begin{array}{rcl} "
+        where += r" \\ ".join(rows) + r" \end{array}"
+    return rf"$\displaystyle {latex_head(compiled.function)} = {body}{where}$"
+
+
+def body_listing(compiled: Compiled):
+    """The function's body as a listing: its named intermediates defined once."""
+    from symgrad.views import sources
+    from symgrad.views_expr import Listing
+
+    body = compiled.function.body
+    names = {n: s for n, s in sources(compiled).items() if n is not body}
+    return Listing.of([body], names)
 
 
 def _esc(text: str) -> str:
@@ -369,83 +312,7 @@ def _truncation_note(n: int) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
-# Gradient view.
-
-
-class GradientView:
-    """f.grad: call it for the gradient at a point; show it to see the partials."""
-
-    def __init__(self, compiled: Compiled):
-        self._compiled = compiled
-        self._entries: dict[int, Entry] = {}
-
-    def __call__(self, *args, **kwargs):
-        """The gradient at a point: a tuple of partials in parameter order."""
-        grad = _generated(self._compiled, "_grad")
-        return grad(*self._compiled._arguments(args, kwargs))
-
-    @property
-    def function(self) -> Function:
-        """The lowered function."""
-        return self._compiled.function
-
-    def entry(self, i: int) -> Entry:
-        """The i-th partial, prepared for display."""
-        if i not in self._entries:
-            self._entries[i] = Entry(self._compiled.derivatives.gradient[i])
-        return self._entries[i]
-
-    def labels(self) -> list[str]:
-        """`∂f/∂x` for each shown parameter."""
-        name = self.function.name
-        return [f"∂{name}/∂{p}" for p in self.function.params[:MAX_SHOWN]]
-
-    def __repr__(self) -> str:
-        params = self.function.params
-        if not params:
-            return f"∇{head(self.function)}: no differentiated parameters"
-        lines = [f"∇{head(self.function)} ="]
-        labels = self.labels()
-        blocks = [self.entry(i).block() for i in range(len(labels))]
-        width = max(len(label) for label in labels)
-        tall = any(len(b.lines) > 1 for b in blocks)
-        for k, (label, block) in enumerate(zip(labels, blocks)):
-            if tall and k:
-                lines.append("")
-            for r, text in enumerate(block.lines):
-                shown = label if r == block.baseline else ""
-                lines.append(f"  {shown:<{width}}  {text}".rstrip())
-        if len(params) > MAX_SHOWN:
-            lines += ["  ⋮", f"{len(params)} partials, showing the first {MAX_SHOWN}"]
-        return "\n".join(lines)
-
-    def _repr_latex_(self) -> str:
-        name = latex_function_name(self.function.name)
-        rows = [
-            rf"\frac{{\partial {name}}}{{\partial {latex_name(p)}}} &=& "
-            + self.entry(i).latex()
-            for i, p in enumerate(self.function.params[:MAX_SHOWN])
-        ]
-        if len(self.function.params) > MAX_SHOWN:
-            rows.append(r"&\vdots&")
-        body = r" \\ ".join(rows)
-        note = _latex_notes(_gradient_note(len(self.function.params)))
-        return (
-            rf"$\displaystyle \nabla {latex_head(self.function)}:\quad "
-            rf"\begin{{array}}{{rcl}} {body} \end{{array}}{note}$"
-        )
-
-
-def _gradient_note(n: int) -> list[str]:
-    return [f"{n} partials, showing {MAX_SHOWN}"] if n > MAX_SHOWN else []
-
-
-def _latex_notes(notes: Sequence[str]) -> str:
-    return "".join(rf"\quad\text{{{latex_text(note)}}}" for note in notes)
-
-
-# ---------------------------------------------------------------------------
-# Hessian view.
+# The second-derivative test.
 
 
 def classify(eigenvalues: object, rtol: float | None = None) -> object:
@@ -476,227 +343,6 @@ def eigenvalues_of(matrices: np.ndarray) -> np.ndarray:
     safe = np.where(finite[..., None, None], matrices, 0.0)
     eig = np.linalg.eigvalsh(safe)
     return np.where(finite[..., None], eig, np.nan)
-
-
-class HessianView:
-    """f.hessian: call it for the matrix at a point; show it to see it symbolically."""
-
-    def __init__(self, compiled: Compiled):
-        self._compiled = compiled
-        self._entries: dict[tuple[int, int], Entry] = {}
-
-    def __call__(self, *args, **kwargs) -> np.ndarray:
-        """The Hessian at a point: shape batch + (n, n)."""
-        hessian = _generated(self._compiled, "_hessian")
-        return hessian(*self._compiled._arguments(args, kwargs))
-
-    def eigenvalues(self, *args, **kwargs) -> np.ndarray:
-        """The Hessian's eigenvalues at a point, ascending (shape batch + (n,))."""
-        return eigenvalues_of(self(*args, **kwargs))
-
-    def definiteness(self, *args, **kwargs) -> object:
-        """'minimum', 'maximum', 'saddle' or 'degenerate'; an array for a batch."""
-        return classify(self.eigenvalues(*args, **kwargs))
-
-    def at(self, *args, **kwargs) -> HessianAt:
-        """The evaluated Hessian with labels, eigenvalues and the verdict."""
-        point = self._compiled._arguments(args, kwargs)
-        return HessianAt(self.function, point, self(*point))
-
-    @property
-    def function(self) -> Function:
-        """The lowered function."""
-        return self._compiled.function
-
-    @property
-    def n(self) -> int:
-        """The number of differentiated parameters."""
-        return len(self.function.params)
-
-    def entry(self, i: int, j: int) -> Entry:
-        """Entry (i, j), mirrored from the stored upper triangle."""
-        key = (min(i, j), max(i, j))
-        if key not in self._entries:
-            self._entries[key] = Entry(self._compiled.derivatives.hessian.get(key))
-        return self._entries[key]
-
-    def nonzero(self, i: int, j: int) -> bool:
-        """False where the entry is a structural zero."""
-        return (min(i, j), max(i, j)) in self._compiled.derivatives.hessian
-
-    def structure(self) -> str:
-        """'zero', 'diagonal', 'tridiagonal' or '' (anything else)."""
-        keys = self._compiled.derivatives.hessian
-        if not keys:
-            return "zero"
-        if self.n >= 2 and all(i == j for i, j in keys):
-            return "diagonal"
-        if self.n >= 3 and all(j - i <= 1 for i, j in keys):
-            return "tridiagonal"
-        return ""
-
-    def zeros(self) -> int:
-        """How many of the n*n entries are structural zeros."""
-        stored = self._compiled.derivatives.hessian
-        return self.n * self.n - sum(1 if i == j else 2 for i, j in stored)
-
-    def notes(self) -> list[str]:
-        """The notes under the matrix: truncation, symmetry, structural zeros."""
-        n, zeros = self.n, self.zeros()
-        structure = self.structure()
-        parts = ["symmetric"] + ([structure] if structure not in ("", "zero") else [])
-        if zeros == n * n:
-            parts = ["symmetric", f"all {_count(n * n, 'entry')} structurally zero"]
-        elif zeros:
-            parts.append(f"{zeros} of {n * n} entries structurally zero")
-        else:
-            parts.append("dense: no structural zeros")
-        return _truncation_note(n) + ["; ".join(parts)]
-
-    def pattern(self) -> list[str]:
-        """The sparsity grid ('*' entry, '.' structural zero), for n <= MAX_PATTERN."""
-        n = self.n
-        if n > MAX_PATTERN or self.zeros() in (0, n * n):
-            return []
-        rows = [
-            " ".join("*" if self.nonzero(i, j) else "." for j in range(n))
-            for i in range(n)
-        ]
-        return ["pattern (* entry, . structural zero):"] + [f"  {r}" for r in rows]
-
-    def _shown(self) -> range:
-        return range(min(self.n, MAX_SHOWN))
-
-    def __repr__(self) -> str:
-        if not self.n:
-            return f"∇²{head(self.function)}: no differentiated parameters"
-        names = list(self.function.params[: len(self._shown())])
-        cells = [
-            [self.entry(i, j).block() for j in self._shown()] for i in self._shown()
-        ]
-        rows = list(names)
-        _ellipsis_row(rows, cells, self.n)
-        cols = names + (["…"] if self.n > MAX_SHOWN else [])
-        lines = [f"∇²{head(self.function)} ="] + matrix_lines(rows, cols, cells)
-        return "\n".join(lines + self.notes() + self.pattern())
-
-    def _repr_latex_(self) -> str:
-        shown, more = self._shown(), self.n > MAX_SHOWN
-        names = [latex_name(p) for p in self.function.params[: len(shown)]]
-        header = " & ".join([""] + names + ([r"\cdots"] if more else []))
-        rows = [
-            " & ".join(
-                [names[i]]
-                + [self.entry(i, j).latex() for j in shown]
-                + ([r"\cdots"] if more else [])
-            )
-            for i in shown
-        ]
-        if more:
-            rows.append(" & ".join([r"\vdots"] * (len(shown) + 1) + [r"\ddots"]))
-        spec = "r|" + "c" * (len(shown) + more)
-        body = header + r" \\ \hline " + r" \\ ".join(rows)
-        return (
-            rf"$\displaystyle \nabla^2 {latex_head(self.function)} = "
-            rf"\begin{{array}}{{{spec}}} {body} \end{{array}}"
-            rf"{_latex_notes(self.notes())}$"
-        )
-
-    def _repr_html_(self) -> str:
-        shown = self._shown()
-        names = list(self.function.params[: len(shown)])
-        cells = [
-            [(self.entry(i, j).block(), not self.nonzero(i, j)) for j in shown]
-            for i in shown
-        ]
-        return html_matrix(
-            f"∇²{head(self.function)}",
-            names,
-            cells,
-            self.n,
-            self.notes() + self.pattern(),
-        )
-
-
-def _html_cell(block: Block, muted: bool = False) -> str:
-    style = ' style="color:#999"' if muted else ""
-    text = _esc("\n".join(line.rstrip() for line in block.lines))
-    return f'<td{style}><pre style="margin:0">{text}</pre></td>'
-
-
-def html_matrix(
-    title: str,
-    names: Sequence[str],
-    cells: Sequence[Sequence[tuple[Block, bool]]],
-    n: int,
-    notes: Sequence[str],
-) -> str:
-    """An HTML table with labels (every text escaped), truncated like the text form."""
-    more = n > MAX_SHOWN
-    header = "".join(f"<th>{_esc(name)}</th>" for name in names)
-    header = "<tr><th></th>" + header + ("<th>…</th>" if more else "") + "</tr>"
-    rows = []
-    for name, row in zip(names, cells):
-        tds = "".join(_html_cell(block, muted) for block, muted in row)
-        rows.append(
-            f"<tr><th>{_esc(name)}</th>{tds}" + ("<td>…</td>" if more else "") + "</tr>"
-        )
-    if more:
-        rows.append("<tr><th>⋮</th>" + "<td>⋮</td>" * len(names) + "<td>⋱</td></tr>")
-    notes_html = f"<pre>{_esc(chr(10).join(notes))}</pre>" if notes else ""
-    return (
-        f'<div class="symgrad"><p>{_esc(title)}</p>'
-        f"<table>{header}{''.join(rows)}</table>{notes_html}</div>"
-    )
-
-
-class HessianAt:
-    """The Hessian evaluated at one point: labelled matrix, eigenvalues, verdict."""
-
-    def __init__(self, function: Function, point: Sequence[object], matrix: object):
-        self.function = function
-        self.point = tuple(point)
-        self.matrix = np.asarray(matrix)
-        self.eigenvalues = eigenvalues_of(self.matrix)
-        self.definiteness = classify(self.eigenvalues)
-
-    def _title(self) -> str:
-        where = point_text(self.function, self.point)
-        if self.matrix.ndim > 2:
-            where = f"a batch of shape {self.matrix.shape[:-2]}"
-        return f"∇²{head(self.function)} at {where}"
-
-    def _cells(self) -> list[list[Block]]:
-        shown = range(min(self.matrix.shape[-1], MAX_SHOWN))
-        return [
-            [text_block(format_number(self.matrix[i, j])) for j in shown] for i in shown
-        ]
-
-    def __repr__(self) -> str:
-        if self.matrix.ndim > 2:
-            return "\n".join(
-                [f"{self._title()}:", f"eigenvalues:\n{self.eigenvalues}"]
-                + [f"definiteness:\n{self.definiteness}"]
-            )
-        n = self.matrix.shape[-1]
-        names = list(self.function.params[:MAX_SHOWN])
-        cells, rows = self._cells(), list(names)
-        _ellipsis_row(rows, cells, n)
-        cols = names + (["…"] if n > MAX_SHOWN else [])
-        lines = [f"{self._title()}:"] + matrix_lines(rows, cols, cells, "right")
-        lines += _truncation_note(n)
-        lines.append("eigenvalues: " + numbers_text(self.eigenvalues))
-        return "\n".join(lines + [VERDICTS[self.definiteness]])
-
-    def _repr_html_(self) -> str:
-        if self.matrix.ndim > 2:
-            return f"<pre>{_esc(repr(self))}</pre>"
-        n = self.matrix.shape[-1]
-        names = list(self.function.params[:MAX_SHOWN])
-        cells = [[(b, False) for b in row] for row in self._cells()]
-        eig = "eigenvalues: " + numbers_text(self.eigenvalues)
-        notes = _truncation_note(n) + [eig, VERDICTS[self.definiteness]]
-        return html_matrix(self._title(), names, cells, n, notes)
 
 
 # ---------------------------------------------------------------------------
@@ -793,7 +439,9 @@ class GraphView:
     @cached_property
     def names(self) -> dict[Node, str]:
         """The display name of every non-constant node."""
-        return node_names(self.function, self._compiled.names)
+        from symgrad.views import sources
+
+        return node_names(self.function, sources(self._compiled))
 
     def text(self, node: Node) -> str:
         """`u = b*c`: the node's name and what it computes."""
@@ -820,9 +468,18 @@ class GraphView:
 
     def _repr_html_(self) -> str:
         rows = [(self.names[n], self.text(n)) for n in self.nodes]
-        return html_table(
-            f"computation graph of {head(self.function)}", ("node", "computes"), rows
-        )
+        title = f"computation graph of {head(self.function)}"
+        table = html_table(title, ("node", "computes"), rows)
+        return _graph_html(title, table, self.to_dot())
+
+    def _repr_svg_(self) -> str | None:
+        return dot_svg(self.to_dot())
+
+    def backward(self):
+        """The backward pass as formulas: each adjoint from its users' (`du = dv`)."""
+        from symgrad.views_backward import BackwardView
+
+        return BackwardView(self)
 
 
 class GraphAt:
@@ -876,7 +533,11 @@ class GraphAt:
         return graph_dot(self.view, self)
 
     def _repr_html_(self) -> str:
-        return html_table(self._title(), ("node", "value", "adjoint"), self.rows())
+        table = html_table(self._title(), ("node", "value", "adjoint"), self.rows())
+        return _graph_html(self._title(), table, self.to_dot())
+
+    def _repr_svg_(self) -> str | None:
+        return dot_svg(self.to_dot())
 
 
 def html_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -899,8 +560,12 @@ def dot_quote(text: str) -> str:
 
 
 def graph_dot(view: GraphView, at: GraphAt | None) -> str:
-    """DOT text of a graph view, with values and adjoints when `at` is given."""
-    order = toposort([view.function.body])
+    """DOT text of a graph view, with values and adjoints when `at` is given.
+
+    Each node is labelled with what it computes (`t1 = x^2`, operands in order),
+    and a constant is drawn once per use, so no `2` seems to feed two users.
+    """
+    order = [n for n in toposort([view.function.body]) if n in view.names]
     ids = {node: f"n{k}" for k, node in enumerate(order)}
     lines = [
         f"digraph {dot_quote(view.function.name)} {{",
@@ -908,22 +573,61 @@ def graph_dot(view: GraphView, at: GraphAt | None) -> str:
     ]
     for node in order:
         lines.append(f"  {ids[node]} [{_dot_attributes(node, view, at)}];")
+    constants = 0
     for node in order:
-        lines += [f"  {ids[arg]} -> {ids[node]};" for arg in node.args]
+        for arg in node.args:
+            if arg in ids:
+                lines.append(f"  {ids[arg]} -> {ids[node]};")
+                continue
+            constants += 1  # one plain node per use of a constant
+            label = dot_quote(const_text(arg.attrs[0]))
+            lines.append(f"  c{constants} [label={label}, shape=plaintext];")
+            lines.append(f"  c{constants} -> {ids[node]};")
     return "\n".join(lines + ["}"]) + "\n"
 
 
 def _dot_attributes(node: Node, view: GraphView, at: GraphAt | None) -> str:
-    if node not in view.names:
-        return f"label={dot_quote(const_text(node.attrs[0]))}, shape=plaintext"
     name = view.names[node]
-    kind = view.text(node) if node.op == "var" else node.op
-    label = [f"{name} ({kind})"]
+    if node.op == "var":
+        label = [f"{name} ({view.text(node)})"]
+    elif node.op == "const":
+        label = [f"{name} = {view.text(node)}"]
+    else:
+        label = [f"{name} = {view.text(node)}"]
     if at is not None:
         label.append(f"value = {format_number(at.values[name])}")
         label.append(f"{at.adjoint_label(name)} = {format_number(at.adjoints[name])}")
     shape = ", shape=ellipse" if node.op == "var" else ""
     return f"label={dot_quote(chr(10).join(label))}{shape}"
+
+
+def dot_svg(dot: str) -> str | None:
+    """SVG drawn by Graphviz's `dot` when it is installed (None otherwise)."""
+    program = shutil.which("dot")
+    if program is None:
+        return None
+    try:
+        done = subprocess.run(
+            [program, "-Tsvg"], input=dot, capture_output=True, text=True, timeout=20
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    start = done.stdout.find("<svg")
+    return done.stdout[start:] if start >= 0 else None
+
+
+def _graph_html(title: str, table: str, dot: str) -> str:
+    """A graph's HTML: the SVG picture if Graphviz is installed, else DOT text."""
+    svg = dot_svg(dot)
+    if svg is not None:
+        return f'<div class="symgrad">{svg}{table}</div>'
+    note = "DOT text (install Graphviz for a picture)"
+    return (
+        f'<div class="symgrad">{table}<details><summary>{_esc(note)}</summary>'
+        f"<pre>{_esc(dot)}</pre></details></div>"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -942,6 +646,8 @@ def to_sympy(obj: object) -> object:
     """sympy of a node; of a function (expression, gradient, Hessian); of a view."""
     if isinstance(obj, Node):
         return sympy_bridge.to_sympy(obj)
+    from symgrad.views import GradientView, HessianView
+
     if isinstance(obj, (GradientView, HessianView)):
         form = to_sympy(obj._compiled)
         return form.gradient if isinstance(obj, GradientView) else form.hessian
