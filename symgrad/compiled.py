@@ -130,7 +130,11 @@ class Compiled:
         return GraphView(self)
 
     def __repr__(self) -> str:
-        return f"<symgrad function {self.one_line()}>"
+        import shutil
+
+        # one terminal line: `<symgrad function ` and `>` take 19 columns
+        width = shutil.get_terminal_size((80, 24)).columns
+        return f"<symgrad function {self.one_line(max(width - 19, 40))}>"
 
     def one_line(self, limit: int = 100) -> str:
         """The definition on one line, `f(x, y) = x^2*y + y + 2`, elided past limit."""
@@ -145,7 +149,22 @@ class Compiled:
                 return f"{head} = … ({listing.size} graph nodes)"
             return text
         text = " ".join(self.definition.split())
+        if self.names:  # a file's intermediates: say what they are
+            text = self._with_intermediates(text, limit)
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def _with_intermediates(self, text: str, limit: int) -> str:
+        """`J(a, b, c) = 3*v where u = b*c, v = a + u`, if it fits on the line."""
+        from symgrad.views_expr import ASCII, Listing
+
+        body = self.function.body
+        names = {n: s for n, s in self.names.items() if n is not body}
+        listing = Listing.of([body], names, ascii_only=True)
+        defs = ", ".join(f"{n} = {t}" for n, t in listing.definitions(ASCII))
+        full = f"{text} where {defs}" if defs else text
+        if len(full) <= limit:
+            return full
+        return f"{text} ({listing.size} graph nodes)"
 
     @property
     def definition(self) -> str:

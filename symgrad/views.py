@@ -59,7 +59,7 @@ MAX_ENTRIES = 40  # distinct Hessian entries listed before the rest is elided
 CURVATURE = {
     "minimum": "positive definite: locally convex",
     "maximum": "negative definite: locally concave",
-    "saddle": "indefinite: curved up along some directions, down along others",
+    "saddle": "indefinite: curving up in some directions, down in others",
     "degenerate": "singular (a zero eigenvalue; semidefinite at best)",
     "undefined": "undefined: the Hessian is not finite here",
 }
@@ -592,8 +592,8 @@ class HessianAt:
             return CURVATURE[kind]
         size = f"|∇{self.function.name}| = {format_number(norm)}"
         if self.is_stationary:
-            return f"{STATIONARY[kind]} (stationary: {size})"
-        return f"{CURVATURE[kind]}; not stationary: {size}"
+            return f"{STATIONARY[kind]}\nstationary: {size}"
+        return f"{CURVATURE[kind]}\nnot stationary: {size}"
 
     @property
     def eigenvectors(self) -> np.ndarray | None:
@@ -654,7 +654,7 @@ class HessianAt:
         lines = [f"{self._title()}:"] + matrix_lines(rows, cols, cells, "right")
         if n > MAX_SHOWN:
             lines.append(f"{n}×{n}, showing {MAX_SHOWN}×{MAX_SHOWN}")
-        return lines + self._eigen_lines() + [self.verdict]
+        return lines + self._eigen_lines() + self.verdict.splitlines()
 
     def __repr__(self) -> str:
         return "\n".join(_fit(self.lines(), terminal_width()))
@@ -683,7 +683,7 @@ class HessianAt:
         return (
             f'<div class="symgrad"><p>{html.escape(self._title())}</p>'
             f"<table>{header}{body}</table>{notes}"
-            f"<p><b>{html.escape(self.verdict)}</b></p></div>"
+            f"<p><b>{html.escape(self.verdict.replace(chr(10), '; '))}</b></p></div>"
         )
 
 

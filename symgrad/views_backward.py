@@ -74,7 +74,9 @@ class BackwardView:
 
     def __repr__(self) -> str:
         if not self.rows:
-            return f"{self._title()}: no differentiated parameters reach the output"
+            return (
+                f"{self._title()}:\n  (no differentiated parameter reaches the output)"
+            )
         from symgrad.repl import _elide_lines
         from symgrad.views import _fit, terminal_width
 

@@ -420,10 +420,10 @@ class Render:
             return None
         if not self._leading_minus(node):
             return None
-        text, prec = self._abs(node)
+        text, prec = self._unsigned(node)
         return self.style.paren(text) if prec < MUL or prec == NEG else text
 
-    def _abs(self, node: Node) -> tuple[str, int]:
+    def _unsigned(self, node: Node) -> tuple[str, int]:
         """node's form without its leading minus: −a b c is −(a b c)."""
         st = self.style
         if node.op == "const":
@@ -434,7 +434,7 @@ class Render:
         a, b = node.args
         if node.op == "mul" and a.op == "const" and a.attrs[0] == -1:
             return self._form(b)
-        left, prec = self._abs(a)
+        left, prec = self._unsigned(a)
         if node.op == "mul":
             left = st.paren(left) if prec < MUL or prec == NEG else left
             right, rprec = self._form(b)
@@ -447,15 +447,21 @@ class Render:
         return st.fraction(left, self._wrap(b, POW)), MUL
 
     def _leading_minus(self, node: Node) -> bool:
-        """True when node's inline text starts with a minus sign (−2 x, −y)."""
+        """True when node's inline text starts with a minus sign (−2 x, −y + 1)."""
         while node not in self.names:
             if node.op == "neg" or (node.op == "const" and node.attrs[0] < 0):
                 return True
+            if node.op in ("add", "sub"):  # the left operand is written first, bare
+                node = node.args[0]
+                continue
             if node.op not in ("mul", "div"):
                 return False
-            if node.op == "mul" and node.args[0].op == "const":
-                return node.args[0].attrs[0] < 0  # −1 x is −x; 2 (−x) is 2 (−x)
-            node = node.args[0]
+            left = node.args[0]
+            if left.op == "const":
+                return left.attrs[0] < 0  # −1 x is −x; 2 (−x) is 2 (−x)
+            if left not in self.names and left.op in ("add", "sub"):
+                return False  # written in parentheses
+            node = left
         return False
 
     def _sub(self, a: Node, b: Node) -> tuple[str, int]:
@@ -578,10 +584,20 @@ def wrap(line: str, width: int, indent: int) -> list[str]:
 
 
 def _break_at(line: str, room: int) -> int:
-    """The best place to break line within room columns (0 when there is none)."""
-    for pattern in (" + ", " − ", " - ", " "):
-        cut = line.rfind(pattern, 0, room)
-        if cut > room // 3:
-            return cut + (1 if pattern == " " else 0)
+    """The best place to break line within room columns (0 when there is none).
+
+    Before a `+` or `−` at the shallowest parenthesis depth, else at a space.
+    """
+    depth, best, best_depth = 0, 0, None
+    for k, c in enumerate(line[:room]):
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == " " and k > room // 3 and line[k + 1 : k + 3] in ("+ ", "− ", "- "):
+            if best_depth is None or depth <= best_depth:
+                best, best_depth = k, depth
+    if best:
+        return best
     cut = line.rfind(" ", 0, room)
     return cut if cut > 0 else 0

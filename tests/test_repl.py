@@ -74,8 +74,8 @@ eigenvalues: -3.2111, 11.2111
   λ = -3.2111: (0.471858, -0.881675)
   λ = 11.2111: (-0.881675, -0.471858)
 condition number: 3.49136
-indefinite: curved up along some directions, down along others; not stationary:
-    |∇f| = 26"""
+indefinite: curving up in some directions, down in others
+not stationary: |∇f| = 26"""
 
 GRAPH_F_AT = """\
 computation graph of f(x, y) at x=3, y=4:
@@ -213,7 +213,9 @@ def test_rosenbrock_minimum():
     np.testing.assert_allclose(r.hessian.eigenvalues(1, 1), expected, rtol=1e-12)
     assert r.hessian.definiteness(1, 1) == "minimum"
     assert r.hessian.at(1, 1).definiteness == "minimum"
-    assert "minimum: positive definite (stationary" in repr(r.hessian.at(1, 1))
+    assert "minimum: positive definite\nstationary: |∇r| = 0" in repr(
+        r.hessian.at(1, 1)
+    )
 
 
 @pytest.mark.parametrize(
@@ -446,7 +448,7 @@ def test_data_parameters_in_the_graph():
     assert at.values["g"] == 9
     assert at.adjoints == {"w": 5, "x": 2, "t1": 1, "g": 1}
     assert "  x  = data" in repr(g.graph)
-    assert repr(g.hessian.at(2, 5)).splitlines()[-1].startswith("singular")
+    assert repr(g.hessian.at(2, 5)).splitlines()[-2].startswith("singular")
 
 
 def rosenbrock(x, y):
