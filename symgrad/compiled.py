@@ -176,6 +176,11 @@ class Compiled:
 
         return latex_definition(self)
 
+    def _repr_html_(self) -> str:
+        from symgrad.repl import html_definition
+
+        return html_definition(self)
+
 
 def _signature(function: Function) -> inspect.Signature:
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD

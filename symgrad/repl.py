@@ -175,6 +175,27 @@ def latex_definition(compiled: Compiled) -> str:
     return rf"$\displaystyle {latex_head(compiled.function)} = {body}{where}$"
 
 
+def html_definition(compiled: Compiled) -> str:
+    """The definition as MathML (rendered by browsers without MathJax)."""
+    from symgrad.views import _html
+    from symgrad.views_expr import MATHML
+
+    listing = body_listing(compiled)
+    body = listing.render(MATHML)(listing.roots[0])
+    lhs = f"<mrow>{MATHML.name(compiled.function.name)}<mo stretchy='false'>(</mo>"
+    names = [MATHML.name(n) for n in _shown_names(compiled.function.params)]
+    data = [MATHML.name(n) for n in _shown_names(compiled.function.data)]
+    lhs += "<mo>,</mo>".join(names)
+    if data:
+        lhs += "<mo>;</mo>" + "<mo>,</mo>".join(data)
+    lhs += "<mo stretchy='false'>)</mo></mrow>"
+    rows = [(lhs, body)] + [
+        (f"<mtext>where</mtext><mspace width='0.5em'/>{name}", text)
+        for name, text in listing.definitions(MATHML)
+    ]
+    return _html(head(compiled.function), rows, [])
+
+
 def body_listing(compiled: Compiled):
     """The function's body as a listing: its named intermediates defined once."""
     from symgrad.views import sources
@@ -622,7 +643,9 @@ def _graph_html(title: str, table: str, dot: str) -> str:
     """A graph's HTML: the SVG picture if Graphviz is installed, else DOT text."""
     svg = dot_svg(dot)
     if svg is not None:
-        return f'<div class="symgrad">{svg}{table}</div>'
+        heading = f"<p>{_esc(title)}</p>"
+        table = table.replace(heading, "", 1)  # the title goes above the picture
+        return f'<div class="symgrad">{heading}{svg}{table}</div>'
     note = "DOT text (install Graphviz for a picture)"
     return (
         f'<div class="symgrad">{table}<details><summary>{_esc(note)}</summary>'

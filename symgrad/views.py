@@ -104,8 +104,8 @@ def _definitions(listing: Listing, style: Style, full: bool = False) -> list[str
 def _html(title: str, rows: Sequence[tuple[str, str]], notes: Sequence[str]) -> str:
     """A titled block of MathML rows `label = formula` and plain notes."""
     body = "".join(
-        f"<mtr><mtd columnalign='right'>{label}</mtd><mtd><mo>=</mo></mtd>"
-        f"<mtd columnalign='left'>{formula}</mtd></mtr>"
+        f"<mtr><mtd columnalign='right' style='text-align:right'>{label}</mtd><mtd><mo>=</mo></mtd>"
+        f"<mtd columnalign='left' style='text-align:left'>{formula}</mtd></mtr>"
         for label, formula in rows
     )
     math = f'<math display="block"><mtable>{body}</mtable></math>' if rows else ""
@@ -153,7 +153,10 @@ def _html_where(listing: Listing) -> list[tuple[str, str]]:
         hidden = len(defs) - 2 * half
         more = (f"<mo>⋮</mo>", f"<mtext>({hidden} more definitions)</mtext>")
         defs = defs[:half] + [more] + defs[-half:]
-    return [(f"<mtext>where </mtext>{name}", text) for name, text in defs]
+    return [
+        (f"<mtext>where</mtext><mspace width='0.5em'/>{name}", text)
+        for name, text in defs
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -665,26 +668,34 @@ class HessianAt:
             return f"<pre>{html.escape(chr(10).join(lines))}</pre>"
         n = min(self.matrix.shape[-1], MAX_SHOWN)
         names = list(self.function.params[:n])
-        header = (
-            "<tr><th></th>"
-            + "".join(f"<th>{html.escape(p)}</th>" for p in names)
-            + "</tr>"
+        header = "<mtr><mtd></mtd>" + "".join(
+            f"<mtd>{MATHML.name(p)}</mtd>" for p in names
         )
-        body = "".join(
-            f"<tr><th>{html.escape(names[i])}</th>"
+        rows = [header + "</mtr>"] + [
+            f"<mtr><mtd>{MATHML.name(names[i])}</mtd>"
             + "".join(
-                f"<td style='text-align:right'>{format_number(self.matrix[i, j])}</td>"
+                f"<mtd columnalign='right' style='text-align:right'>{_mathml_number(self.matrix[i, j])}</mtd>"
                 for j in range(n)
             )
-            + "</tr>"
+            + "</mtr>"
             for i in range(n)
+        ]
+        matrix = (
+            '<math display="block" class="symgrad-matrix">'
+            f"<mtable>{''.join(rows)}</mtable></math>"
         )
-        notes = "".join(f"<p>{html.escape(line)}</p>" for line in self._eigen_lines())
-        return (
-            f'<div class="symgrad"><p>{html.escape(self._title())}</p>'
-            f"<table>{header}{body}</table>{notes}"
-            f"<p><b>{html.escape(self.verdict.replace(chr(10), '; '))}</b></p></div>"
-        )
+        notes = self._eigen_lines() + self.verdict.splitlines()
+        text = "".join(f"<p>{html.escape(line)}</p>" for line in notes)
+        title = html.escape(self._title())
+        return f'<div class="symgrad"><p>{title}</p>{matrix}{text}</div>'
+
+
+def _mathml_number(value: object) -> str:
+    """A number as MathML, a minus sign as an operator."""
+    text = format_number(value)
+    if text.startswith("-"):
+        return f"<mrow><mo>−</mo><mn>{html.escape(text[1:])}</mn></mrow>"
+    return f"<mn>{html.escape(text)}</mn>"
 
 
 # ---------------------------------------------------------------------------

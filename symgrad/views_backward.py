@@ -92,8 +92,8 @@ class BackwardView:
 
     def _repr_html_(self) -> str:
         body = "".join(
-            f"<mtr><mtd columnalign='right'>{MATHML.name(n)}</mtd><mtd><mo>=</mo></mtd>"
-            f"<mtd columnalign='left'>{self._formula(f, MATHML)}</mtd></mtr>"
+            f"<mtr><mtd columnalign='right' style='text-align:right'>{MATHML.name(n)}</mtd><mtd><mo>=</mo></mtd>"
+            f"<mtd columnalign='left' style='text-align:left'>{self._formula(f, MATHML)}</mtd></mtr>"
             for n, f in self.rows
         )
         return (

@@ -274,7 +274,7 @@ class MathMLStyle(Style):
         return f"<mn>{html.escape(number_text(value))}</mn>"
 
     def minus(self) -> str:
-        return "<mo>−</mo>"
+        return "−"  # an operator symbol: infix() puts it in <mo>
 
     def infix(self, left: str, op: str, right: str) -> str:
         return f"<mrow>{left}<mo>{html.escape(op)}</mo>{right}</mrow>"
@@ -291,7 +291,9 @@ class MathMLStyle(Style):
         return f"<msup>{base}{exp}</msup>"
 
     def paren(self, text: str) -> str:
-        return f"<mrow><mo>(</mo>{text}<mo>)</mo></mrow>"
+        return (
+            f"<mrow><mo stretchy='false'>(</mo>{text}<mo stretchy='false'>)</mo></mrow>"
+        )
 
     def negate(self, text: str) -> str:
         return f"<mrow><mo>−</mo>{text}</mrow>"
@@ -302,13 +304,13 @@ class MathMLStyle(Style):
     def call(self, op: str, args: list[str]) -> str:
         inner = "<mo>,</mo>".join(args)
         if op == "abs":
-            return f"<mrow><mo>|</mo>{inner}<mo>|</mo></mrow>"
+            return f"<mrow><mo stretchy='false'>|</mo>{inner}<mo stretchy='false'>|</mo></mrow>"
         if op == "step":
-            return f"<mrow><mo>[</mo>{inner}<mo>&gt;</mo><mn>0</mn><mo>]</mo></mrow>"
+            return f"<mrow><mo stretchy='false'>[</mo>{inner}<mo>&gt;</mo><mn>0</mn><mo stretchy='false'>]</mo></mrow>"
         fn = "σ" if op == "sigmoid" else (OPS[op].callable_as or op)
         return (
             f"<mrow><mi>{fn}</mi><mo>&#x2061;</mo>"
-            f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow></mrow>"
+            f"<mrow><mo stretchy='false'>(</mo>{inner}<mo stretchy='false'>)</mo></mrow></mrow>"
         )
 
     def compare(self, op: str) -> str:

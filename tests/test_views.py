@@ -13,6 +13,7 @@ import re
 import time
 import warnings
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -95,6 +96,15 @@ def assert_bounded(text: str, nodes: int, width: int = 80) -> None:
     assert len(text) <= 400 + CHARS_PER_NODE * nodes, (len(text), nodes)
 
 
+def assert_wellformed_math(page: str) -> None:
+    """Every <math> fragment parses as XML, and no markup leaked into its text."""
+    for fragment in re.findall(r"<math.*?</math>", page, re.S):
+        root = ElementTree.fromstring(fragment)
+        for element in root.iter():
+            assert "<" not in (element.text or ""), fragment
+            assert "&" not in (element.text or ""), fragment
+
+
 def rich(view) -> list[str]:
     """The view's LaTeX and HTML forms, where it has them."""
     out = []
@@ -118,6 +128,7 @@ def test_every_view_of_every_sample_is_bounded(sample, name, monkeypatch):
         assert_bounded(repr(view), nodes)
         for form in rich(view):
             assert len(form) <= 2000 + 40 * CHARS_PER_NODE * nodes, label
+            assert_wellformed_math(form)
     assert counter.calls <= CALLS_PER_NODE * nodes * 12  # 12 forms above, at most
     assert time.perf_counter() - start < HANG_GUARD
 
