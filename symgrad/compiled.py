@@ -125,7 +125,7 @@ class Compiled:
     @cached_property
     def graph(self):
         """The computation graph: show it, or .at(point) for values and adjoints."""
-        from symgrad.repl import GraphView
+        from symgrad.views_graph import GraphView
 
         return GraphView(self)
 

@@ -29,12 +29,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from symgrad.graph import Node
+from symgrad.views_graph import _count
 from symgrad.repl import (
     MAX_PATTERN,
     MAX_SHOWN,
-    _count,
     _generated,
-    _shown_names,
     classify,
     eigenvalues_of,
     format_number,

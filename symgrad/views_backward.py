@@ -18,7 +18,7 @@ from symgrad.simplify import add
 from symgrad.views_expr import LATEX, MATHML, TEXT, Render, Style
 
 if TYPE_CHECKING:
-    from symgrad.repl import GraphView
+    from symgrad.views_graph import GraphView
 
 
 def _active(order: list[Node], params: set[str]) -> set[Node]:
@@ -77,7 +77,7 @@ class BackwardView:
             return (
                 f"{self._title()}:\n  (no differentiated parameter reaches the output)"
             )
-        from symgrad.repl import _elide_lines
+        from symgrad.views_graph import _elide_lines
         from symgrad.views import _fit, terminal_width
 
         pad = max(len(name) for name, _ in self.rows)

@@ -527,3 +527,23 @@ def test_precedence_survives_printing(body, plain):
     if plain and "|" in shown[0]:
         shown = [re.sub(r"\|([^|]*)\|", r"abs(\1)", shown[0])]  # no nesting here
     assert reread(shown, defs, (x, y)) == [pytest.approx(expected, rel=1e-12)]
+
+
+def test_views_do_not_import_sympy():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, symgrad\n"
+        "n = symgrad.load('samples/nested.sg').nest\n"
+        "repr(n.grad); repr(n.hessian); n.hessian._repr_html_(); repr(n.graph)\n"
+        "print('sympy' in sys.modules)\n"
+    )
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    env["SYMGRAD_CACHE"] = "0"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"  # importing sympy alone takes ~0.5 s
