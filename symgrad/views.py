@@ -627,9 +627,9 @@ class HessianAt:
 
     def _eigen_lines(self) -> list[str]:
         lines = ["eigenvalues: " + numbers_text(self.eigenvalues)]
-        vectors = self.eigenvectors
         n = self.matrix.shape[-1]
-        if vectors is not None and n <= 4:
+        vectors = self.eigenvectors if n <= 4 else None  # a few short lines only
+        if vectors is not None:
             for k in range(n):
                 vec = ", ".join(
                     format_number(round(float(c), 6) + 0.0) for c in vectors[:, k]
