@@ -9,6 +9,7 @@ holding a symbolic value is replayed to its (interned) graph node.
 from __future__ import annotations
 
 import sys
+import weakref
 from typing import TYPE_CHECKING
 
 from symgrad.graph import Node
@@ -17,8 +18,18 @@ if TYPE_CHECKING:
     from symgrad.compiled import Compiled
 
 
+_FOUND: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # traced once each
+
+
 def traced_locals(compiled: Compiled) -> dict[Node, str]:
     """node -> local name for the wrapped function's symbolic locals ({} if none)."""
+    found = _FOUND.get(compiled)
+    if found is None:
+        found = _FOUND[compiled] = _locals_of(compiled)
+    return found
+
+
+def _locals_of(compiled: Compiled) -> dict[Node, str]:
     fn = getattr(compiled, "__wrapped__", None)
     code = getattr(fn, "__code__", None)
     if code is None:
