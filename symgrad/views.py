@@ -267,7 +267,7 @@ class GradientAt:
         ]
         if len(rows) > MAX_SHOWN:
             rows = rows[: MAX_SHOWN - 1] + [("⋮", "")] + rows[-1:]
-        return rows + [("|∇f|", format_number(self.norm))]
+        return rows + [(f"|∇{name}|", format_number(self.norm))]
 
     def _title(self) -> str:
         return f"∇{head(self.function)} at {point_text(self.function, self.point)}"
@@ -276,7 +276,7 @@ class GradientAt:
         rows = self._rows()
         pad = max(len(label) for label, _ in rows)
         lines = [f"  {a:<{pad}} = {b}" if b else f"  {a}" for a, b in rows]
-        return "\n".join([f"{self._title()}:"] + lines)
+        return "\n".join(_fit([f"{self._title()}:"] + lines, terminal_width()))
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -619,11 +619,31 @@ class HessianAt:
             where = f"a batch of shape {self.matrix.shape[:-2]}"
         return f"∇²{head(self.function)} at {where}"
 
-    def _cells(self) -> list[list]:
-        shown = range(min(self.matrix.shape[-1], MAX_SHOWN))
-        return [
-            [text_block(format_number(self.matrix[i, j])) for j in shown] for i in shown
+    def _matrix_lines(self, k: int) -> list[str]:
+        """The labelled numeric matrix, its first k rows and columns."""
+        n = self.matrix.shape[-1]
+        names = list(self.function.params[:k])
+        cells = [
+            [text_block(format_number(self.matrix[i, j])) for j in range(k)]
+            for i in range(k)
         ]
+        rows, cols = list(names), list(names)
+        if n > k:
+            for row in cells:
+                row.append(text_block("…"))
+            cells.append([text_block("⋮")] * k + [text_block("⋱")])
+            rows.append("⋮")
+            cols.append("…")
+        return matrix_lines(rows, cols, cells, "right")
+
+    def _fitted_matrix(self, width: int) -> tuple[int, list[str]]:
+        """(k, lines): the most rows and columns (at most MAX_SHOWN) that fit width."""
+        k = min(self.matrix.shape[-1], MAX_SHOWN)
+        lines = self._matrix_lines(k)
+        while k > 1 and max(len(line) for line in lines) > width:
+            k -= 1
+            lines = self._matrix_lines(k)
+        return k, lines
 
     def _eigen_lines(self) -> list[str]:
         lines = ["eigenvalues: " + numbers_text(self.eigenvalues)]
@@ -638,28 +658,22 @@ class HessianAt:
         lines.append(f"condition number: {format_number(self.condition)}")
         return lines
 
-    def lines(self) -> list[str]:
-        """The plain form's lines."""
+    def lines(self, width: int | None = None) -> list[str]:
+        """The plain form's lines, the matrix cut to fit width."""
         if self.matrix.ndim > 2:
             return [f"{self._title()}:", f"eigenvalues:\n{self.eigenvalues}"] + [
                 f"definiteness:\n{self.definiteness}"
             ]
         n = self.matrix.shape[-1]
-        names = list(self.function.params[:MAX_SHOWN])
-        cells, rows = self._cells(), list(names)
-        if n > MAX_SHOWN:
-            for row in cells:
-                row.append(text_block("…"))
-            cells.append([text_block("⋮")] * MAX_SHOWN + [text_block("⋱")])
-            rows.append("⋮")
-        cols = names + (["…"] if n > MAX_SHOWN else [])
-        lines = [f"{self._title()}:"] + matrix_lines(rows, cols, cells, "right")
-        if n > MAX_SHOWN:
-            lines.append(f"{n}×{n}, showing {MAX_SHOWN}×{MAX_SHOWN}")
+        k, matrix = self._fitted_matrix(width or terminal_width())
+        lines = [f"{self._title()}:"] + matrix
+        if n > k:
+            lines.append(f"{n}×{n}, showing {k}×{k}")
         return lines + self._eigen_lines() + self.verdict.splitlines()
 
     def __repr__(self) -> str:
-        return "\n".join(_fit(self.lines(), terminal_width()))
+        width = terminal_width()
+        return "\n".join(_fit(self.lines(width), width))
 
     def _repr_html_(self) -> str:
         lines = self.lines()

@@ -28,6 +28,7 @@ def cache_dir(tmp_path_factory, monkeypatch):
     directory = tmp_path_factory.getbasetemp() / "repl-cache"
     monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(directory))
     monkeypatch.delenv("SYMGRAD_CACHE", raising=False)
+    monkeypatch.setenv("COLUMNS", "80")  # the views fit the terminal: fix its width
 
 
 @pytest.fixture

@@ -366,6 +366,23 @@ def test_a_14_variable_rosenbrock_is_listed_with_its_pattern():
     assert any(line.startswith("  ∂²r/∂x1∂x2") for line in lines)
 
 
+def test_a_wide_numeric_hessian_shows_the_columns_that_fit():
+    n = 14
+    params = ", ".join(f"x{i}" for i in range(1, n + 1))
+    terms = " + ".join(f"100*(x{i + 1} - x{i}^2)^2 + (1 - x{i})^2" for i in range(1, n))
+    r = symgrad.function(f"r({params}) = {terms}")
+    point = [-1.2 if i % 2 == 0 else 1.0 for i in range(n)]
+    lines = repr(r.hessian.at(*point)).splitlines()
+    assert max(len(line) for line in lines) <= 80
+    shown = [line for line in lines if line.startswith(f"{n}×{n}, showing ")]
+    assert len(shown) == 1 and shown[0] != f"{n}×{n}, showing 12×12"
+    first = next(line for line in lines if line.startswith("  x1 "))
+    # d2r/dx1^2 = 1200 x1^2 - 400 x2 + 2 = 1330, d2r/dx1dx2 = -400 x1 = 480
+    assert re.findall(r"-?\d+(?:\.\d+)?", first)[1:3] == ["1330", "480"]
+    grad = repr(r.grad.at(*point)).splitlines()
+    assert max(len(line) for line in grad) <= 80 and grad[-1].startswith("  |∇r|")
+
+
 def test_width_follows_the_terminal(monkeypatch):
     loss = symgrad.load(ROOT / "samples" / "logistic.sg").loss
     monkeypatch.setenv("COLUMNS", "60")
