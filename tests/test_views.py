@@ -564,3 +564,19 @@ def test_views_do_not_import_sympy():
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"  # importing sympy alone takes ~0.5 s
+
+
+def test_graph_html_is_svg_with_graphviz_and_dot_text_without(monkeypatch):
+    import shutil
+
+    from symgrad import views_graph
+
+    J = symgrad.load(ROOT / "samples" / "graph.sg").J
+    if shutil.which("dot"):
+        page = J.graph._repr_html_()
+        assert "<svg" in page and "u = b*c" in page  # the node's label, drawn
+        assert J.graph._repr_svg_().startswith("<svg")
+    monkeypatch.setattr(views_graph.shutil, "which", lambda name: None)
+    page = J.graph._repr_html_()
+    assert "<svg" not in page and J.graph._repr_svg_() is None
+    assert "<details>" in page and "digraph &quot;J&quot;" in page
