@@ -380,22 +380,36 @@ class Derivative:
         """Evaluate at a point: positional values in the order of `params`, or by name."""
         if self._module is None:
             spec = FunctionSpec(
-                "d", tuple((p, var(p)) for p in self.params), self.node, str(self)
+                "d", tuple((p, var(p)) for p in self.params), self.node, self.title()
             )
             self._module = load(
-                render(ModuleSpec(f"{MARKER}: {self}", (spec,))), "d", "<d>"
+                render(ModuleSpec(f"{MARKER}: {self.title()}", (spec,))), "d", "<d>"
             )
         return self._module.d(*args, **kwargs)
 
-    def __repr__(self) -> str:
+    def title(self) -> str:
+        """`d^10/dx^10 [sin(sin(x))]`: what this derivative is, on one line."""
         power = "" if self.order == 1 else f"^{self.order}"
-        head = f"d{power}/d{self.variable}{power} [{self.expression}]"
-        size = self.graph_size()
-        if size > 400:  # a big derivative is shown by its size, not spelled out
-            return f"{head}  ({size} graph nodes; call it to evaluate)"
-        from symgrad.sympy_bridge import to_sympy
+        return f"d{power}/d{self.variable}{power} [{self.expression}]"
 
-        return f"{head} = {to_sympy(self.node)}"
+    def text(self, width: int | None = None, full: bool = True) -> str:
+        """The formula from the graph, shared terms named once (see symgrad.views)."""
+        from symgrad.views import derivative_text
+
+        return derivative_text(self, width, full)
+
+    def __repr__(self) -> str:
+        return self.text(full=False)
+
+    def _repr_latex_(self) -> str:
+        from symgrad.views import derivative_latex
+
+        return derivative_latex(self)
+
+    def _repr_html_(self) -> str:
+        from symgrad.views import derivative_html
+
+        return derivative_html(self)
 
     def graph_size(self) -> int:
         """Distinct nodes in the derivative's graph (sharing makes high orders small)."""

@@ -952,12 +952,20 @@ def plot_sweep(result: Sweep, path: str | Path) -> None:
     """Draw the log-log error curves, the predicted steps marked (needs matplotlib)."""
     fig = require_matplotlib()(figsize=(6.4, 4.4))
     ax = fig.add_subplot()
+    floor = _plot_floor(result)
     for method, color in (("forward", "tab:blue"), ("central", "tab:orange")):
-        _plot_method(ax, result, method, color)
+        _plot_method(ax, result, method, color, floor)
+    if _has_zero(result):
+        ax.axhline(floor, color="0.5", linestyle=":", linewidth=1)
+        ax.annotate(
+            "exact (error 0), drawn here", (1e-16, floor), xytext=(0, 3),
+            textcoords="offset points", fontsize="x-small", color="0.4",
+        )  # fmt: skip
     ax.set_xlabel("step h")
     ax.set_ylabel("|finite difference - symbolic|")
     name = result.function.split("(")[0]
-    ax.set_title(f"d{name}/d{result.variable} at the point ({result.dtype})")
+    where = _where(result.point)
+    ax.set_title(f"d{name}/d{result.variable} at {where} ({result.dtype})")
     ax.legend(fontsize="small")
     ax.grid(True, which="major", alpha=0.3)
     try:
@@ -968,19 +976,37 @@ def plot_sweep(result: Sweep, path: str | Path) -> None:
         ) from None
 
 
-def _plot_method(ax, result: Sweep, method: str, color: str) -> None:
+def _errors(result: Sweep) -> list[float]:
+    """Every error the plot draws."""
+    found = [p.measured.rms for p in result.predicted.values()]
+    for rows in result.rows.values():
+        found += [r.rms for r in rows] + [r.at_h for r in rows]
+    return [e for e in found if not math.isnan(e)]
+
+
+def _has_zero(result: Sweep) -> bool:
+    return any(e == 0 for e in _errors(result))
+
+
+def _plot_floor(result: Sweep) -> float:
+    """Where an exact zero is drawn: a decade under the smallest nonzero error."""
+    positive = [e for e in _errors(result) if e > 0]
+    return min(positive) / 10 if positive else 1e-20
+
+
+def _plot_method(ax, result: Sweep, method: str, color: str, floor: float) -> None:
     rows = result.rows[method]
     steps = [r.h for r in rows]
-    # A log axis cannot show an exact zero: such points are left out.
-    rms = [r.rms if r.rms > 0 else np.nan for r in rows]
-    at_h = [r.at_h if r.at_h > 0 else np.nan for r in rows]
+    # A log axis cannot show an exact zero: zeros are drawn at the floor line.
+    rms = [r.rms if r.rms > 0 else floor for r in rows]
+    at_h = [r.at_h if r.at_h > 0 else floor for r in rows]
     ax.loglog(steps, rms, "o-", color=color, label=f"{method} (RMS near h)")
     ax.loglog(steps, at_h, ".", color=color, alpha=0.4, label=f"{method} (at h)")
     p = result.predicted[method].measured
     ax.axvline(p.used, color=color, linestyle="--", linewidth=1)
-    if p.rms > 0:
-        label = f"{method}: predicted h* = {p.used:.1e}"
-        ax.loglog([p.used], [p.rms], "*", color=color, markersize=14, label=label)
+    label = f"{method}: predicted h* = {p.used:.1e}"
+    star = p.rms if p.rms > 0 else floor
+    ax.loglog([p.used], [star], "*", color=color, markersize=14, label=label)
 
 
 def require_matplotlib():
@@ -1098,6 +1124,13 @@ def _format_against(a: Against, name: str) -> list[str]:
     )
 
 
+def _ratio_text(s: Sweep, method: str) -> str:
+    """`; ratio 1.3`, or why there is no ratio when the best step is exact."""
+    if s.observed_min(method).rms == 0:
+        return " (exact: no ratio)"
+    return f"; ratio {s.ratio(method):.2g}"
+
+
 def _format_sweep(s: Sweep) -> str:
     name = s.function.split("(")[0]
     lines = [
@@ -1125,7 +1158,7 @@ def _format_sweep(s: Sweep) -> str:
         low = s.observed_min(m)
         lines.append(
             f"{m}: h* = {p.measured.used:.2e} ({p.step.why}) gives "
-            f"{_sci(p.measured.rms)}; observed min {_sci(low.rms)} at h = {low.h:.0e}; "
-            f"ratio {s.ratio(m):.2g}"
+            f"{_sci(p.measured.rms)}; observed min {_sci(low.rms)} at h = {low.h:.0e}"
+            + _ratio_text(s, m)
         )
     return "\n".join(lines) + "\n"

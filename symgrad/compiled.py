@@ -155,26 +155,60 @@ class Compiled(functools.partial):
     @cached_property
     def grad(self):
         """The gradient: call it to evaluate, show it to see the partials."""
-        from symgrad.repl import GradientView
+        from symgrad.views import GradientView
 
         return GradientView(self)
 
     @cached_property
     def hessian(self):
         """The Hessian: call it to evaluate, show it to see the matrix."""
-        from symgrad.repl import HessianView
+        from symgrad.views import HessianView
 
         return HessianView(self)
 
     @cached_property
     def graph(self):
         """The computation graph: show it, or .at(point) for values and adjoints."""
-        from symgrad.repl import GraphView
+        from symgrad.views_graph import GraphView
 
         return GraphView(self)
 
     def __repr__(self) -> str:
-        return f"<symgrad function {self.definition}>"
+        import shutil
+
+        # one terminal line: `<symgrad function ` and `>` take 19 columns
+        width = shutil.get_terminal_size((80, 24)).columns
+        return f"<symgrad function {self.one_line(max(width - 19, 40))}>"
+
+    def one_line(self, limit: int = 100) -> str:
+        """The definition on one line, `f(x, y) = x^2*y + y + 2`, elided past limit."""
+        if hasattr(self, "__wrapped__"):  # a decorated function: its traced body
+            from symgrad.views_expr import ASCII, Listing
+
+            f = self.function
+            head = f"{f.name}({', '.join(f.all_names)})"
+            listing = Listing.of([f.body], ascii_only=True)
+            text = f"{head} = {listing.render(ASCII)(f.body)}"
+            if listing.naming.order or len(text) > limit:
+                return f"{head} = … ({listing.size} graph nodes)"
+            return text
+        text = " ".join(self.definition.split())
+        if self.names:  # a file's intermediates: say what they are
+            text = self._with_intermediates(text, limit)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def _with_intermediates(self, text: str, limit: int) -> str:
+        """`J(a, b, c) = 3*v where u = b*c, v = a + u`, if it fits on the line."""
+        from symgrad.views_expr import ASCII, Listing
+
+        body = self.function.body
+        names = {n: s for n, s in self.names.items() if n is not body}
+        listing = Listing.of([body], names, ascii_only=True)
+        defs = ", ".join(f"{n} = {t}" for n, t in listing.definitions(ASCII))
+        full = f"{text} where {defs}" if defs else text
+        if len(full) <= limit:
+            return full
+        return f"{text} ({listing.size} graph nodes)"
 
     @property
     def definition(self) -> str:
@@ -185,6 +219,11 @@ class Compiled(functools.partial):
         from symgrad.repl import latex_definition
 
         return latex_definition(self)
+
+    def _repr_html_(self) -> str:
+        from symgrad.repl import html_definition
+
+        return html_definition(self)
 
 
 def _signature(function: Function) -> inspect.Signature:

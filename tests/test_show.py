@@ -32,17 +32,52 @@ def expected_functions(text: str) -> dict[str, tuple[list[str], list[str], sympy
 
 
 def parse_output(text: str) -> dict[str, sympy.Expr]:
-    """Each printed `lhs = rhs` line of describe_source as lhs -> sympy expression."""
-    found = {}
+    """Each printed `lhs = rhs` line of describe_source as lhs -> sympy expression.
+
+    `where t1 = ...` lines define names used by the lines of the same function;
+    they are substituted (the definitions come before their uses).
+    """
+    found: dict[str, sympy.Expr] = {}
     for line in text.splitlines():
         if not line.strip():
             continue
         match = LINE.match(line)
         assert match, f"unexpected line {line!r}"
         lhs, rhs = match.group(1), match.group(2)
+        if lhs.startswith("where "):
+            continue
         assert lhs not in found, f"{lhs} printed twice"
-        found[lhs] = sympy.sympify(rhs)
-    return found
+        found[lhs] = sympify(rhs)
+    return _substitute_pending(text, found)
+
+
+_Z = sympy.Symbol("z")
+LANGUAGE = {
+    "sigmoid": sympy.Lambda(_Z, 1 / (1 + sympy.exp(-_Z))),
+    "softplus": sympy.Lambda(_Z, sympy.log(1 + sympy.exp(_Z))),
+}
+
+
+def sympify(text: str) -> sympy.Expr:
+    """sympy of a formula in the expression language (with sigmoid, softplus)."""
+    return sympy.sympify(text, locals=LANGUAGE)
+
+
+def _substitute_pending(text: str, found: dict[str, sympy.Expr]) -> dict:
+    """Substitute each function's where-definitions into its lines."""
+    out, defined, names = {}, {}, []
+    for line in text.splitlines() + [""]:
+        if not line.strip():
+            for lhs in names:
+                out[lhs] = found[lhs].subs(list(reversed(list(defined.items()))))
+            defined, names = {}, []
+            continue
+        lhs, rhs = LINE.match(line).groups()
+        if lhs.startswith("where "):
+            defined[sympy.Symbol(lhs.split()[1])] = sympify(rhs)
+        else:
+            names.append(lhs)
+    return out
 
 
 def same(a: sympy.Expr, b: sympy.Expr) -> bool:
@@ -99,3 +134,27 @@ def test_hessian_has_upper_triangle_only():
     assert "d2g/dadb" in printed and "d2g/dbda" not in printed
     assert "d2h/dxdz" in printed and "d2h/dzdx" not in printed
     assert not any(k.startswith("d2loss/dt") or k.endswith("dt") for k in printed)
+
+
+COURSE = "u = b*c\nv = a + u\nJ(a, b, c) = 3*v\n"
+
+
+def test_intermediates_keep_their_names():
+    lines = describe_source(COURSE, "t.sg").splitlines()
+    assert lines[:3] == ["J(a, b, c) = 3*v", "  where u = b*c", "  where v = a + u"]
+    assert lines[3:6] == ["  dJ/da = 3", "  dJ/db = 3*c", "  dJ/dc = 3*b"]
+
+
+def test_show_writes_the_language_not_python():
+    text = describe_source(POLY, "t.sg", hessian=True)
+    assert "**" not in text and "x^2" in text
+
+
+def test_nested_sample_is_shown_quickly_and_bounded():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "samples" / "nested.sg"
+    text = describe_source(path.read_text(), str(path), hessian=True)
+    # 10 named levels: each level's line refers to the one before
+    assert "  where x2 = sin(x1)*x1 + exp(-x1^2)" in text.splitlines()
+    assert len(text) < 20_000  # the tree form has millions of characters
