@@ -220,13 +220,21 @@ def _checks(params, names, leaves, helpers) -> list[str]:
     )
     values = Tuple(tuple(pnames))
     needs = _needs(leaves)
-    args = [layout.flat(values), layout.flat(shapes)]
+    args = [values, shapes]
     if needs:
-        args.append(
-            layout.flat(Tuple(tuple(Tuple(tuple(map(_literal, n))) for n in needs)))
-        )
+        args.append(Tuple(tuple(Tuple(tuple(map(_literal, n))) for n in needs)))
     targets = f"({pnames[0]},)" if len(pnames) == 1 else ", ".join(pnames)
-    return layout.call(f"{targets} = _arrays(", args, INDENT)
+    head = f"{targets} = _arrays("
+    lines = layout.call(head, [layout.flat(a) for a in args], INDENT)
+    if max(len(line) for line in lines) <= layout.LINE_LENGTH:
+        return lines
+    # one argument per line, and a tuple too long for its line exploded, as black
+    # does (no fallback on black itself: importing it costs a compile 0.2 s)
+    inner = INDENT * 2
+    lines = [f"{INDENT}{head}"]
+    for arg in args:
+        lines += collection("", arg, inner, ",")
+    return lines + [f"{INDENT})"]
 
 
 def _literal(value) -> str:
