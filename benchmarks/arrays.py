@@ -14,8 +14,11 @@ See benchmarks/README.md ("Arrays") for what each figure means.
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
 import datetime
 import hashlib
+import inspect
 import json
 import multiprocessing
 import os
@@ -23,9 +26,10 @@ import platform
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 import timeit
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
@@ -616,23 +620,24 @@ def run_table(rows: list[dict[str, Any]]) -> str:
     """Median run time per tool, the ratios and the issue's target."""
     lines = [
         "| workload | symgrad ms | hand numpy ms | JAX jit ms | symgrad/hand "
-        "| symgrad/JAX | target | met |",
-        "|---|---|---|---|---|---|---|---|",
+        "| symgrad/JAX | target | met | symgrad/hand, fastest samples |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         t = {who: v["seconds"] for who, v in row["times"].items()}
+        fastest = {who: v["min_seconds"] for who, v in row["times"].items()}
         sample = SAMPLES[row["workload"]]
         ratio = t["symgrad"] / t["hand"]
-        met = "yes" if ratio <= sample.target else "no"
         cells = [
             row["title"],
             _ms(t["symgrad"]),
             _ms(t["hand"]),
-            _ms(t.get("jax")) if "jax" in t else "not installed",
+            _ms(t["jax"]) if "jax" in t else "not installed",
             _ratio(t["symgrad"], t["hand"]),
             _ratio(t["symgrad"], t.get("jax")),
             f"≤ {sample.target}× hand",
-            met,
+            "yes" if ratio <= sample.target else "no",
+            _ratio(fastest["symgrad"], fastest["hand"]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -726,7 +731,9 @@ def header(info: dict[str, Any], s: Settings) -> list[str]:
         f"Machine: {info['nproc']} cores, {info['cpu']}, Python {info['python']}, "
         f"numpy {info['numpy']}, {info['date']}.  ",
         f"symgrad {info['symgrad']} at commit {info['commit']}; jax {info['jax']}.  ",
-        f"BLAS (threadpoolctl): {info['blas']}.  ",
+        f"BLAS (threadpoolctl, while timing): {info['blas']}.  ",
+        f"Load average (1 min) before timing, after it, at the end: "
+        f"{', '.join(f'{x:.2f}' for x in info['load'])} (shared machine).  ",
         f"Environment: {env}.  ",
         f"Settings: {'quick' if s.quick else 'full'}; run times are medians of "
         f"{s.repeats} interleaved samples of at least {s.target:g} s each; compile "
@@ -768,6 +775,83 @@ def report(
     return "\n".join(lines) + "\n"
 
 
+# --- per-statement profile ----------------------------------------------------------
+
+
+def _flat_statements(func: Callable[..., Any]) -> tuple[list[str], list[ast.stmt]]:
+    """A function's parameters and body: docstring dropped, `with` bodies inlined.
+
+    A `with` statement becomes `with <items>: pass` (its own cost) followed by its
+    body; `return expr` becomes `_result = expr`.
+    """
+    tree = ast.parse(textwrap.dedent(inspect.getsource(func))).body[0]
+    assert isinstance(tree, ast.FunctionDef)
+    params = [a.arg for a in tree.args.args]
+    body, flat = list(tree.body), []
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+    ):
+        body = body[1:]
+    while body:
+        stmt = body.pop(0)
+        if isinstance(stmt, ast.With):
+            flat.append(ast.With(items=stmt.items, body=[ast.Pass()]))
+            body[:0] = stmt.body
+        elif isinstance(stmt, ast.Return) and stmt.value is not None:
+            target = ast.Name("_result", ast.Store())
+            flat.append(ast.Assign(targets=[target], value=stmt.value))
+        else:
+            flat.append(stmt)
+    return params, [ast.fix_missing_locations(st) for st in flat]
+
+
+def statement_costs(
+    func: Callable[..., Any], args: Arrays, s: Settings
+) -> list[tuple[str, float]]:
+    """Fastest-sample seconds of each statement of func, run in order on args.
+
+    The minimum, not the median: on a shared machine it is the statement's own cost.
+    """
+    params, statements = _flat_statements(func)
+    namespace = dict(func.__globals__) | dict(zip(params, args))
+    costs = []
+    with np.errstate(all="ignore"):
+        for stmt in statements:
+            code = compile(ast.Module([stmt], []), "<statement>", "exec")
+            run = partial(exec, code, namespace)
+            run()
+            number = autorange(run, s.target / 4)
+            samples = timeit.Timer(run).repeat(s.repeats, number)
+            costs.append((ast.unparse(stmt), min(samples) / number))
+        whole = partial(func, *args)
+        number = autorange(whole, s.target / 4)
+        samples = timeit.Timer(whole).repeat(s.repeats, number)
+    costs.append(("(the whole call)", min(samples) / number))
+    return costs
+
+
+def profile(name: str, s: Settings) -> str:
+    """Per-statement costs of symgrad's timed function and the hand version, markdown."""
+    sample = SAMPLES[name]
+    args = sample.data(s.run_size)
+    module = symgrad_module(sample)
+    lines = [f"# Per-statement profile: {sample.title(s.run_size)}", ""]
+    for who, func in (
+        ("symgrad", getattr(module, sample.timed)),
+        ("hand", sample.hand),
+    ):
+        costs = statement_costs(func, args, s)
+        lines += [f"## {who}", "", "| µs | statement |", "|---|---|"]
+        for text, seconds in costs:
+            shown = text.replace("\n", " ").replace("|", "\\|")
+            lines.append(f"| {seconds * 1e6:.1f} | `{shown}` |")
+        total = sum(c for _, c in costs[:-1])
+        lines += [f"| {total * 1e6:.1f} | (sum of the statements) |", ""]
+    return "\n".join(lines)
+
+
 # --- command line --------------------------------------------------------------------
 
 
@@ -775,6 +859,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, short runs")
+    parser.add_argument(
+        "--size",
+        choices=("tiny", "quick", "full"),
+        help="the run-time data size (full; quick with --quick)",
+    )
     parser.add_argument("--skip-jax", action="store_true", help="leave JAX out")
     parser.add_argument(
         "--no-compile", action="store_true", help="skip the compile-time measurements"
@@ -787,6 +876,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         choices=sorted(SAMPLES),
         help="a workload; repeatable",
+    )
+    parser.add_argument(
+        "--profile", choices=sorted(SAMPLES), help="per-statement costs, then exit"
+    )
+    parser.add_argument(
+        "--blas-threads", type=int, help="limit numpy's BLAS threads (threadpoolctl)"
     )
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--markdown", type=Path, help="write the report to this file")
@@ -804,32 +899,55 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Check, time and compile every workload; print the markdown report."""
-    args = parse_args(argv)
-    s = Settings.make(args.quick)
+def blas_limit(threads: int | None) -> contextlib.AbstractContextManager:
+    """numpy's BLAS limited to threads (threadpoolctl), or left as it is."""
+    if threads is None:
+        return contextlib.nullcontext()
+    import threadpoolctl  # --blas-threads needs it: pip install threadpoolctl
+
+    return threadpoolctl.threadpool_limits(threads, user_api="blas")
+
+
+def measure_all(args: argparse.Namespace, s: Settings, jax: Any) -> dict[str, Any]:
+    """Run times (under the BLAS limit), compile times, the scalar contrast."""
     log = partial(print, file=sys.stderr, flush=True)
-    jax = None if args.skip_jax else jax_or_none()
     samples = [SAMPLES[n] for n in args.only or SAMPLES]
-    runs = [measure_runs(sample, s, jax, log) for sample in samples]
+    load = [os.getloadavg()[0]]
+    with blas_limit(args.blas_threads):
+        blas = blas_info()
+        runs = [measure_runs(sample, s, jax, log) for sample in samples]
+    load.append(os.getloadavg()[0])
     tools = ["symgrad"] + (["jax"] if jax is not None else [])
-    compiles = (
-        []
-        if args.no_compile
-        else [measure_compile(sample, tools, s, log) for sample in samples]
-    )
+    compiles = []
+    if not args.no_compile:
+        compiles = [measure_compile(sample, tools, s, log) for sample in samples]
     scalar = None
     if not (args.quick or args.no_scalar):
         log("scalar Rosenbrock 1000")
         scalar = in_fresh_process(scalar_worker, (1000,), s.timeout)
-    info = machine(jax)
-    text = report(info, runs, compiles, scalar, s)
+    load.append(os.getloadavg()[0])
+    info = machine(jax) | {"blas": blas, "load": load}
+    return {"machine": info, "runs": runs, "compile": compiles, "scalar": scalar}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check, time and compile every workload; print the markdown report."""
+    args = parse_args(argv)
+    s = Settings.make(args.quick)
+    if args.size:
+        s = replace(s, run_size=args.size)
+    if args.profile:
+        with blas_limit(args.blas_threads):
+            print(profile(args.profile, s))
+        return 0
+    jax = None if args.skip_jax else jax_or_none()
+    found = measure_all(args, s, jax)
+    text = report(found["machine"], found["runs"], found["compile"], found["scalar"], s)
     print(text)
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")
     if args.json:
-        payload = {"machine": info, "settings": asdict(s), "runs": runs}
-        payload |= {"compile": compiles, "scalar": scalar}
+        payload = {"settings": asdict(s)} | found
         args.json.write_text(json.dumps(_jsonable(payload), indent=1) + "\n")
     return 0
 
