@@ -809,7 +809,7 @@ def _flat_statements(func: Callable[..., Any]) -> tuple[list[str], list[ast.stmt
 
 def statement_costs(
     func: Callable[..., Any], args: Arrays, s: Settings
-) -> list[tuple[str, float]]:
+) -> tuple[list[tuple[str, float]], dict[str, Any]]:
     """Fastest-sample seconds of each statement of func, run in order on args.
 
     The minimum, not the median: on a shared machine it is the statement's own cost.
@@ -829,7 +829,87 @@ def statement_costs(
         number = autorange(whole, s.target / 4)
         samples = timeit.Timer(whole).repeat(s.repeats, number)
     costs.append(("(the whole call)", min(samples) / number))
-    return costs
+    return costs, namespace
+
+
+# Rewrites of symgrad's statements that --profile times beside them: (what, symgrad's
+# statements as generated, the rewrite, the names both must bind to equal values).
+# They run in the namespace symgrad's function leaves; suggestions for codegen.
+REWRITES: dict[str, list[tuple[str, str, str, tuple[str, ...]]]] = {
+    "logistic": [
+        (
+            "one scaling: (s - y)/n for s/n - y/n",
+            "dz = _sigmoid(z) / n - y / n",
+            "dz = (_sigmoid(z) - y) / n",
+            ("dz",),
+        ),
+        (
+            "the sigmoid from the value's softplus",
+            "v = np.sum(np.logaddexp(0.0, z) - y * z) / n\n"
+            "dz = _sigmoid(z) / n - y / n",
+            "sp = np.logaddexp(0.0, z)\nv = np.sum(sp - y * z) / n\n"
+            "dz = (np.exp(z - sp) - y) / n",
+            ("v", "dz"),
+        ),
+    ],
+    "mlp": [
+        (
+            "one scaling: (s - Y)/m for s/m - Y/m",
+            "dZ2 = _softmax(Z2, axis=0) / m - Y / m",
+            "dZ2 = (_softmax(Z2, axis=0) - Y) / m",
+            ("dZ2",),
+        ),
+        (
+            "logsumexp and softmax from one exp",
+            "v = np.sum(_logsumexp(Z2, axis=0) - np.sum(Y * Z2, axis=0)) / m\n"
+            "dZ2 = _softmax(Z2, axis=0) / m - Y / m",
+            "top = np.max(Z2, axis=0, keepdims=True)\ne = np.exp(Z2 - top)\n"
+            "s = np.sum(e, axis=0, keepdims=True)\n"
+            "v = np.sum(np.log(s[0]) + top[0] - np.sum(Y * Z2, axis=0)) / m\n"
+            "dZ2 = (e / s - Y) / m",
+            ("v", "dZ2"),
+        ),
+    ],
+    "rosen": [
+        (
+            "one output array, slices assigned, for two np.pad and an add",
+            "t3 = np.pad(-2.0 * (1.0 - t1) - 400.0 * t2 * t1, ((0, 1),))\n"
+            "dx = t3 + np.pad(200.0 * t2, ((1, 0),))",
+            "dx = np.empty_like(x)\ndx[:-1] = -2.0 * (1.0 - t1) - 400.0 * t2 * t1\n"
+            "dx[-1] = 0.0\ndx[1:] += 200.0 * t2",
+            ("dx",),
+        ),
+    ],
+}
+
+
+def _fastest(code: str, namespace: dict[str, Any], s: Settings) -> float:
+    """Fastest-sample seconds of code run in namespace (after one untimed run)."""
+    run = partial(exec, compile(code, "<rewrite>", "exec"), namespace)
+    run()
+    number = autorange(run, s.target / 4)
+    return min(timeit.Timer(run).repeat(s.repeats, number)) / number
+
+
+def rewrite_costs(name: str, namespace: dict[str, Any], s: Settings) -> list[str]:
+    """Each rewrite of REWRITES timed beside symgrad's statements, checked equal."""
+    lines = [
+        "| rewrite | symgrad's µs | rewritten µs | saved µs |",
+        "|---|---|---|---|",
+    ]
+    with np.errstate(all="ignore"):
+        for what, ours, theirs, names in REWRITES.get(name, []):
+            before = _fastest(ours, namespace, s)
+            want = [np.copy(namespace[k]) for k in names]
+            after = _fastest(theirs, namespace, s)
+            err = relative_error([namespace[k] for k in names], want)
+            if not err <= TOLERANCE:
+                raise AssertionError(f"rewrite {what!r} changes the values: {err:.3g}")
+            cells = [what, f"{before * 1e6:.1f}", f"{after * 1e6:.1f}"]
+            lines.append(
+                "| " + " | ".join(cells + [f"{(before - after) * 1e6:.1f}"]) + " |"
+            )
+    return lines
 
 
 def profile(name: str, s: Settings) -> str:
@@ -842,13 +922,17 @@ def profile(name: str, s: Settings) -> str:
         ("symgrad", getattr(module, sample.timed)),
         ("hand", sample.hand),
     ):
-        costs = statement_costs(func, args, s)
+        costs, namespace = statement_costs(func, args, s)
+        if who == "symgrad":
+            ours = namespace
         lines += [f"## {who}", "", "| µs | statement |", "|---|---|"]
         for text, seconds in costs:
             shown = text.replace("\n", " ").replace("|", "\\|")
             lines.append(f"| {seconds * 1e6:.1f} | `{shown}` |")
         total = sum(c for _, c in costs[:-1])
         lines += [f"| {total * 1e6:.1f} | (sum of the statements) |", ""]
+    lines += ["## Rewrites of symgrad's statements", ""]
+    lines += rewrite_costs(name, ours, s)
     return "\n".join(lines)
 
 
