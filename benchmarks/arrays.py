@@ -343,8 +343,8 @@ class Settings:
     """How hard to measure."""
 
     quick: bool = False
-    target: float = 0.2  # seconds per timing sample (timeit autorange)
-    repeats: int = 9  # interleaved samples per figure; the median is reported
+    target: float = 0.1  # seconds per timing sample (timeit autorange)
+    repeats: int = 15  # interleaved samples per figure; the median is reported
     compile_repeats: int = 3  # fresh processes per compile figure
     run_size: str = "full"
     compile_sizes: tuple[str, str] = ("quick", "full")
