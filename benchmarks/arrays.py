@@ -301,20 +301,27 @@ def relative_error(got: Any, want: Any) -> float:
 
 
 def finite_difference_error(module: Any, sample: Sample, args: Arrays) -> float:
-    """symgrad's gradient along a random direction against a central difference."""
+    """symgrad's gradient along a random direction against a central difference.
+
+    The best of three steps (1e-4, 1e-5, 1e-6): no one step suits every workload's
+    rounding (Rosenbrock's value is ~1e8 at n = 10^6) and truncation.
+    """
     k = sample.nparams
     rng = np.random.default_rng(SEED + 1)
     direction = [rng.standard_normal(np.shape(p)) for p in args[:k]]
-    f, h = getattr(module, sample.value), 1e-6
+    f = getattr(module, sample.value)
 
     def at(step: float) -> float:
         moved = tuple(p + step * v for p, v in zip(args[:k], direction))
         return float(f(*moved, *args[k:]))
 
-    fd = (at(h) - at(-h)) / (2 * h)
     grads = leaves(getattr(module, sample.value + "_grad")(*args))
     exact = sum(float(np.sum(g * v)) for g, v in zip(grads, direction))
-    return abs(fd - exact) / max(abs(exact), 1e-300)
+    errors = [
+        abs((at(h) - at(-h)) / (2 * h) - exact) / max(abs(exact), 1e-300)
+        for h in (1e-4, 1e-5, 1e-6)
+    ]
+    return min(errors)
 
 
 def check(
@@ -753,7 +760,8 @@ def report(
         "## Agreement, checked before timing",
         "",
         f"max |a − b| / max |b| per output array, worst output; limit {TOLERANCE:g} "
-        f"(central difference along a random direction: {FD_TOLERANCE:g}).",
+        f"(central difference along a random direction, best of three steps: "
+        f"{FD_TOLERANCE:g}).",
         "",
         agreement_table(runs),
         "",
