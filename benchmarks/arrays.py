@@ -427,10 +427,13 @@ def compile_worker(name: str, size: str, tool: str) -> dict[str, Any]:
         from codegen.load import load
         from symgrad import api
 
+        had_black = "black" in sys.modules
         start = time.perf_counter()
         text = api.compile_source(sample.text, f"{name}.sg")
         module = load(text, f"bench_{name}", f"<{name}.sg>")
         loaded = time.perf_counter()
+        # codegen runs black only when its own layout left a line over 88 columns
+        black_ran = not had_black and "black" in sys.modules
         getattr(module, sample.timed)(*args)
         first = time.perf_counter()
         digest = hashlib.sha256(text.encode()).hexdigest()
@@ -439,6 +442,7 @@ def compile_worker(name: str, size: str, tool: str) -> dict[str, Any]:
             "first_call_s": first - loaded,
             "module_chars": len(text),
             "module_sha256": digest,
+            "black_ran": black_ran,
         }
     return jax_compile(sample, args)
 
@@ -666,14 +670,23 @@ def _compile_cell(row: dict, key: str) -> str:
     return f"{entry['compile_s']:.3f} (+{entry['first_call_s'] * 1e3:.3g} ms)"
 
 
+def _black_cell(row: dict[str, Any], s: Settings) -> str:
+    """Whether codegen fell back on black (imported during the compile), any run."""
+    runs = [
+        r for z in s.compile_sizes for r in row.get(f"symgrad@{z}", {}).get("runs", [])
+    ]
+    flags = {r["black_ran"] for r in runs if "black_ran" in r}
+    return "—" if not flags else ("yes" if True in flags else "no")
+
+
 def compile_table(rows: list[dict[str, Any]], s: Settings) -> str:
     """Compile seconds at two data sizes, module size, the target."""
     small, large = s.compile_sizes
     lines = [
         "| sample | sizes (small; large) | .sg chars | module chars | "
-        "symgrad s, small | symgrad s, large | same module | JAX s, small "
-        "| JAX s, large | target | met |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "symgrad s, small | symgrad s, large | same module | black ran "
+        "| JAX s, small | JAX s, large | target | met |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         sample = SAMPLES[row["workload"]]
@@ -687,6 +700,7 @@ def compile_table(rows: list[dict[str, Any]], s: Settings) -> str:
             _compile_cell(row, f"symgrad@{small}"),
             _compile_cell(row, f"symgrad@{large}"),
             "yes (sha256)" if "module_sha256" in row else "—",
+            _black_cell(row, s),
             _compile_cell(row, f"jax@{small}") if f"jax@{small}" in row else "—",
             _compile_cell(row, f"jax@{large}") if f"jax@{large}" in row else "—",
             f"≤ {COMPILE_TARGET} s",
