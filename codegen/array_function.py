@@ -97,7 +97,7 @@ def array_function_lines(
     sizes = _sizes_used(leaves, [node for _, node in params])
     for size in sizes:
         names[make("dim", (), ((size,),))] = namer.claim(size)
-    plan = schedule(leaves, names, hints, namer)
+    plan = schedule(_reverse_sweep_order(leaves), names, hints, namer)
     helpers.add("_arrays")
     lines = layout.call(f"def {python_name(name)}(", pnames, "", "):")
     lines.append(INDENT + docstring(doc, INDENT))
@@ -123,6 +123,20 @@ def array_function_lines(
     return lines + collection("return ", _as_tuple(result, out), body)
 
 
+def _reverse_sweep_order(leaves: Sequence[Node]) -> list[Node]:
+    """The outputs in the order a reverse sweep completes them (the course's order).
+
+    Each output is ordered by its longest path from the inputs: backprop reaches the
+    last layer first, so dW2 and db2 (one step past dZ2) come before dW1 and db1
+    (past dZ2, dA1, dZ1), and the code reads dZ2, dW2, db2, dA1, dZ1, dW1, db1.
+    Ties keep the outputs' own order; the value, on the forward path, comes first.
+    """
+    depth: dict[Node, int] = {}
+    for node in toposort(leaves):
+        depth[node] = 1 + max((depth[a] for a in node.args), default=-1)
+    return sorted(leaves, key=depth.__getitem__)
+
+
 def _reserved() -> set[str]:
     from codegen.module import RESERVED
 
@@ -145,7 +159,7 @@ def _checks(params, names, leaves, helpers) -> list[str]:
         args.append(
             layout.flat(Tuple(tuple(Tuple(tuple(map(_literal, n))) for n in needs)))
         )
-    targets = ", ".join(pnames) + ("," if len(pnames) == 1 else "")
+    targets = f"({pnames[0]},)" if len(pnames) == 1 else ", ".join(pnames)
     return layout.call(f"{targets} = _arrays(", args, INDENT)
 
 
@@ -198,6 +212,8 @@ def _sizes_used(leaves: Sequence[Node], params: Sequence[Node]) -> list[str]:
         if node.op == "dim":
             for dim in node.attrs[0]:
                 note(dim)
+        elif node.op == "eye":
+            note(node.attrs[0])
         elif node.op == "broadcast_to":
             for dim in node.attrs[0]:
                 note(dim)
@@ -206,7 +222,7 @@ def _sizes_used(leaves: Sequence[Node], params: Sequence[Node]) -> list[str]:
                 note(before)
                 note(after)
     for out in leaves:
-        if out.op in ("const", "broadcast_to") or (out.op == "var" and out.shape):
+        if out.op in ("const", "broadcast_to"):
             for dim in out.shape:
                 note(dim)
     return found

@@ -299,5 +299,6 @@ ARRAY_SPELLINGS: dict = {
     "slice":        _slice,
     "pad":          _pad,
     "dim":          _dim,
+    "eye":          lambda n, ctx: (f"np.eye({dim_text(n.attrs[0], ctx.names)})", ATOM),
 }
 # fmt: on

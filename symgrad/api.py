@@ -15,7 +15,14 @@ from codegen.module import (
     render,
 )
 from symgrad import __version__, syntax
-from symgrad.errors import LimitError, NameResolutionError, Span, SymgradError
+from symgrad.errors import (
+    DifferentiationError,
+    LimitError,
+    NameResolutionError,
+    Span,
+    SymgradError,
+)
+from symgrad.linear import coefficient
 from symgrad.arrays import full
 from symgrad.derivatives import (
     adjoints,
@@ -124,10 +131,8 @@ def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
         )
         vjp_params = params + ((f"d{f.name}", cotangent),)
         hints = _adjoint_hints(adj, names, wrt)
-        return specs + [
-            jvp_spec,
-            FunctionSpec(f.name + "_vjp", vjp_params, vjp, vjp_doc, hints),
-        ]
+        vjp_spec = FunctionSpec(f.name + "_vjp", vjp_params, vjp, vjp_doc, hints)
+        return specs + _jacobian_specs(f, params, names) + [jvp_spec, vjp_spec]
     d = differentiate(f, names)
     wrt_text = ", ".join(f.params)
     vparams = tuple((f"v{p}", v) for p, v in zip(f.params, d.vector))
@@ -151,6 +156,36 @@ def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
         ),
         jvp_spec,
     ]  # fmt: skip
+
+
+def jacobian_blocks(f: Function) -> tuple[Node, ...]:
+    """d value / d p for each parameter p, shaped value-shape + p-shape, in closed form.
+
+    Each block is the coefficient of p's tangent in the forward derivative
+    (symgrad.linear). Raises DifferentiationError where no closed form is known
+    (a matrix parameter).
+    """
+    blocks = []
+    for p, v in zip(f.params, f.param_nodes):
+        tangent = tangent_var(p, v.shape)
+        (directional,) = jvp([f.body], [v], [tangent])
+        c = coefficient(directional, tangent)
+        blocks.append(full(ZERO if c is None else c, f.body.shape + v.shape))
+    return tuple(blocks)
+
+
+def _jacobian_specs(f: Function, params, names) -> list[FunctionSpec]:
+    """f_jacobian where every block has a closed form (see README: array functions)."""
+    try:
+        blocks = jacobian_blocks(f)
+    except DifferentiationError:
+        return []
+    doc = (
+        f"Jacobian of {f.name}: a block per parameter of ({', '.join(f.params)}).\n\n"
+        f"Each block's shape is {f.name}'s shape followed by the parameter's.\n\n"
+        f"{f.source}"
+    )
+    return [FunctionSpec(f.name + "_jacobian", params, blocks, doc, names)]
 
 
 def function_specs(d: Derivatives, names: dict[Node, str]) -> list[FunctionSpec]:

@@ -192,6 +192,26 @@ def sum_to(x: Node, shape: Shape) -> Node:
     return reduce_sum(x, stretched, keepdims=True) if stretched else x
 
 
+def unbroadcast(g: Node, stretched: Shape, shape: Shape) -> Node:
+    """The adjoint of an array of `shape` that numpy broadcast to `stretched`, from g.
+
+    g is the adjoint of the stretched array and may itself be smaller (the same value
+    along an axis where it has 1 or lacks it): summing such an axis is multiplying
+    by its size, so g = 1 for every entry of x + s (s a scalar, x a vector) gives
+    s the adjoint n.
+    """
+    lead = len(stretched) - len(shape)
+    g_lead = len(stretched) - len(g.shape)
+    scale = []
+    for i, big in enumerate(stretched):
+        small = shape[i - lead] if i >= lead else 1
+        g_dim = g.shape[i - g_lead] if i >= g_lead else 1
+        if small == 1 and big != 1 and g_dim == 1:
+            scale.append(big)
+    reduced = sum_to(g, shape)
+    return mul(reduced, count(scale)) if scale else reduced
+
+
 def full(x: Node, shape: Shape) -> Node:
     """x at exactly shape (an adjoint or tangent may be smaller: it broadcasts)."""
     return x if x.shape == tuple(shape) else broadcast_to(x, shape)

@@ -506,7 +506,8 @@ def _walk_non_analytic(target, earlier) -> list[tuple[str, Span]]:
                 seen.add(expr.id)
                 stack.append((definition.body, frozenset()))
         elif (
-            isinstance(expr, syntax.Binary) and BINARY_OPERATORS[expr.op] in COMPARISONS
+            isinstance(expr, syntax.Binary)
+            and BINARY_OPERATORS.get(expr.op) in COMPARISONS  # '@' builds no op here
         ):
             found.append((expr.op, expr.span))
         elif isinstance(expr, syntax.Call):

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from symgrad.errors import DifferentiationError, LimitError
 from symgrad.graph import Node, count_nodes, is_const, node_budget, toposort
-from symgrad.arrays import inner, sum_to
+from symgrad.arrays import inner, sum_to, unbroadcast
 from symgrad.ops import ELEMENTWISE, OPS
 from symgrad.rules import JVP_RULES, RULES
 from symgrad.simplify import ONE, ZERO, add, mul
@@ -44,7 +44,10 @@ def _adjoints(root: Node, is_target: Callable[[Node], bool], seed: Node) -> dict
         for arg, contribution in zip(node.args, _local(node, g)):
             if contribution is None or id(arg) not in active or _is_zero(contribution):
                 continue
-            if contribution.shape != arg.shape:  # undo numpy's broadcasting of arg
+            if arg.shape != node.shape and node.op in ELEMENTWISE:
+                # numpy broadcast arg to node's shape: sum its adjoint back
+                contribution = unbroadcast(contribution, node.shape, arg.shape)
+            elif contribution.shape != arg.shape:
                 contribution = sum_to(contribution, arg.shape)
             previous = adj.get(arg)
             adj[arg] = contribution if previous is None else add(previous, contribution)

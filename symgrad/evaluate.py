@@ -107,6 +107,8 @@ def evaluate(
                 values[node] = np.float64(node.attrs[0])
             elif node.op == "var":
                 values[node] = env[node.attrs[0]]
+            elif node.op == "eye":
+                values[node] = np.eye(size_of(node.attrs[0], sizes))
             elif node.op == "dim":
                 values[node] = np.float64(
                     np.prod([size_of(d, sizes) for d in node.attrs[0]])

@@ -37,7 +37,7 @@ _TOKEN = re.compile(
   | (?P<number>(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<bad>==|!=|//|&&|\|\||:=)
-  | (?P<op>\*\*|<=|>=|[-+*/^(),;=<>])
+  | (?P<op>\*\*|<=|>=|\.T(?![A-Za-z0-9_])|[-+*/^(),;=<>@\[\]:])
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -53,18 +53,12 @@ _BAD_PAIRS = {
 }
 
 _STRINGS = "strings are not part of the expression language"
-_SUBSCRIPTS = "subscripts are not supported on scalar values"
 _BAD_ASCII = {
     '"': _STRINGS,
     "'": _STRINGS,
-    "[": _SUBSCRIPTS,
-    "]": _SUBSCRIPTS,
     "{": "braces are not part of the expression language; group with parentheses",
     "}": "braces are not part of the expression language; group with parentheses",
-    ":": "':' is not part of the expression language "
-    "(no lambdas, slices, annotations or blocks)",
     "!": "'!' is not supported (no factorial and no logical not)",
-    "@": "'@' is not supported; multiply scalar values with '*'",
     "%": "'%' (remainder) is not supported",
     "&": "'&' is not supported; there are no logical operators",
     "|": "'|' is not supported; write abs(x) for an absolute value",
@@ -146,7 +140,8 @@ class _Lexer:
         self.file = file
         self.max_tokens = max_tokens
         self.tokens: list[Token] = []
-        self.depth = 0  # open '(' count: newlines inside parentheses are not NEWLINEs
+        # Open '(' and '[' count: newlines inside brackets are not NEWLINEs.
+        self.depth = 0
         self.in_statement = 0  # tokens since the last NEWLINE
         self.line_no = 0
         self.line = ""
@@ -178,7 +173,7 @@ class _Lexer:
                 raise self.error(_bad_character_message(line, pos), pos)
             group, text, pos = match.lastgroup, match.group(), match.end()
             if group == "op":
-                if text in "()":
+                if text in "()[]":
                     self.track_parentheses(text)
             elif group == "number":
                 self.check_number(match)
@@ -208,11 +203,11 @@ class _Lexer:
             raise LimitError(f"{message}: limit exceeded", self.span(pos, length))
 
     def track_parentheses(self, text: str) -> None:
-        """Track parenthesis depth: newlines inside parentheses end no statement."""
-        if text == "(":
+        """Track bracket depth: newlines inside ( ) or [ ] end no statement."""
+        if text in "([":
             self.depth += 1
-        elif text == ")":
-            # An unmatched ')' is the parser's error; never go negative here.
+        else:
+            # An unmatched ')' or ']' is the parser's error; never go negative here.
             self.depth = max(0, self.depth - 1)
 
     def check_comment(self, match: re.Match[str]) -> None:
@@ -267,7 +262,10 @@ def _bad_character_message(line: str, pos: int) -> str:
         return _BAD_ASCII[char]
     if char == ".":
         if pos + 1 < len(line) and _IDENT_CHAR.match(line[pos + 1]):
-            return "attribute access with '.' is not supported"
+            return (
+                "attribute access with '.' is not supported; "
+                "the only attribute is .T (transpose)"
+            )
         return "'.' must be part of a number such as 0.5 or 5."
     if char.isascii() and char.isprintable():
         return f"character '{char}' is not allowed"

@@ -1,16 +1,29 @@
-"""Syntax tree -> graph: name resolution, arity checks and helper inlining, with spans.
+"""Syntax tree -> graph: name resolution, arity and shape checks, inlining, with spans.
 
 A function defined in the file may reuse a built-in function's name (the course
 defines its own sigmoid); calls after the definition mean the file's function.
+
+Shapes come from the functions: an intermediate (`Z1 = W1 @ X + b1`) is lowered where
+it is written with scalar free variables, and lowered again from its text inside each
+function that gives those names shapes; a helper with array arguments is lowered
+again from its text with the arguments bound. A shape error is reported at the
+expression that caused it, its text quoted first: `W1 @ X: inner sizes differ`.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from symgrad import syntax
-from symgrad.errors import LimitError, NameResolutionError, Span, SymgradError
+from symgrad import arrays, shapes, syntax
+from symgrad.errors import (
+    LimitError,
+    NameResolutionError,
+    ShapeError,
+    Span,
+    SymgradError,
+)
 from symgrad.graph import Node, count_nodes, node_budget, substitute, toposort, var
 from symgrad.ops import BINARY_OPERATORS, CONSTANTS, FUNCTIONS
 from symgrad.program import Function, Program
@@ -27,23 +40,124 @@ MAX_EXPONENT = 1_000_000
 # anyway; and helpers calling each other twice per line, which double the graph on
 # every line, are stopped within seconds (a few microseconds per node).
 MAX_LOWERED_NODES = 250_000
+# Helpers inlined inside helpers with array arguments are lowered from their text
+# again (one Python frame level each); a file nesting them deeper is refused.
+MAX_INLINE_DEPTH = 50
+# Longer expression texts are shortened in the prefix of a shape error.
+MAX_QUOTED = 60
+
+
+@dataclass(frozen=True)
+class _ArrayFunction:
+    """A built-in array function: its builder, its array arguments, an optional axis."""
+
+    build: Callable[..., Node]
+    operands: int
+    axis: bool = False
+
+
+ARRAY_FUNCTIONS: dict[str, _ArrayFunction] = {
+    "sum": _ArrayFunction(arrays.reduce_sum, 1, True),
+    "mean": _ArrayFunction(arrays.mean, 1, True),
+    "logsumexp": _ArrayFunction(arrays.logsumexp, 1, True),
+    "softmax": _ArrayFunction(arrays.softmax, 1, True),
+    "log_softmax": _ArrayFunction(arrays.log_softmax, 1, True),
+    "dot": _ArrayFunction(arrays.dot, 2),
+    "outer": _ArrayFunction(arrays.outer, 2),
+    "norm": _ArrayFunction(arrays.norm, 1),
+    "trace": _ArrayFunction(arrays.trace, 1),
+    "diag": _ArrayFunction(arrays.diag, 1),
+    "transpose": _ArrayFunction(arrays.transpose, 1),
+}
 
 
 @dataclass(frozen=True)
 class _Intermediate:
-    node: Node
+    """A named intermediate: its text, and its graph with scalar free variables."""
+
+    node: Node | None  # None: its text does not fit scalar free variables
     span: Span
+    body: syntax.Expr
+    index: int  # position in the file
+    deps: tuple[str, ...]  # the earlier intermediates its text names
+
+
+class _Deferred(Exception):
+    """An intermediate names one that only shaped variables make well-formed."""
+
+
+class _File:
+    """Everything lowered so far in one file, and where each name is defined."""
+
+    def __init__(self, module: syntax.Module, program: Program) -> None:
+        self.program = program
+        self.intermediates: dict[str, _Intermediate] = {}
+        self.functions: dict[str, Function] = {}
+        self.definitions: dict[str, syntax.FunctionDef] = {}
+        self.position: dict[str, int] = {}  # the first definition of each name
+        for index, definition in enumerate(module.definitions):
+            self.position.setdefault(definition.name, index)
+        self.first = {d.name: d for d in reversed(module.definitions)}
+        # (callee, argument nodes) -> the inlined body: a call lowered from the text
+        # is lowered once however often it recurs.
+        self.calls: dict[tuple[str, tuple[Node, ...]], Node] = {}
 
 
 class _Scope:
-    """What a name may mean while lowering one definition."""
+    """What a name may mean while lowering one text (a body or an intermediate).
 
-    def __init__(self, intermediates, functions, later, in_function: bool):
-        self.intermediates: dict[str, _Intermediate] = intermediates
-        self.functions: dict[str, Function] = functions
-        self.later: dict[str, syntax.Definition] = later
+    Only definitions before position `index` are visible, so a text re-lowered later
+    (an intermediate with a function's shapes, a helper with its arguments) means
+    what it meant where it was written.
+    """
+
+    def __init__(
+        self,
+        file: _File,
+        index: int,
+        owner: str,
+        bindings: dict[str, Node],
+        *,
+        in_function: bool,
+        plain: bool,
+        root: syntax.FunctionDef | None = None,
+        depth: int = 0,
+    ) -> None:
+        self.file = file
+        self.index = index
+        self.owner = owner
+        # A function's parameters (its own text, or the text of an intermediate it
+        # uses) -> their nodes: shaped vars, or a call's arguments.
+        self.bindings = bindings
         self.in_function = in_function
-        self.params: set[str] = set()
+        # Plain: the bindings are scalar vars of their own names (or there are none),
+        # so an intermediate's eager graph is right here; else it is lowered again.
+        self.plain = plain
+        self.cache: dict[str, Node] = {}  # intermediates lowered again in this scope
+        self.root = root  # the function whose parameters the bindings are
+        self.depth = depth  # helpers being inlined from their text around this one
+
+    @property
+    def eager(self) -> bool:
+        """Lowering an intermediate where it is defined (free names are scalars)."""
+        return not self.in_function and not self.bindings
+
+    def intermediate(self, name: str) -> _Intermediate | None:
+        """The intermediate `name`, if it is defined before this text."""
+        found = self.file.intermediates.get(name)
+        return found if found is not None and found.index < self.index else None
+
+    def function(self, name: str) -> Function | None:
+        """The file's function `name`, if it is defined before this text."""
+        found = self.file.functions.get(name)
+        visible = found is not None and self.file.position[name] < self.index
+        return found if visible else None
+
+    def later(self, name: str) -> syntax.Definition | None:
+        """The definition of `name`, if it comes after this text."""
+        definition = self.file.first.get(name)
+        later = definition is not None and self.file.position[name] > self.index
+        return definition if later else None
 
 
 def lower(module: syntax.Module) -> Program:
@@ -56,26 +170,49 @@ def lower(module: syntax.Module) -> Program:
 
 def _lower(module: syntax.Module) -> Program:
     program = Program(module.file)
-    intermediates: dict[str, _Intermediate] = {}
-    functions: dict[str, Function] = {}
+    file = _File(module, program)
     defined_at: dict[str, Span] = {}
-    later = {d.name: d for d in reversed(module.definitions)}  # first definition wins
-    for definition in module.definitions:
-        _check_new_name(definition, defined_at, functions)
-        later.pop(definition.name, None)
-        in_function = isinstance(definition, syntax.FunctionDef)
-        scope = _Scope(intermediates, functions, later, in_function)
-        if not in_function:
-            node = _expr(definition.body, scope, definition.name)
-            intermediates[definition.name] = _Intermediate(node, definition.span)
-            if node.args:
-                program.names.setdefault(node, definition.name)
+    for index, definition in enumerate(module.definitions):
+        _check_new_name(definition, defined_at, file.functions)
+        if isinstance(definition, syntax.Assign):
+            file.intermediates[definition.name] = _intermediate(definition, file, index)
         else:
-            function = _function(definition, scope)
-            functions[definition.name] = function
+            function = _function(definition, file, index)
+            file.functions[definition.name] = function
+            file.definitions[definition.name] = definition
             program.functions.append(function)
         defined_at[definition.name] = definition.span
     return program
+
+
+def _intermediate(definition: syntax.Assign, file: _File, index: int) -> _Intermediate:
+    """Lower an intermediate with scalar free variables, or defer it to its users."""
+    scope = _Scope(file, index, definition.name, {}, in_function=False, plain=True)
+    try:
+        node: Node | None = _expr(definition.body, scope)
+    except (ShapeError, _Deferred):
+        # Its shapes come from the functions using it, which lower it again.
+        node = None
+    if node is not None and node.args:
+        file.program.names.setdefault(node, definition.name)
+    deps = tuple(
+        dict.fromkeys(
+            e.id
+            for e in _walk(definition.body)
+            if isinstance(e, syntax.Name) and scope.intermediate(e.id) is not None
+        )
+    )
+    return _Intermediate(node, definition.span, definition.body, index, deps)
+
+
+def _walk(root: syntax.Expr) -> list[syntax.Expr]:
+    """Every subexpression of root (root included), iteratively."""
+    found, stack = [], [root]
+    while stack:
+        expr = stack.pop()
+        found.append(expr)
+        stack.extend(subexpressions(expr))
+    return found
 
 
 def _check_new_name(definition, defined_at: dict[str, Span], functions) -> None:
@@ -101,9 +238,10 @@ def _check_new_name(definition, defined_at: dict[str, Span], functions) -> None:
                 )
 
 
-def _function(definition: syntax.FunctionDef, scope: _Scope) -> Function:
+def _function(definition: syntax.FunctionDef, file: _File, index: int) -> Function:
+    params = definition.params + definition.data
     seen: dict[str, Span] = {}
-    for param in definition.params + definition.data:
+    for param in params:
         if param.name in seen:
             raise NameResolutionError(
                 f"parameter '{param.name}' is declared twice", param.span
@@ -114,8 +252,19 @@ def _function(definition: syntax.FunctionDef, scope: _Scope) -> Function:
                 param.span,
             )
         seen[param.name] = param.span
-    scope.params = set(seen)
-    body = _expr(definition.body, scope, definition.name)
+    _check_size_names(definition, seen)
+    bindings = {p.name: var(p.name, p.shape or ()) for p in params}
+    plain = all(p.shape is None for p in params)
+    scope = _Scope(
+        file,
+        index,
+        definition.name,
+        bindings,
+        in_function=True,
+        plain=plain,
+        root=definition,
+    )
+    body = _expr(definition.body, scope)
     _check_free_variables(body, definition, scope)
     return Function(
         definition.name,
@@ -124,18 +273,35 @@ def _function(definition: syntax.FunctionDef, scope: _Scope) -> Function:
         body,
         definition.source,
         definition.span,
+        shapes=tuple((p.name, p.shape) for p in params if p.shape is not None),
     )
+
+
+def _check_size_names(definition: syntax.FunctionDef, params: dict[str, Span]) -> None:
+    """A size name must not also be a parameter: `n` in the body would mean either."""
+    for param in definition.params + definition.data:
+        for dim, span in zip(param.shape or (), param.dim_spans):
+            if isinstance(dim, str) and dim in params:
+                raise NameResolutionError(
+                    f"size name '{dim}' is also a parameter of '{definition.name}'; "
+                    "rename one of them",
+                    span,
+                )
 
 
 def _check_free_variables(body: Node, definition, scope: _Scope) -> None:
     """Every variable an intermediate brought in must be a parameter here."""
     for node in toposort([body]):
-        if node.op == "var" and node.attrs[0] not in scope.params:
+        if node.op == "var" and node.attrs[0] not in scope.bindings:
             name = node.attrs[0]
             users = [
-                k for k, v in scope.intermediates.items() if _mentions(v.node, node)
+                k
+                for k, v in scope.file.intermediates.items()
+                if _mentions(v, node, scope.file)
             ]
-            where = scope.intermediates[users[0]].span if users else definition.span
+            where = (
+                scope.file.intermediates[users[0]].span if users else definition.span
+            )
             raise NameResolutionError(
                 f"'{name}' is not a parameter of '{definition.name}'",
                 definition.span,
@@ -149,8 +315,35 @@ def _check_free_variables(body: Node, definition, scope: _Scope) -> None:
             )
 
 
-def _mentions(root: Node, target: Node) -> bool:
-    return any(n is target for n in toposort([root]))
+def _not_a_parameter(
+    name: str, function: syntax.FunctionDef, user: str, file: _File
+) -> NameResolutionError:
+    """The error for a free name of intermediate `user` that `function` lacks."""
+    where = file.intermediates[user].span
+    return NameResolutionError(
+        f"'{name}' is not a parameter of '{function.name}'",
+        function.span,
+        (f"{where.file}:{where.line}:{where.col}: '{user}' uses '{name}'",),
+    )
+
+
+def _mentions(intermediate: _Intermediate, target: Node, file: _File) -> bool:
+    """Whether an intermediate brings in the variable `target`."""
+    if intermediate.node is not None:
+        return any(n is target for n in toposort([intermediate.node]))
+    # Only a function's shapes make its text well-formed: look at the text.
+    name, seen, stack = target.attrs[0], set(), [intermediate]
+    while stack:
+        entry = stack.pop()
+        for expr in _walk(entry.body):
+            if isinstance(expr, syntax.Name) and expr.id == name:
+                if name not in entry.deps:
+                    return True
+        for dep in entry.deps:
+            if dep not in seen:
+                seen.add(dep)
+                stack.append(file.intermediates[dep])
+    return False
 
 
 def subexpressions(expr: syntax.Expr) -> tuple[syntax.Expr, ...]:
@@ -161,16 +354,29 @@ def subexpressions(expr: syntax.Expr) -> tuple[syntax.Expr, ...]:
         return (expr.left, expr.right)
     if isinstance(expr, syntax.Call):
         return expr.args
+    if isinstance(expr, syntax.Transpose):
+        return (expr.operand,)
+    if isinstance(expr, syntax.Subscript):
+        return (expr.value,)
     return ()
 
 
-def _expr(root: syntax.Expr, scope: _Scope, owner: str) -> Node:
+def _operands(expr: syntax.Expr, scope: _Scope) -> tuple[syntax.Expr, ...]:
+    """The subexpressions lowered to graphs: an array function's axis is not one."""
+    if isinstance(expr, syntax.Call) and scope.function(expr.func) is None:
+        spec = ARRAY_FUNCTIONS.get(expr.func)
+        if spec is not None and spec.axis:
+            return expr.args[: spec.operands]
+    return subexpressions(expr)
+
+
+def _expr(root: syntax.Expr, scope: _Scope) -> Node:
     """Lower an expression bottom-up with an explicit stack (long sums are deep trees)."""
     stack: list[tuple[syntax.Expr, bool]] = [(root, False)]
     values: list[Node] = []
     while stack:
         expr, ready = stack.pop()
-        children = subexpressions(expr)
+        children = _operands(expr, scope)
         if not ready and children:
             stack.append((expr, True))
             stack.extend((child, False) for child in reversed(children))
@@ -178,22 +384,48 @@ def _expr(root: syntax.Expr, scope: _Scope, owner: str) -> Node:
         args = values[len(values) - len(children) :]
         del values[len(values) - len(children) :]
         try:
-            values.append(_combine(expr, children, args, scope, owner))
-        except LimitError as error:
+            values.append(_combine(expr, children, args, scope))
+        except (LimitError, ShapeError) as error:
             if error.span is not None:
                 raise
             raise _located(error, expr, scope) from None
     return _number(values[0], root)
 
 
-def _located(error: LimitError, expr: syntax.Expr, scope: _Scope) -> LimitError:
-    """The graph's node-budget error, placed at the expression that exceeded it."""
+def _located(error: SymgradError, expr: syntax.Expr, scope: _Scope) -> SymgradError:
+    """A spanless error of the graph (node budget, shapes) placed at `expr`."""
     notes = error.notes
-    if isinstance(expr, syntax.Call) and expr.func in scope.functions:
+    if isinstance(error, ShapeError):
+        message = f"{source_text(expr)}: {error.message}"
+        return ShapeError(message, error_span(expr), notes)
+    callee = scope.function(expr.func) if isinstance(expr, syntax.Call) else None
+    if callee is not None:
         # Inlining is what grows a graph beyond the budget: say how much a call copies.
-        size = count_nodes([scope.functions[expr.func].body])
+        size = count_nodes([callee.body])
         notes += (f"each call of '{expr.func}' inlines a copy of its {size:,} nodes",)
     return LimitError(error.message, expr.span, notes)
+
+
+def source_text(expr: syntax.Expr) -> str:
+    """An expression's text as written (its first line; shortened if long)."""
+    span = expr.span
+    text = span.line_text[span.col - 1 : span.col - 1 + span.length].rstrip()
+    if any(e.span.line != span.line for e in _walk(expr)):
+        text += " ..."  # spans are clipped to their first line
+    if len(text) > MAX_QUOTED:
+        text = text[: MAX_QUOTED - 3] + "..."
+    return text
+
+
+def error_span(expr: syntax.Expr) -> Span:
+    """Where a shape error of `expr` points: its operator, subscript or whole call."""
+    if isinstance(expr, syntax.Binary) and expr.op_span is not None:
+        return expr.op_span
+    if isinstance(expr, syntax.Transpose):
+        return expr.op_span
+    if isinstance(expr, syntax.Subscript):
+        return expr.bracket_span
+    return expr.span
 
 
 def _number(node: Node, expr: syntax.Expr) -> Node:
@@ -208,73 +440,167 @@ def _number(node: Node, expr: syntax.Expr) -> Node:
 
 
 def _is_comparison(expr: syntax.Expr) -> bool:
-    return isinstance(expr, syntax.Binary) and BINARY_OPERATORS[expr.op] in COMPARISONS
+    return (
+        isinstance(expr, syntax.Binary) and BINARY_OPERATORS.get(expr.op) in COMPARISONS
+    )
 
 
-def _combine(expr, children, args: list[Node], scope: _Scope, owner: str) -> Node:
+def _combine(expr, children, args: list[Node], scope: _Scope) -> Node:
     if isinstance(expr, syntax.Num):
         return num(expr.value)
     if isinstance(expr, syntax.Name):
-        return _name(expr, scope, owner)
+        return _name(expr, scope)
     if isinstance(expr, syntax.Unary):
         operand = _number(args[0], children[0])
         return neg(operand) if expr.op == "-" else operand
     if isinstance(expr, syntax.Binary):
-        left, right = (_number(a, c) for a, c in zip(args, children))
-        if (
-            expr.op == "^"
-            and right.op == "const"
-            and abs(right.attrs[0]) > MAX_EXPONENT
-        ):
-            raise LimitError(
-                f"limit exceeded: the exponent {right.attrs[0]:g} is larger than "
-                f"{MAX_EXPONENT:,} in magnitude",
-                expr.span,
-            )
-        return build(BINARY_OPERATORS[expr.op], (left, right))
-    return _call(expr, args, scope, owner)
+        return _binary(expr, [_number(a, c) for a, c in zip(args, children)])
+    if isinstance(expr, syntax.Transpose):
+        return arrays.transpose(_number(args[0], children[0]))
+    if isinstance(expr, syntax.Subscript):
+        return _subscript(expr, _number(args[0], children[0]))
+    return _call(expr, args, scope)
 
 
-def _name(expr: syntax.Name, scope: _Scope, owner: str) -> Node:
+def _binary(expr: syntax.Binary, operands: list[Node]) -> Node:
+    left, right = operands
+    if expr.op == "@":
+        return arrays.matmul(left, right)
+    if expr.op == "^" and right.op == "const" and abs(right.attrs[0]) > MAX_EXPONENT:
+        raise LimitError(
+            f"limit exceeded: the exponent {right.attrs[0]:g} is larger than "
+            f"{MAX_EXPONENT:,} in magnitude",
+            expr.span,
+        )
+    return build(BINARY_OPERATORS[expr.op], (left, right))
+
+
+def _subscript(expr: syntax.Subscript, value: Node) -> Node:
+    if not value.shape:
+        raise ShapeError(
+            "subscripts are not supported on scalar values "
+            f"('{source_text(expr.value)}' is a scalar)"
+        )
+    items = tuple(
+        (
+            item.index
+            if isinstance(item, syntax.IndexItem)
+            else slice(item.start, item.stop)
+        )
+        for item in expr.items
+    )
+    return arrays.index(value, items)
+
+
+def _name(expr: syntax.Name, scope: _Scope) -> Node:
     name = expr.id
-    if name in scope.params:
-        return var(name)
-    if name in scope.intermediates:
-        return scope.intermediates[name].node
+    if scope.in_function and name in scope.bindings:
+        return scope.bindings[name]
+    if scope.intermediate(name) is not None:
+        return _intermediate_node(name, expr, scope)
     if name in CONSTANTS:
         return num(CONSTANTS[name])
-    if name == owner:
+    if name == scope.owner:
         raise NameResolutionError(
             f"'{name}' refers to itself; definitions cannot be recursive", expr.span
         )
-    later = scope.later.get(name)
+    later = scope.later(name)
     if later is not None:
         raise NameResolutionError(
             f"'{name}' is used before its definition at line {later.span.line}",
             expr.span,
         )
-    if name in scope.functions or name in FUNCTIONS:
+    if scope.function(name) or name in FUNCTIONS or name in ARRAY_FUNCTIONS:
         raise NameResolutionError(
             f"'{name}' is a function; call it with arguments", expr.span
         )
     if scope.in_function:
-        candidates = sorted(scope.params | set(scope.intermediates) | set(CONSTANTS))
+        candidates = sorted(
+            set(scope.bindings) | set(scope.file.intermediates) | set(CONSTANTS)
+        )
         raise NameResolutionError(
             f"unknown name '{name}'{_did_you_mean(name, candidates)}", expr.span
         )
     # In an intermediate (u = b*c) a free name is a variable that every function
-    # using the intermediate must have as a parameter.
+    # using the intermediate must have as a parameter: it takes the function's shape.
+    if name in scope.bindings:
+        return scope.bindings[name]
+    if scope.root is not None and not scope.plain:
+        # Said now: a scalar stand-in would only give a confusing shape error.
+        raise _not_a_parameter(name, scope.root, scope.owner, scope.file)
     return var(name)
 
 
-def _call(expr: syntax.Call, args: list[Node], scope: _Scope, owner: str) -> Node:
+def _intermediate_node(name: str, use: syntax.Name, scope: _Scope) -> Node:
+    """An intermediate's graph with this scope's variables."""
+    entry = scope.file.intermediates[name]
+    if scope.plain and entry.node is not None:
+        return entry.node
+    if scope.eager:
+        raise _Deferred(name)
+    if name not in scope.cache:
+        _relower(name, use, scope)
+    return scope.cache[name]
+
+
+def _relower(name: str, use: syntax.Name, scope: _Scope) -> None:
+    """Lower an intermediate and those it names again, with this scope's variables.
+
+    In file order and without recursion, so a long chain of intermediates is fine.
+    """
+    file = scope.file
+
+    def ready(dep: str) -> bool:
+        plain = scope.plain and file.intermediates[dep].node is not None
+        return plain or dep in scope.cache
+
+    needed, stack = {name}, [name]
+    while stack:
+        for dep in file.intermediates[stack.pop()].deps:
+            if dep not in needed and not ready(dep):
+                needed.add(dep)
+                stack.append(dep)
+    for dep in sorted(needed, key=lambda n: file.intermediates[n].index):
+        entry = file.intermediates[dep]
+        inner = _Scope(
+            file,
+            entry.index,
+            dep,
+            scope.bindings,
+            in_function=False,
+            plain=scope.plain,
+            root=scope.root,
+            depth=scope.depth,
+        )
+        inner.cache = scope.cache
+        try:
+            node = _expr(entry.body, inner)
+        except SymgradError as error:
+            where = f"{use.span.file}:{use.span.line}:{use.span.col}"
+            note = f"{where}: '{scope.owner}' uses '{name}' here"
+            raise _with_note(error, note) from None
+        scope.cache[dep] = node
+        if node.args:
+            file.program.names.setdefault(node, dep)
+
+
+def _with_note(error: SymgradError, note: str) -> SymgradError:
+    """The same error with one more note (kept once however deep it passes)."""
+    if note not in error.notes:
+        error.notes = error.notes + (note,)
+    return error
+
+
+def _call(expr: syntax.Call, args: list[Node], scope: _Scope) -> Node:
     name = expr.func
-    if name in scope.functions:
-        callee = scope.functions[name]
+    callee = scope.function(name)
+    if callee is not None:
         _check_arity(expr, name, len(callee.all_names))
         values = [_number(a, c) for a, c in zip(args, expr.args)]
-        mapping = {var(p): a for p, a in zip(callee.all_names, values)}
-        return substitute([callee.body], mapping, build)[0]
+        if not callee.shapes and not any(v.shape for v in values):
+            mapping = {var(p): a for p, a in zip(callee.all_names, values)}
+            return substitute([callee.body], mapping, build)[0]
+        return _inline(expr, callee, values, scope)
     if name in FUNCTIONS:
         spec = FUNCTIONS[name]
         _check_arity(expr, name, spec.arity)
@@ -287,27 +613,130 @@ def _call(expr: syntax.Call, args: list[Node], scope: _Scope, owner: str) -> Nod
             rest = [_number(a, c) for a, c in zip(args[1:], expr.args[1:])]
             return call("where", args[0], *rest)
         return call(spec.name, *(_number(a, c) for a, c in zip(args, expr.args)))
-    if name == owner:
+    if name in ARRAY_FUNCTIONS:
+        return _array_call(expr, args, ARRAY_FUNCTIONS[name])
+    if name == scope.owner:
         raise NameResolutionError(
             f"'{name}' calls itself; definitions cannot be recursive", expr.func_span
         )
-    later = scope.later.get(name)
+    later = scope.later(name)
     if later is not None:
         raise NameResolutionError(
             f"'{name}' is called before its definition at line {later.span.line}",
             expr.func_span,
         )
-    candidates = sorted(set(FUNCTIONS) | set(scope.functions))
+    candidates = sorted(
+        set(FUNCTIONS) | set(ARRAY_FUNCTIONS) | set(scope.file.functions)
+    )
     raise NameResolutionError(
         f"unknown function '{name}'{_did_you_mean(name, candidates)}", expr.func_span
     )
 
 
-def _check_arity(expr: syntax.Call, name: str, arity: int) -> None:
-    if len(expr.args) != arity:
-        plural = "s" if arity != 1 else ""
+def _array_call(expr: syntax.Call, args: list[Node], spec: _ArrayFunction) -> Node:
+    """A built-in array function: operands, then a constant axis if it takes one."""
+    _check_arity(expr, expr.func, spec.operands, spec.operands + spec.axis)
+    operands = [_number(a, c) for a, c in zip(args, expr.args)]
+    if len(expr.args) == spec.operands:
+        return spec.build(*operands)
+    axis_expr = expr.args[spec.operands]
+    axis = _constant_int(axis_expr)
+    if axis is None:
         raise SymgradError(
-            f"'{name}' takes {arity} argument{plural}, got {len(expr.args)}", expr.span
+            f"the axis of '{expr.func}' must be a constant whole number "
+            "such as 0 or -1",
+            axis_expr.span,
+        )
+    rank = len(operands[0].shape)
+    if not -rank <= axis < rank:
+        raise ShapeError(
+            f"{source_text(expr)}: axis {axis} is out of range for "
+            f"{_describe_shape(expr.args[0], operands[0])}",
+            axis_expr.span,
+        )
+    return spec.build(*operands, axis=axis)
+
+
+def _constant_int(expr: syntax.Expr) -> int | None:
+    """The value of a whole-number literal, signed or not (`-1` is a Unary), else None."""
+    sign = 1
+    while isinstance(expr, syntax.Unary):
+        sign = -sign if expr.op == "-" else sign
+        expr = expr.operand
+    if isinstance(expr, syntax.Num) and expr.text.isdigit():
+        return sign * int(expr.text)
+    return None
+
+
+def _describe_shape(expr: syntax.Expr, node: Node) -> str:
+    """'x' of shape [n, d], or 'x', a scalar: how an operand is named in messages."""
+    text = source_text(expr)
+    if not node.shape:
+        return f"'{text}', a scalar"
+    return f"'{text}' of shape {shapes.show(node.shape)}"
+
+
+def _inline(
+    expr: syntax.Call, callee: Function, values: list[Node], scope: _Scope
+) -> Node:
+    """A file function with array arguments: its text lowered with them bound."""
+    file = scope.file
+    key = (callee.name, tuple(values))
+    if key in file.calls:
+        return file.calls[key]
+    _check_call_shapes(expr, callee, values)
+    if scope.depth >= MAX_INLINE_DEPTH:
+        raise LimitError(
+            f"limit exceeded: helpers with array arguments nested more than "
+            f"{MAX_INLINE_DEPTH} calls deep",
+            expr.span,
+        )
+    inner = _Scope(
+        file,
+        file.position[callee.name],
+        callee.name,
+        dict(zip(callee.all_names, values)),
+        in_function=True,
+        plain=False,
+        root=file.definitions[callee.name],
+        depth=scope.depth + 1,
+    )
+    try:
+        node = _expr(file.definitions[callee.name].body, inner)
+    except SymgradError as error:
+        where = f"{expr.span.file}:{expr.span.line}:{expr.span.col}"
+        raise _with_note(error, f"{where}: '{callee.name}' is called here") from None
+    file.calls[key] = node
+    return node
+
+
+def _check_call_shapes(expr: syntax.Call, callee: Function, values: list[Node]) -> None:
+    """The arguments must fit the callee's declared shapes, one size per size name."""
+    declared = dict(callee.shapes)
+    bindings: dict[str, shapes.Dim] = {}
+    for param, value, arg in zip(callee.all_names, values, expr.args):
+        if param not in declared:
+            continue  # a scalar parameter takes any shape: the helper is elementwise
+        what = f"{param}{shapes.show(declared[param])} of '{callee.name}'"
+        try:
+            shapes.unify(declared[param], value.shape, bindings, what)
+        except ShapeError as error:
+            raise ShapeError(
+                f"{source_text(expr)}: {error.message} "
+                f"(the argument {source_text(arg)})",
+                arg.span,
+            ) from None
+
+
+def _check_arity(
+    expr: syntax.Call, name: str, arity: int, most: int | None = None
+) -> None:
+    most = arity if most is None else most
+    if not arity <= len(expr.args) <= most:
+        plural = "s" if most != 1 else ""
+        count = f"{arity} or {most}" if most != arity else f"{arity}"
+        raise SymgradError(
+            f"'{name}' takes {count} argument{plural}, got {len(expr.args)}", expr.span
         )
 
 

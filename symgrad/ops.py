@@ -61,6 +61,7 @@ OPS: dict[str, OpSpec] = {spec.name: spec for spec in (
     _spec("where",     3, "select",      callable_as="where"),
     # array ops: attrs carry axes, permutations and slices (see symgrad/shapes.py)
     _spec("dim",          -1, "leaf",  False),  # a size at run time (n), a scalar
+    _spec("eye",          -1, "leaf",  False),  # attrs (dim,): the identity matrix
     _spec("sum",           1, "array"),         # attrs (axes, keepdims)
     _spec("broadcast_to",  1, "array"),         # attrs (shape,)
     _spec("expand_dims",   1, "array"),         # attrs (axes,)

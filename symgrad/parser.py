@@ -11,7 +11,8 @@ from symgrad.errors import LimitError, ParseError, Span, SymgradError
 from symgrad.lexer import EOF, ERROR, NAME, NEWLINE, NUMBER, OP, Token
 from symgrad.lexer import tokenize_until_error
 
-# Binding powers, lowest to highest; "unary" is prefix minus and plus.
+# Binding powers, lowest to highest; "unary" is prefix minus and plus, "postfix"
+# the subscript `x[...]` and the transpose `A.T`, which bind tightest (as in Python).
 BINDING_POWER: dict[str, int] = {
     "<": 10,
     "<=": 10,
@@ -21,13 +22,18 @@ BINDING_POWER: dict[str, int] = {
     "-": 20,
     "*": 30,
     "/": 30,
+    "@": 30,
     "unary": 40,
     "^": 50,
     "**": 50,
+    "postfix": 60,
 }
 RIGHT_ASSOCIATIVE = frozenset({"^", "**"})
 NON_ASSOCIATIVE = frozenset({"<", "<=", ">", ">="})
 PREFIX_OPERATORS = frozenset({"-", "+"})
+POSTFIX_OPERATORS = frozenset({"[", ".T"})
+INFIX_OPERATORS = frozenset(BINDING_POWER) - {"unary", "postfix"}
+_CLOSING = {"(": ")", "[": "]"}
 
 # Nesting levels: parentheses, calls, unary operators and power right operands.
 MAX_DEPTH = 200
@@ -100,7 +106,12 @@ def _head_length(tokens: list[Token], start: int) -> int:
     if not (tokens[start + 1].kind == OP and tokens[start + 1].text == "("):
         return 1
     index = start + 2
-    while tokens[index].kind == NAME or tokens[index].text in (",", ";"):
+    while tokens[index].kind in (NAME, NUMBER) or tokens[index].text in (
+        ",",
+        ";",
+        "[",
+        "]",
+    ):
         index += 1
     if tokens[index].kind == OP and tokens[index].text == ")":
         return index + 1 - start
@@ -217,24 +228,36 @@ class _Parser:
         index = self.pos
         token = self.tokens[index]
         while token.kind not in (NEWLINE, EOF, ERROR):
-            if token.kind == OP and token.text == "(":
+            if token.kind == OP and token.text in _CLOSING:
                 stack.append(token)
-            elif token.kind == OP and token.text == ")":
-                if not stack:
-                    raise self.error("unmatched ')'", token)
-                stack.pop()
+            elif token.kind == OP and token.text in (")", "]"):
+                self.check_closing(stack, token)
             elif token.kind == OP and token.text == "=" and not stack:
                 has_equals = True
             index += 1
             token = self.tokens[index]
         if stack and token.kind != ERROR:
+            opening = stack[-1].text
             raise ParseError(
-                "unclosed '('",
+                f"unclosed '{opening}'",
                 stack[-1].span,
-                ("a '(' continues an expression onto the following lines",),
+                (f"a '{opening}' continues an expression onto the following lines",),
             )
         # If lexing failed inside the statement, let parsing reach the error.
         return has_equals or token.kind == ERROR
+
+    def check_closing(self, stack: list[Token], token: Token) -> None:
+        """Pop the bracket that `token` (')' or ']') closes; it must be its match."""
+        if not stack:
+            raise self.error(f"unmatched '{token.text}'", token)
+        opening = stack.pop()
+        if _CLOSING[opening.text] != token.text:
+            line, col = opening.span.line, opening.span.col
+            message = (
+                f"'{token.text}' does not close the '{opening.text}' "
+                f"at line {line}, column {col}"
+            )
+            raise self.error(message, token)
 
     def missing_equals(self, first: Token) -> ParseError:
         """No top-level '=': a head then an operand lacks it; else a bare expression."""
@@ -323,11 +346,64 @@ class _Parser:
             raise self.error(
                 f"duplicate parameter '{token.text}' in '{name.text}'", token
             )
-        if self.peek(1).kind == OP and self.peek(1).text == "=":
-            raise self.error("default parameter values are not supported", self.peek(1))
         seen.add(token.text)
         self.advance()
-        return syntax.Param(token.text, token.span)
+        shape, dim_spans = None, ()
+        if self.at_op("["):
+            shape, dim_spans = self.shape(token)
+        if self.at_op("="):
+            raise self.error("default parameter values are not supported", self.peek())
+        return syntax.Param(token.text, token.span, shape, dim_spans)
+
+    def shape(self, param: Token) -> tuple[tuple[syntax.Dim, ...], tuple[Span, ...]]:
+        """'[' dim (',' dim)* ']' after a parameter name: its declared shape."""
+        opening = self.advance()
+        if self.at_op("]"):
+            message = f"empty shape '[]': write '{param.text}' for a scalar parameter"
+            raise ParseError(message, _join(opening.span, self.peek().span))
+        dims, spans = [self.dim(param)], [self.tokens[self.pos - 1].span]
+        while self.at_op(","):
+            self.advance()
+            if self.at_op("]"):
+                raise self.error("trailing comma in a shape", self.tokens[self.pos - 1])
+            dims.append(self.dim(param))
+            spans.append(self.tokens[self.pos - 1].span)
+        if not self.at_op("]"):
+            found = _describe(self.peek())
+            message = (
+                f"expected ',' or ']' in the shape of '{param.text}', found {found}"
+            )
+            raise self.error(message, self.peek())
+        self.advance()
+        return tuple(dims), tuple(spans)
+
+    def dim(self, param: Token) -> syntax.Dim:
+        """One declared size: a size name, or a whole number of at least 1."""
+        token = self.peek()
+        if token.kind == NAME and token.text not in RESERVED:
+            self.advance()
+            return token.text
+        if token.kind == NUMBER and token.text.isdigit():
+            if int(token.text) < 1:
+                # A parameter with a size-0 axis holds nothing to differentiate.
+                raise self.error(
+                    f"a fixed size must be at least 1, got {token.text}", token
+                )
+            self.advance()
+            return int(token.text)
+        if token.kind == NUMBER:
+            message = (
+                f"a size must be a whole number or a size name, found {token.text}"
+            )
+            raise self.error(message, token)
+        found = _describe(token)
+        if token.kind == NAME:
+            found = f"the reserved word '{token.text}'"
+        message = (
+            f"expected a size name or a whole number in the shape of '{param.text}', "
+            f"found {found}"
+        )
+        raise self.error(message, token)
 
     def expect_equals(self, name: Token) -> None:
         """The '=' between a definition head and its body."""
@@ -395,7 +471,12 @@ class _Parser:
         previous_comparison: Token | None = None
         while True:
             op = self.peek()
-            if op.kind != OP or op.text not in BINDING_POWER:
+            if op.kind == OP and op.text in POSTFIX_OPERATORS:
+                if BINDING_POWER["postfix"] < min_power:
+                    break
+                left = self.postfix(left)
+                continue
+            if op.kind != OP or op.text not in INFIX_OPERATORS:
                 break
             power = BINDING_POWER[op.text]
             if power < min_power:
@@ -411,11 +492,77 @@ class _Parser:
             else:
                 right = self.expression(power + 1)
             name = "^" if op.text == "**" else op.text
-            left = syntax.Binary(name, left, right, _join(left.span, right.span))
+            span = _join(left.span, right.span)
+            left = syntax.Binary(name, left, right, span, op.span)
             if op.text in NON_ASSOCIATIVE:
                 previous_comparison = op
         self.frames -= 1
         return left
+
+    def postfix(self, operand: syntax.Expr) -> syntax.Expr:
+        """A subscript `x[...]` or a transpose `.T` applied to an operand."""
+        if self.at_op(".T"):
+            op = self.advance()
+            return syntax.Transpose(operand, _join(operand.span, op.span), op.span)
+        return self.subscript(operand)
+
+    def subscript(self, value: syntax.Expr) -> syntax.Subscript:
+        """'[' item (',' item)* ']' after an operand."""
+        opening = self.advance()
+        if self.at_op("]"):
+            raise ParseError(
+                "empty subscript '[]'", _join(opening.span, self.peek().span)
+            )
+        items = [self.subscript_item()]
+        while self.at_op(","):
+            comma = self.advance()
+            if self.at_op("]"):
+                raise self.error("trailing comma in a subscript", comma)
+            items.append(self.subscript_item())
+        if not self.at_op("]"):
+            self.check_closed(opening)
+            found = _describe(self.peek())
+            message = f"expected ',' or ']' in a subscript, found {found}"
+            raise self.error(message, self.peek())
+        closing = self.advance()
+        bracket = _join(opening.span, closing.span)
+        span = _join(value.span, closing.span)
+        return syntax.Subscript(value, tuple(items), span, bracket)
+
+    def subscript_item(self) -> syntax.SubscriptItem:
+        """An integer `k` or a slice `start:stop` (either bound may be left out)."""
+        first = self.peek()
+        start = None if self.at_op(":") else self.integer()
+        if not self.at_op(":"):
+            assert start is not None
+            return syntax.IndexItem(start, _join(first.span, self.last_span()))
+        self.advance()
+        stop = None
+        if not (self.at_op(",") or self.at_op("]") or self.at_op(":")):
+            stop = self.integer()
+        if self.at_op(":"):
+            raise self.error("slice steps are not supported", self.peek())
+        return syntax.SliceItem(start, stop, _join(first.span, self.last_span()))
+
+    def integer(self) -> int:
+        """A constant whole number in a subscript, optionally signed: 0, -1, +2."""
+        sign = 1
+        if self.at_op("-") or self.at_op("+"):
+            sign = -1 if self.advance().text == "-" else 1
+        token = self.peek()
+        if token.kind == NUMBER and token.text.isdigit():
+            self.advance()
+            return sign * int(token.text)
+        found = _describe(token)
+        message = (
+            "a subscript takes constant whole numbers and slices "
+            f"(such as 0, -1, 1: or :-1), found {found}"
+        )
+        raise self.error(message, token)
+
+    def last_span(self) -> Span:
+        """The span of the token consumed last."""
+        return self.tokens[self.pos - 1].span
 
     def operand_parser(self) -> Callable[[], syntax.Expr]:
         """The method that parses the operand starting at the current token."""
@@ -442,6 +589,16 @@ class _Parser:
         if token.kind == NAME:
             self.advance()
             return syntax.Name(token.text, token.span)
+        if token.kind == OP and token.text == ".T":
+            raise self.error(
+                "'.T' (transpose) must follow an operand, as in A.T", token
+            )
+        if token.kind == OP and token.text == "[":
+            raise self.error(
+                "list literals are not supported; '[' only subscripts a value, "
+                "as in x[0]",
+                token,
+            )
         raise self.expected_operand(token)
 
     def prefix(self) -> syntax.Unary:
@@ -535,9 +692,9 @@ class _Parser:
             raise LimitError(message, token.span)
 
     def check_closed(self, opening: Token) -> None:
-        """Where ')' is missing and the text goes on on a new line, blame the '('."""
+        """Where ')' or ']' is missing and the text goes on on a new line, blame the opening."""
         if self.peek().span.line != self.tokens[self.pos - 1].span.line:
-            raise ParseError("unclosed '('", opening.span)
+            raise ParseError(f"unclosed '{opening.text}'", opening.span)
 
     def expected_operand(self, token: Token) -> ParseError:
         """The error for a token where an operand must start."""

@@ -189,7 +189,7 @@ def _softmax_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
 # fmt: off
 RULES.update({
     "sum":          lambda n, g: (_reduced_adjoint(n, g),),
-    "broadcast_to": lambda n, g: (arrays.sum_to(g, n.args[0].shape),),
+    "broadcast_to": lambda n, g: (arrays.unbroadcast(g, n.shape, n.args[0].shape),),
     "expand_dims":  lambda n, g: (g if not g.shape else reduce_sum(full(g, n.shape), n.attrs[0]),),
     "transpose":    lambda n, g: (g if not g.shape else transpose(full(g, n.shape), _inverse(n.attrs[0])),),
     "matmul":       _matmul_rule,

@@ -283,4 +283,5 @@ SHAPE_RULES: Mapping[str, Callable[[Sequence[Shape], tuple], Shape]] = {
     "pad": _pad,
     "softmax": _same,
     "dim": _scalar,
+    "eye": lambda shapes, attrs: (attrs[0], attrs[0]),
 }

@@ -281,11 +281,15 @@ BROADCAST_RULES: tuple[tuple[str, Rule], ...] = (
 )
 TRANSPOSE_RULES: tuple[tuple[str, Rule], ...] = (
     ("transpose_identity", lambda n: n.args[0] if n.attrs[0] == tuple(range(len(n.shape))) else None),
+    ("transpose_eye",      lambda n: n.args[0] if n.args[0].op == "eye" else None),
     ("transpose_twice",    lambda n: build("transpose", n.args[0].args, (tuple(n.args[0].attrs[0][i] for i in n.attrs[0]),)) if n.args[0].op == "transpose" else None),
 )
 SUM_RULES: tuple[tuple[str, Rule], ...] = (
     ("sum_no_axes",     lambda n: n.args[0] if not n.attrs[0] else None),
     ("sum_scaled",      lambda n: mul(n.args[0].args[0], build("sum", n.args[0].args[1:], n.attrs)) if n.args[0].op == "mul" and n.args[0].args[0].shape == () and n.args[0].args[1].shape == n.args[0].shape else None),
+)
+MATMUL_RULES: tuple[tuple[str, Rule], ...] = (
+    ("matmul_identity", lambda n: n.args[0] if n.args[1].op == "eye" else n.args[1] if n.args[0].op == "eye" else None),
 )
 EXPAND_RULES: tuple[tuple[str, Rule], ...] = (
     ("expand_no_axes",  lambda n: n.args[0] if not n.attrs[0] else None),
@@ -371,6 +375,7 @@ RULES: dict[str, tuple[tuple[str, Rule], ...]] = {
     "transpose": TRANSPOSE_RULES,
     "sum": SUM_RULES,
     "expand_dims": EXPAND_RULES,
+    "matmul": MATMUL_RULES,
 }
 for _op in (
     "exp log1p expm1 sqrt sin cos tan asin acos atan sinh cosh tanh sign sigmoid "

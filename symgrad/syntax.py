@@ -35,12 +35,13 @@ class Unary:
 
 @dataclass(frozen=True)
 class Binary:
-    """An infix operator: + - * / ^ (also written **) and the comparisons < <= > >=."""
+    """An infix operator: + - * / @ ^ (also written **) and the comparisons < <= > >=."""
 
     op: str
     left: Expr
     right: Expr
     span: Span
+    op_span: Span | None = None  # the operator itself: shape errors point at it
 
 
 @dataclass(frozen=True)
@@ -53,15 +54,61 @@ class Call:
     func_span: Span
 
 
-Expr = Num | Name | Unary | Binary | Call
+@dataclass(frozen=True)
+class Transpose:
+    """The postfix `A.T`: the operand with its axes reversed."""
+
+    operand: Expr
+    span: Span
+    op_span: Span  # the `.T`
+
+
+@dataclass(frozen=True)
+class IndexItem:
+    """One integer of a subscript, `x[k]` (k may be negative): drops that axis."""
+
+    index: int
+    span: Span
+
+
+@dataclass(frozen=True)
+class SliceItem:
+    """One slice of a subscript, `x[start:stop]`, step 1; a bound may be left out."""
+
+    start: int | None
+    stop: int | None
+    span: Span
+
+
+SubscriptItem = IndexItem | SliceItem
+
+
+@dataclass(frozen=True)
+class Subscript:
+    """`x[items]`: constant integer indices and slices, one per leading axis."""
+
+    value: Expr
+    items: tuple[SubscriptItem, ...]
+    span: Span
+    bracket_span: Span  # from '[' to ']': shape errors point at it
+
+
+Expr = Num | Name | Unary | Binary | Call | Transpose | Subscript
+
+
+# A declared size: a size name shared across the definition's parameters, or a
+# fixed whole number (at least 1).
+Dim = str | int
 
 
 @dataclass(frozen=True)
 class Param:
-    """A parameter name in a definition's head."""
+    """A parameter in a definition's head: `x` (a scalar) or `x[n, 3]` (an array)."""
 
     name: str
     span: Span
+    shape: tuple[Dim, ...] | None = None  # None: a scalar
+    dim_spans: tuple[Span, ...] = ()  # one per entry of shape
 
 
 @dataclass(frozen=True)

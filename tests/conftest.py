@@ -54,7 +54,7 @@ _ALLOWED_NP = {
     "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "arcsin", "arccos",
     "arctan", "arctan2", "sinh", "cosh", "tanh", "abs", "sign", "logaddexp", "maximum",
     "minimum", "heaviside", "power", "pi", "inf", "nan",
-    "sum", "broadcast_to", "transpose", "outer", "diag", "diagonal", "pad", "float64",
+    "sum", "broadcast_to", "transpose", "outer", "diag", "diagonal", "pad", "float64", "eye",
 }  # fmt: skip
 _ALLOWED_MATH = {
     "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",

@@ -239,6 +239,9 @@ RULE_CASES = (
     ("sum_no_axes",        lambda: make("sum", (A_nd,), ((), False)), lambda: A_nd),
     ("sum_scaled",         lambda: make("sum", (make("mul", (c, x_n)),), ((0,), False)), lambda: mul(c, arrays.reduce_sum(x_n))),
     ("expand_no_axes",     lambda: make("expand_dims", (x_n,), ((),)), lambda: x_n),
+    ("matmul_identity",    lambda: make("matmul", (A_nd, make("eye", (), ("d",)))), lambda: A_nd),
+    ("matmul_identity",    lambda: make("matmul", (make("eye", (), ("n",)), x_n)), lambda: x_n),
+    ("transpose_eye",      lambda: make("transpose", (make("eye", (), ("n",)),), ((1, 0),)), lambda: make("eye", (), ("n",))),
 )
 # fmt: on
 
@@ -263,3 +266,13 @@ def test_a_rule_never_changes_a_shape() -> None:
     (value,) = evaluate([zero], {"x": np.ones(N)})
     np.testing.assert_array_equal(value, np.zeros(N))
     assert mul(A_nd, num(0.0)).shape == ("n", "d")
+
+
+def test_a_broadcast_scalar_collects_one_adjoint_per_entry() -> None:
+    # d/dc sum(x + c) = n: the adjoint of the sum is one scalar for every entry, and
+    # c, broadcast to every entry, collects it n times (not once)
+    (dc,) = diff.grad(arrays.reduce_sum(simplify.add(x_n, c)), [c])
+    assert evaluate([dc], {"x": np.zeros(N), "c": 0.0}) == [N]
+    (dcol,) = diff.grad(arrays.reduce_sum(arrays.broadcast_to(col, ("n", "d"))), [col])
+    (value,) = evaluate([arrays.full(dcol, col.shape)], {"col": np.zeros((N, 1))})
+    np.testing.assert_array_equal(value, np.full((N, 1), D))

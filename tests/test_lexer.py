@@ -333,14 +333,12 @@ def test_non_breaking_space_is_named() -> None:
         ('x = "a"', 5, 1, "strings are not part of the expression language"),
         ("x = 'a'", 5, 1, "strings are not part of the expression language"),
         ("x = a.b", 6, 1, "attribute access"),
+        ("x = a.Tb", 6, 1, "the only attribute is .T (transpose)"),
+        ("x = a.t", 6, 1, "the only attribute is .T (transpose)"),
         ("x = a . 5", 7, 1, "'.' must be part of a number"),
-        ("x = a[1]", 6, 1, "subscripts are not supported on scalar values"),
-        ("x = a]", 6, 1, "subscripts are not supported"),
         ("x = {a}", 5, 1, "braces are not part of the expression language"),
         ("x = a}", 6, 1, "braces"),
-        ("x = a: b", 6, 1, "':' is not part of the expression language"),
         ("x = a!", 6, 1, "'!' is not supported"),
-        ("x = a @ b", 7, 1, "'@' is not supported"),
         ("x = a % b", 7, 1, "'%' (remainder) is not supported"),
         ("x = a & b", 7, 1, "'&' is not supported"),
         ("x = |a|", 5, 1, "write abs(x)"),
@@ -448,3 +446,69 @@ def test_identifier_limit_diagnostic_is_one_excerpted_line_with_a_caret() -> Non
 
 def test_a_long_word_in_a_comment_is_not_an_identifier() -> None:
     assert texts("x = 1  # " + "z" * 1000) == ["x", "=", "1"]
+
+
+# -- arrays: '@', '.T', subscripts and shapes --------------------------------------------
+
+
+def test_array_operators_are_tokens() -> None:
+    tokens = lex("A[1:, -1].T @ x")
+    assert [(t.kind, t.text) for t in tokens if t.kind != NEWLINE] == [
+        (NAME, "A"),
+        (OP, "["),
+        (NUMBER, "1"),
+        (OP, ":"),
+        (OP, ","),
+        (OP, "-"),
+        (NUMBER, "1"),
+        (OP, "]"),
+        (OP, ".T"),
+        (OP, "@"),
+        (NAME, "x"),
+        (EOF, ""),
+    ]
+
+
+def test_transpose_token_span_covers_dot_and_t() -> None:
+    (dot_t,) = [t for t in lex("y = A.T") if t.text == ".T"]
+    assert (dot_t.span.col, dot_t.span.length) == (6, 2)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("x.T", ["x", ".T"]),
+        ("x .T", ["x", ".T"]),
+        (".5", [".5"]),
+        ("x*.5", ["x", "*", ".5"]),
+        ("5.", ["5."]),
+        ("T.5", ["T", ".5"]),
+        ("A.T.T", ["A", ".T", ".T"]),
+        ("A.T)", ["A", ".T", ")"]),
+    ],
+)
+def test_dot_is_a_number_or_transpose(text: str, expected: list[str]) -> None:
+    assert texts(text) == expected
+
+
+@pytest.mark.parametrize("text", ["x = a.foo", "x = a.Tx", "x = a.T_", "x = a.T2"])
+def test_other_attributes_name_dot_t(text: str) -> None:
+    error = lex_error(text)
+    assert error.message == (
+        "attribute access with '.' is not supported; "
+        "the only attribute is .T (transpose)"
+    )
+    assert (error.span.col, error.span.length) == (6, 1)
+
+
+def test_colon_equals_is_still_rejected_as_a_pair() -> None:
+    error = lex_error("x[:=1]")
+    assert "':=' is not supported" in error.message and error.span.col == 3
+
+
+def test_newlines_inside_brackets_end_no_statement() -> None:
+    assert kinds("f(x[n,\n d]) = x[\n0]\ng = 1").count(NEWLINE) == 2
+
+
+def test_unmatched_close_bracket_does_not_swallow_newlines() -> None:
+    assert kinds("a = 1]\nb = 2").count(NEWLINE) == 2

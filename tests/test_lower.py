@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from symgrad.errors import LimitError, NameResolutionError, SymgradError
+from symgrad.errors import LimitError, NameResolutionError, ShapeError, SymgradError
 from symgrad.evaluate import evaluate
-from symgrad.graph import node_budget, toposort
+from symgrad.graph import node_budget, toposort, var
 from symgrad.lower import lower
 from symgrad.parser import parse
 
@@ -289,3 +289,406 @@ def test_an_enclosing_budget_also_bounds_lowering():
         8,
         1 + len("h7(w_enclosed7) = "),
     )
+
+
+# -- arrays ----------------------------------------------------------------------------
+# Shapes come from the declarations; values are checked against numpy formulas
+# written out here, at random data, through the numeric evaluator.
+
+RNG = np.random.default_rng(11)
+N, D, M = 5, 3, 4
+
+
+def array_value(fn, **env):
+    """A lowered function's body evaluated with arrays given by name."""
+    return evaluate([fn.body], env)[0]
+
+
+def sizes_in(node) -> set[tuple]:
+    """The attrs of every dim node (a run-time size) a graph reaches."""
+    return {n.attrs[0] for n in toposort([node]) if n.op == "dim"}
+
+
+ARRAY_EXAMPLES = {
+    "dot": "f(x[n], y[n]) = x @ y",
+    "norm2": "f(x[n]) = sum(x^2)",
+    "logistic": "loss(w[d], b; X[n, d], y[n]) = "
+    "mean(softplus(X @ w + b) - y*(X @ w + b))",
+    "quadratic": "q(x[n]; A[n, n]) = x @ A @ x",
+    "lstsq": "r(x[n]; A[m, n], b[m]) = A @ x - b\n"
+    "f(x[n]; A[m, n], b[m]) = sum(r(x, A, b)^2)",
+    "mlp": "Z1 = W1 @ X + b1\nA1 = tanh(Z1)\nZ2 = W2 @ A1 + b2\n"
+    "L(W1[h, d], b1[h, 1], W2[k, h], b2[k, 1]; X[d, m], Y[k, m]) = "
+    "mean(logsumexp(Z2, 0) - sum(Y*Z2, 0))",
+    "rosen": "f(x[n]) = sum(100*(x[1:] - x[:-1]^2)^2 + (1 - x[:-1])^2)",
+}
+
+
+def test_dot_example():
+    f = function(ARRAY_EXAMPLES["dot"], "f")
+    assert f.param_nodes == (var("x", ("n",)), var("y", ("n",)))
+    assert f.body.shape == ()
+    x, y = RNG.normal(size=N), RNG.normal(size=N)
+    assert array_value(f, x=x, y=y) == pytest.approx(float(x @ y), rel=1e-12)
+
+
+def test_norm2_example():
+    f = function(ARRAY_EXAMPLES["norm2"], "f")
+    assert f.shapes == (("x", ("n",)),) and f.body.shape == ()
+    x = RNG.normal(size=N)
+    assert array_value(f, x=x) == pytest.approx(float(np.sum(x * x)), rel=1e-12)
+
+
+def test_logistic_example():
+    loss = function(ARRAY_EXAMPLES["logistic"], "loss")
+    assert loss.all_names == ("w", "b", "X", "y")
+    assert loss.shapes == (("w", ("d",)), ("X", ("n", "d")), ("y", ("n",)))
+    assert loss.param_nodes == (var("w", ("d",)), var("b"))
+    assert loss.body.shape == () and ("n",) in sizes_in(loss.body)
+    w, b = RNG.normal(size=D), 0.3
+    X, y = RNG.normal(size=(N, D)), (RNG.random(N) > 0.5).astype(float)
+    z = X @ w + b
+    expected = np.mean(np.logaddexp(0.0, z) - y * z)
+    assert array_value(loss, w=w, b=b, X=X, y=y) == pytest.approx(expected, rel=1e-12)
+
+
+def test_quadratic_example():
+    q = function(ARRAY_EXAMPLES["quadratic"], "q")
+    assert q.param_nodes == (var("x", ("n",)),) and q.body.shape == ()
+    x, A = RNG.normal(size=N), RNG.normal(size=(N, N))
+    assert array_value(q, x=x, A=A) == pytest.approx(float(x @ A @ x), rel=1e-12)
+
+
+def test_lstsq_example_residual_helper_called_from_f():
+    program = lowered(ARRAY_EXAMPLES["lstsq"])
+    r, f = program.functions
+    assert r.body.shape == ("m",) and f.body.shape == ()
+    x, A, b = RNG.normal(size=N), RNG.normal(size=(M, N)), RNG.normal(size=M)
+    residual = A @ x - b
+    assert np.allclose(array_value(r, x=x, A=A, b=b), residual, rtol=1e-12)
+    assert array_value(f, x=x, A=A, b=b) == pytest.approx(
+        float(residual @ residual), rel=1e-12
+    )
+    # the helper is inlined: f's graph holds only f's own variables
+    names = {(n.attrs[0], n.shape) for n in toposort([f.body]) if n.op == "var"}
+    assert names == {("x", ("n",)), ("A", ("m", "n")), ("b", ("m",))}
+
+
+def test_mlp_example_with_named_intermediates():
+    program = lowered(ARRAY_EXAMPLES["mlp"])
+    (L,) = program.functions
+    assert L.params == ("W1", "b1", "W2", "b2") and L.data == ("X", "Y")
+    assert L.body.shape == ()
+    by_name = {name: node for node, name in program.names.items() if node.shape}
+    assert by_name["Z1"].shape == ("h", "m") and by_name["A1"].shape == ("h", "m")
+    assert by_name["Z2"].shape == ("k", "m")
+    reached = toposort([L.body])
+    assert all(by_name[n] in reached for n in ("Z1", "A1", "Z2"))
+    h, d, k, m = 4, 3, 2, 5
+    W1, b1 = RNG.normal(size=(h, d)), RNG.normal(size=(h, 1))
+    W2, b2 = RNG.normal(size=(k, h)), RNG.normal(size=(k, 1))
+    X, Y = RNG.normal(size=(d, m)), np.eye(k)[:, RNG.integers(0, k, m)]
+    Z2 = W2 @ np.tanh(W1 @ X + b1) + b2
+    expected = np.mean(np.log(np.sum(np.exp(Z2), axis=0)) - np.sum(Y * Z2, axis=0))
+    got = array_value(L, W1=W1, b1=b1, W2=W2, b2=b2, X=X, Y=Y)
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_rosen_example_with_slices():
+    f = function(ARRAY_EXAMPLES["rosen"], "f")
+    assert f.body.shape == ()
+    slices = {n.attrs[0] for n in toposort([f.body]) if n.op == "slice"}
+    assert slices == {(("s", 1, None),), (("s", None, -1),)}
+    assert array_value(f, x=np.ones(6)) == 0.0
+    x = RNG.normal(size=4)
+    scalar = sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(3))
+    assert array_value(f, x=x) == pytest.approx(scalar, rel=1e-12)
+
+
+def test_shapes_example_error_at_the_matmul_names_both_inner_sizes():
+    text = "f(x[n]; A[m, k]) = sum(A @ x)\n"
+    error = error_of(text)
+    assert isinstance(error, ShapeError)
+    assert error.format().splitlines() == [
+        f"t.sg:1:{locate(text, '@')[1]}: error: A @ x: inner sizes differ (k vs n)",
+        "f(x[n]; A[m, k]) = sum(A @ x)",
+        " " * 25 + "^",
+    ]
+
+
+def test_shape_error_inside_an_intermediate_points_there_and_at_the_use():
+    text = "Z1 = W1 @ X + b1\nL(W1[h, d], b1[h, 1]; X[m, d]) = sum(Z1)\n"
+    error = error_of(text)
+    assert (error.span.line, error.span.col) == locate(text, "@")
+    assert error.message == "W1 @ X: inner sizes differ (d vs m)"
+    assert error.notes == ("t.sg:2:38: 'L' uses 'Z1' here",)
+    assert locate(text, "Z1)") == (2, 38)
+
+
+@pytest.mark.parametrize(
+    "text, col, length, message",
+    [
+        ("f(x) = x[0]", 9, 3, "x[0]: subscripts are not supported on scalar values ('x' is a scalar)"),
+        ("f(x[3]) = x[5]", 12, 3, "x[5]: index 5 is out of range for axis 0 of size 3"),
+        ("f(x[3]) = x[-4]", 12, 4, "x[-4]: index -4 is out of range for axis 0 of size 3"),
+        ("f(x[n]) = sum(x[1:1])", 16, 5, "x[1:1]: the slice [1:1] of axis 0 (size n) is empty"),
+        ("f(x[n]) = sum(x[0, 1])", 16, 6, "x[0, 1]: too many indices (2) for an array of shape [n]"),
+        ("f(x[n]) = sum(x, 1)", 18, 1, "sum(x, 1): axis 1 is out of range for 'x' of shape [n]"),
+        ("f(A[n, m]) = sum(mean(A, -3))", 26, 2, "mean(A, -3): axis -3 is out of range for 'A' of shape [n, m]"),
+        ("f(x) = sum(x, 0)", 15, 1, "sum(x, 0): axis 0 is out of range for 'x', a scalar"),
+        ("f(x[n], y[m]) = sum(x + y)", 23, 1, "x + y: add: shapes [n] and [m] do not broadcast (n vs m)"),
+        ("f(A[n, m]) = sum(A @ A)", 20, 1, "A @ A: inner sizes differ (m vs n)"),
+        ("f(A[n, m], x[n]) = dot(A, x)", 20, 9, "dot(A, x): dot needs two vectors, got [n, m] and [n]"),
+        ("f(A[n, m]) = trace(A)", 14, 8, "trace(A): the diagonal needs a square matrix, got [n, m]"),
+        ("f(A[n, m]) = sum(A.T @ A.T)", 22, 1, "A.T @ A.T: inner sizes differ (n vs m)"),
+    ],
+)  # fmt: skip
+def test_shape_errors_at_their_place(text, col, length, message):
+    error = error_of(text + "\n")
+    assert isinstance(error, ShapeError)
+    assert (error.span.line, error.span.col, error.span.length) == (1, col, length)
+    assert error.message == message
+
+
+@pytest.mark.parametrize(
+    "text, needle, message",
+    [
+        ("f(x[n]) = sum(x, n)", "n)", "the axis of 'sum' must be a constant whole number such as 0 or -1"),
+        ("f(x[n]) = mean(x, 0.5)", "0.5", "the axis of 'mean' must be a constant whole number"),
+        ("f(k; x[n]) = softmax(x, k)", "k)", "the axis of 'softmax' must be a constant"),
+        ("f(x[n]) = sum(x, 0, 1)", "sum", "'sum' takes 1 or 2 arguments, got 3"),
+        ("f(x[n]) = dot(x)", "dot", "'dot' takes 2 arguments, got 1"),
+        ("f(x[n]) = norm(x, 0)", "norm", "'norm' takes 1 argument, got 2"),
+        ("f(x[n]) = sum", "sum", "'sum' is a function; call it with arguments"),
+        ("f(x[n]) = summ(x)", "summ", "unknown function 'summ'; did you mean 'sum'?"),
+        ("f(x[n], n) = x", "n]", "size name 'n' is also a parameter of 'f'; rename one of them"),
+        ("f(n; x[m, n]) = n", "n]", "size name 'n' is also a parameter of 'f'"),
+    ],
+)  # fmt: skip
+def test_array_call_and_size_name_errors(text, needle, message):
+    error = error_of(text + "\n")
+    assert (error.span.line, error.span.col) == locate(text, needle)
+    assert message in error.message
+
+
+@pytest.mark.parametrize(
+    "body, shape",
+    [
+        ("x", ("n",)),
+        ("A", ("n", "m")),
+        ("A.T", ("m", "n")),
+        ("transpose(A)", ("m", "n")),
+        ("A @ y", ("n",)),
+        ("x @ A", ("m",)),
+        ("A.T @ A", ("m", "m")),
+        ("x @ x", ()),
+        ("dot(x, x)", ()),
+        ("outer(x, y)", ("n", "m")),
+        ("norm(x)", ()),
+        ("norm(A)", ()),
+        ("diag(x)", ("n", "n")),
+        ("diag(A @ A.T)", ("n",)),
+        ("trace(A @ A.T)", ()),
+        ("sum(A)", ()),
+        ("sum(A, 0)", ("m",)),
+        ("sum(A, -1)", ("n",)),
+        ("mean(A, 1)", ("n",)),
+        ("logsumexp(A, 0)", ("m",)),
+        ("logsumexp(x)", ()),
+        ("softmax(A, 0)", ("n", "m")),
+        ("log_softmax(x, 0)", ("n",)),
+        ("exp(A) + 1", ("n", "m")),
+        ("A + y", ("n", "m")),
+        ("where(x > 0, x, 0)", ("n",)),
+        ("max(x, 0) * c", ("n",)),
+        ("-x[0]^2", ()),
+        ("A[1:, :-1]", ("n-1", "m-1")),
+        ("A[:, 0]", ("n",)),
+        ("A[0]", ("m",)),
+        ("x[2:]", ("n-2",)),
+    ],
+)
+def test_array_expression_shapes(body, shape):
+    f = function(f"f(x[n], A[n, m], y[m], c) = {body}\n", "f")
+    assert f.body.shape == shape
+
+
+def test_array_functions_agree_with_numpy():
+    text = (
+        "f(x[n], A[n, m]; y[m]) = norm(A.T @ x) + trace(A @ A.T) "
+        "+ sum(log_softmax(A, 1)[:, 0]) + outer(x, y)[1, 2] + diag(x)[0, 0] "
+        "+ mean(A, 0) @ y + logsumexp(A, 0) @ softmax(y, 0)\n"
+    )
+    x, A, y = RNG.normal(size=N), RNG.normal(size=(N, M)), RNG.normal(size=M)
+    lse0 = np.log(np.sum(np.exp(A), axis=0))
+    lse1 = np.log(np.sum(np.exp(A), axis=1, keepdims=True))
+    expected = (
+        np.linalg.norm(A.T @ x)
+        + np.trace(A @ A.T)
+        + np.sum((A - lse1)[:, 0])
+        + x[1] * y[2]
+        + x[0]
+        + A.mean(axis=0) @ y
+        + lse0 @ (np.exp(y) / np.sum(np.exp(y)))
+    )
+    got = array_value(function(text, "f"), x=x, A=A, y=y)
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
+# -- helpers and intermediates with arrays --------------------------------------------
+
+
+def test_shaped_helper_called_with_other_size_names():
+    f = function("g(a[n]) = mean(a^2)\nf(x[m]) = g(x) + g(x)\n", "f")
+    assert f.body.shape == ()
+    # the helper's size n is the caller's m at run time
+    assert sizes_in(f.body) == {("m",)}
+    x = RNG.normal(size=N)
+    assert array_value(f, x=x) == pytest.approx(2 * np.mean(x * x), rel=1e-12)
+
+
+def test_shaped_helper_with_fixed_sizes_and_a_matrix():
+    text = "g(a[n], B[n, 3]) = a @ B\nf(x[k]; C[k, 3]) = sum(g(x, C))\n"
+    f = function(text, "f")
+    x, C = RNG.normal(size=N), RNG.normal(size=(N, 3))
+    assert array_value(f, x=x, C=C) == pytest.approx(float(np.sum(x @ C)), rel=1e-12)
+
+
+def test_scalar_helper_works_elementwise_on_arrays():
+    text = "s(z) = 1/(1 + exp(-z))\nf(w[d]; X[n, d]) = sum(s(X @ w))\n"
+    f = function(text, "f")
+    w, X = RNG.normal(size=D), RNG.normal(size=(N, D))
+    expected = np.sum(1 / (1 + np.exp(-(X @ w))))
+    assert array_value(f, w=w, X=X) == pytest.approx(expected, rel=1e-12)
+
+
+def test_helper_using_an_intermediate_sees_the_arguments():
+    text = "u = a^2\ng(a[n]) = sum(u)\nf(x[m]) = g(x[1:])\n"
+    f = function(text, "f")
+    x = RNG.normal(size=N)
+    assert array_value(f, x=x) == pytest.approx(float(np.sum(x[1:] ** 2)), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "text, needle, message",
+    [
+        (
+            "h(a[n], b[n]) = sum(a*b)\nf(x[m], y[k]) = h(x, y)",
+            "y)",
+            "h(x, y): b[n] of 'h': size n would be both m and k (the argument y)",
+        ),
+        (
+            "g(a[n]) = sum(a)\nf(A[n, n]) = g(A)",
+            "A)",
+            "g(A): a[n] of 'g': expected an array of shape [n], got [n, n] "
+            "(the argument A)",
+        ),
+        (
+            "g(a[3]) = sum(a)\nf(x[4]) = g(x)",
+            "x)",
+            "g(x): a[3] of 'g': expected shape [3], got [4] (3 vs 4)",
+        ),
+        (
+            "g(a[n]) = sum(a)\nf(x) = g(x)",
+            "x)",
+            "g(x): a[n] of 'g': expected an array of shape [n], got scalar",
+        ),
+    ],
+)
+def test_helper_argument_shapes_are_checked(text, needle, message):
+    error = error_of(text + "\n")
+    assert isinstance(error, ShapeError)
+    assert (error.span.line, error.span.col) == locate(
+        text, needle, text.count(needle) - 1
+    )
+    assert message in error.message
+
+
+def test_intermediate_used_by_a_scalar_and_an_array_function():
+    text = "u = 2*a\nf(a) = u\ng(a[n]) = sum(u)\n"
+    program = lowered(text)
+    f, g = program.functions
+    assert value(f, 3) == 6.0
+    assert g.body.shape == () and array_value(g, a=np.arange(4.0)) == 12.0
+    assert sorted(program.names.values()) == ["u", "u"]
+
+
+def test_intermediate_free_name_must_still_be_a_parameter_of_an_array_function():
+    text = "Z = W @ X\nL(W[h, d]) = sum(Z)\n"
+    error = error_of(text)
+    assert isinstance(error, NameResolutionError)
+    assert "'X' is not a parameter of 'L'" in error.message
+    assert any("t.sg:1:1" in note and "'Z'" in note for note in error.notes)
+
+
+def test_intermediate_that_needs_shapes_fails_only_where_used_as_a_scalar():
+    text = "u = x[0]\nf(x[n]) = u\ng(x) = u + 1\n"
+    error = error_of(text)
+    assert (error.span.line, error.span.col) == locate(text, "[0]")
+    assert error.message.startswith("x[0]: subscripts are not supported on scalar")
+    assert error.notes == ("t.sg:3:8: 'g' uses 'u' here",)
+
+
+def test_intermediate_lowered_again_means_what_it_meant_where_written():
+    # `g` and `v` come after `u`: in u's text they are errors, whoever uses u later.
+    text = "u = x[0] + g(x)\ng(a) = a\nf(x[n]) = u\n"
+    error = error_of(text)
+    assert "'g' is called before its definition at line 2" in error.message
+    assert (error.span.line, error.span.col) == (1, 12)
+    text = "u = x[0] + v\nv = 1\nf(x[n]) = u\n"
+    assert "'v' is used before its definition at line 2" in error_of(text).message
+
+
+def test_builtin_array_function_may_be_shadowed_by_a_later_definition():
+    text = "early(x[n]) = sum(x, 0)\nsum(a, b) = a - b\nlate(x[n]) = sum(x, 1)\n"
+    program = lowered(text)
+    early, _, late = program.functions
+    x = np.arange(3.0)
+    assert array_value(early, x=x) == 3.0
+    assert np.array_equal(array_value(late, x=x), x - 1)
+
+
+def test_long_chain_of_intermediates_lowers_again_without_recursion():
+    lines = ["u0 = x"] + [f"u{i} = u{i - 1} + x" for i in range(1, 3000)]
+    text = "\n".join(lines) + "\nf(x[n]) = sum(u2999)\n"
+    f = function(text, "f")
+    assert array_value(f, x=np.ones(3)) == 3 * 3000.0
+
+
+def test_helpers_with_arrays_nested_too_deep_are_refused(monkeypatch):
+    monkeypatch.setattr("symgrad.lower.MAX_INLINE_DEPTH", 5)
+    # a new argument on every level, so no inlined call is the same as another
+    lines = ["g0(a[n]) = a"] + [f"g{i}(a[n]) = g{i - 1}(a + 1)" for i in range(1, 8)]
+    text = "\n".join(lines) + "\n"
+    x = np.zeros(2)
+    five_deep = "\n".join(lines[:6]) + "\n"
+    assert np.array_equal(array_value(function(five_deep, "g5"), a=x), x + 5)
+    error = error_of(text)
+    assert isinstance(error, LimitError)
+    assert "nested more than 5 calls deep" in error.message
+    # g6 inlines g5, ..., g1, whose own call of g0 is the sixth level
+    assert (error.span.line, error.span.col) == locate(text, "g0(a + 1)")
+
+
+def test_helpers_calling_twice_are_lowered_once_per_argument():
+    # without memoized inlining, 40 levels of two calls each would take 2^40 steps
+    lines = ["g0(a[n]) = sin(a)"] + [
+        f"g{i}(a[n]) = g{i - 1}(a) + g{i - 1}(a)" for i in range(1, 40)
+    ]
+    f = function("\n".join(lines) + "\n", "g39")
+    assert f.body.shape == ("n",)
+
+
+def test_scalar_functions_have_no_shapes():
+    f = function("f(x, y; c) = x*y*c\n", "f")
+    assert f.shapes == () and f.param_nodes == (var("x"), var("y"))
+
+
+def test_intermediate_calling_a_shaped_helper_and_a_slice_argument():
+    # u only fits an array x; g's size n is m - 1 for x[1:], m for x
+    text = "g(a[n]) = mean(a)\nu = g(x)\nf(x[m]) = g(x[1:]) + u\n"
+    f = function(text, "f")
+    assert sizes_in(f.body) == {("m-1",), ("m",)}
+    x = RNG.normal(size=N)
+    expected = np.mean(x[1:]) + np.mean(x)
+    assert array_value(f, x=x) == pytest.approx(expected, rel=1e-12)

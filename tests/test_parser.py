@@ -24,7 +24,19 @@ def show(node: syntax.Expr) -> str:
         return f"({node.op} {show(node.operand)})"
     if isinstance(node, syntax.Binary):
         return f"({node.op} {show(node.left)} {show(node.right)})"
+    if isinstance(node, syntax.Transpose):
+        return f"(.T {show(node.operand)})"
+    if isinstance(node, syntax.Subscript):
+        return f"(sub {show(node.value)} {' '.join(map(show_item, node.items))})"
     return f"{node.func}[{', '.join(show(arg) for arg in node.args)}]"
+
+
+def show_item(item: syntax.SubscriptItem) -> str:
+    """A subscript entry as written, without spaces: 0, 1:, :-1, :."""
+    if isinstance(item, syntax.IndexItem):
+        return str(item.index)
+    start = "" if item.start is None else str(item.start)
+    return f"{start}:{'' if item.stop is None else item.stop}"
 
 
 def tree(text: str) -> str:
@@ -377,7 +389,6 @@ def test_leading_whitespace_and_tabs_are_allowed() -> None:
             "'==' is not supported; comparisons are < <= > >= inside",
         ),
         ("f(x) = a.b", 1, 9, "attribute access"),
-        ("f(x) = a[0]", 1, 9, "subscripts are not supported on scalar values"),
         ("f(x) = 'x'", 1, 8, "strings are not part of the expression language"),
         ("f(x) = 0x1F", 1, 8, "hex literals are not supported"),
         ("f(x) = 1_000", 1, 8, "underscores in numbers are not supported"),
@@ -602,3 +613,189 @@ def test_token_limit_applies_through_the_parser(
     with pytest.raises(LimitError) as info:
         parse("a = 1\nb = 1 + 2 + 3 + 4 + 5")
     assert (info.value.span.line, info.value.span.col) == (2, 21)  # the 11th token
+
+
+# -- arrays: shapes, @, .T, subscripts -------------------------------------------------
+
+
+def shapes_of(text: str) -> list[tuple[str, tuple | None]]:
+    """(name, declared shape) for each parameter of the first definition."""
+    definition = parse(text).definitions[0]
+    assert isinstance(definition, syntax.FunctionDef)
+    return [(p.name, p.shape) for p in definition.params + definition.data]
+
+
+def test_parameter_shapes_with_size_names_and_fixed_sizes() -> None:
+    text = "loss(w[d], b; X[n, d], y[n]) = mean(softplus(X @ w + b) - y*(X @ w + b))"
+    assert shapes_of(text) == [
+        ("w", ("d",)),
+        ("b", None),
+        ("X", ("n", "d")),
+        ("y", ("n",)),
+    ]
+    assert shapes_of("f(x[3], A[2, n]) = x") == [("x", (3,)), ("A", (2, "n"))]
+
+
+def test_shape_spans_point_at_each_size() -> None:
+    definition = parse("f(x; A[m, 10]) = x").definitions[0]
+    (a,) = definition.data
+    assert [(s.col, s.length) for s in a.dim_spans] == [(8, 1), (11, 2)]
+    assert (a.span.col, a.span.length) == (6, 1)
+
+
+def test_huge_fixed_size_parses_as_an_int() -> None:
+    assert shapes_of("f(x[1000000000000]) = x") == [("x", (10**12,))]
+
+
+def test_shaped_head_may_span_lines() -> None:
+    assert shapes_of("f(x[n,\n  d]; y[\n n]) = x") == [("x", ("n", "d")), ("y", ("n",))]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("A @ x + b", "(+ (@ A x) b)"),
+        ("a * B @ c", "(@ (* a B) c)"),
+        ("A @ B @ C", "(@ (@ A B) C)"),
+        ("A @ x / n", "(/ (@ A x) n)"),
+        ("-A @ x", "(@ (- A) x)"),
+        ("x @ A @ x", "(@ (@ x A) x)"),
+        ("-x[0]^2", "(- (^ (sub x 0) 2))"),
+        ("x[1:]^2", "(^ (sub x 1:) 2)"),
+        ("2^x[0]", "(^ 2 (sub x 0))"),
+        ("A.T @ x", "(@ (.T A) x)"),
+        ("-A.T", "(- (.T A))"),
+        ("A.T^2", "(^ (.T A) 2)"),
+        ("(A @ B).T", "(.T (@ A B))"),
+        ("A.T.T", "(.T (.T A))"),
+        ("A[0].T", "(.T (sub A 0))"),
+        ("A.T[0]", "(sub (.T A) 0)"),
+        ("A[1:][0]", "(sub (sub A 1:) 0)"),
+        ("f(x)[0]", "(sub f[x] 0)"),
+        ("transpose(A)", "transpose[A]"),
+        ("sum(x, -1)", "sum[x, (- 1)]"),
+        ("x.T", "(.T x)"),
+        ("x .T", "(.T x)"),
+    ],
+)
+def test_array_precedence(text: str, expected: str) -> None:
+    assert tree(text) == expected
+
+
+def test_matmul_binds_like_multiplication() -> None:
+    assert BINDING_POWER["@"] == BINDING_POWER["*"] == BINDING_POWER["/"]
+    assert BINDING_POWER["postfix"] > BINDING_POWER["^"] > BINDING_POWER["unary"]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("x[1:]", "(sub x 1:)"),
+        ("x[:-1]", "(sub x :-1)"),
+        ("x[0]", "(sub x 0)"),
+        ("x[-1]", "(sub x -1)"),
+        ("x[+2]", "(sub x 2)"),
+        ("A[:, 0]", "(sub A : 0)"),
+        ("A[1:, :-1]", "(sub A 1: :-1)"),
+        ("A[-3:-1, 2:5]", "(sub A -3:-1 2:5)"),
+        ("x[:]", "(sub x :)"),
+        ("x[ 1 : ]", "(sub x 1:)"),
+    ],
+)
+def test_subscripts(text: str, expected: str) -> None:
+    assert tree(text) == expected
+
+
+def test_subscript_items_and_spans() -> None:
+    node = parse_expression("A[1:, -2]")
+    assert isinstance(node, syntax.Subscript)
+    first, second = node.items
+    assert first == syntax.SliceItem(1, None, first.span)
+    assert second == syntax.IndexItem(-2, second.span)
+    assert [(i.span.col, i.span.length) for i in node.items] == [(3, 2), (7, 2)]
+    assert (node.span.col, node.span.length) == (1, 9)
+    assert (node.bracket_span.col, node.bracket_span.length) == (2, 8)
+
+
+def test_operator_and_transpose_spans() -> None:
+    node = parse_expression("W1 @ X + b1")
+    assert isinstance(node, syntax.Binary) and isinstance(node.left, syntax.Binary)
+    assert (node.op_span.col, node.left.op_span.col) == (8, 4)
+    assert node.left.span.line_text[node.left.span.col - 1 :][:6] == "W1 @ X"
+    transpose = parse_expression("A.T")
+    assert isinstance(transpose, syntax.Transpose)
+    assert (transpose.op_span.col, transpose.op_span.length) == (2, 2)
+    assert (transpose.span.col, transpose.span.length) == (1, 3)
+
+
+def test_power_written_twice_keeps_operator_span() -> None:
+    node = parse_expression("x ** 2")
+    assert isinstance(node, syntax.Binary)
+    assert (node.op, node.op_span.col, node.op_span.length) == ("^", 3, 2)
+
+
+def test_subscript_may_continue_over_lines() -> None:
+    module = parse("f(A[n, n]) = sum(A[1:,\n  0])\ng(x) = x")
+    assert show(module.definitions[0].body) == "sum[(sub A 1: 0)]"
+    assert module.definitions[1].span.line == 3
+
+
+def test_numbers_with_a_leading_dot_still_lex_as_numbers() -> None:
+    assert tree(".5*x.T") == "(* .5 (.T x))"
+
+
+@pytest.mark.parametrize(
+    "text, line, col, fragment",
+    [
+        # declared shapes
+        ("f(x[]) = x", 1, 4, "empty shape '[]': write 'x' for a scalar parameter"),
+        ("f(x[0]) = x", 1, 5, "a fixed size must be at least 1, got 0"),
+        ("f(x[2.5]) = x", 1, 5, "a size must be a whole number or a size name, found 2.5"),
+        ("f(x[1e3]) = x", 1, 5, "a size must be a whole number"),
+        ("f(x[-3]) = x", 1, 5, "expected a size name or a whole number in the shape of 'x', found '-'"),
+        ("f(x[if]) = x", 1, 5, "found the reserved word 'if'"),
+        ("f(x[n-1]) = x", 1, 6, "expected ',' or ']' in the shape of 'x', found '-'"),
+        ("f(x[n,]) = x", 1, 6, "trailing comma in a shape"),
+        ("f(x[n]=1) = x", 1, 7, "default parameter values are not supported"),
+        ("f(x[n) = x", 1, 6, "')' does not close the '[' at line 1, column 4"),
+        ("f(x[n], x[n]) = x", 1, 9, "duplicate parameter 'x'"),
+        ("f(x[n] y) = x", 1, 8, "expected ',', ';' or ')' in the parameters of 'f'"),
+        ("f(x[n]) x", 1, 9, "expected '=' after 'f(x[n])', found name 'x'"),
+        # subscripts
+        ("f(x) = x[]", 1, 9, "empty subscript '[]'"),
+        ("f(x) = x[i]", 1, 10, "a subscript takes constant whole numbers and slices"),
+        ("f(x) = x[1.5]", 1, 10, "found number 1.5"),
+        ("f(x) = x[n-1]", 1, 10, "a subscript takes constant whole numbers"),
+        ("f(x) = x[1-1]", 1, 11, "expected ',' or ']' in a subscript, found '-'"),
+        ("f(x) = x[::2]", 1, 11, "slice steps are not supported"),
+        ("f(x) = x[1:2:3]", 1, 13, "slice steps are not supported"),
+        ("f(x) = x[0,]", 1, 11, "trailing comma in a subscript"),
+        ("f(x) = x[0", 1, 9, "unclosed '['"),
+        ("f(x) = x[0)", 1, 11, "')' does not close the '[' at line 1, column 9"),
+        ("f(x) = (x]", 1, 10, "']' does not close the '(' at line 1, column 8"),
+        ("f(x) = x]", 1, 9, "unmatched ']'"),
+        ("f(x) = [x]", 1, 8, "list literals are not supported"),
+        # transpose and '@'
+        ("f(x) = .T", 1, 8, "'.T' (transpose) must follow an operand, as in A.T"),
+        ("f(x) = x.foo", 1, 9, "attribute access with '.' is not supported; the only attribute is .T"),
+        ("f(x) = x @", 1, 11, "expected an expression after '@', found end of line"),
+        ("f(x) = @ x", 1, 8, "expected an expression after '=', found '@'"),
+        ("f(x) = x : 1", 1, 10, "expected an operator or the end of the line, found ':'"),
+    ],
+)  # fmt: skip
+def test_array_syntax_errors(text: str, line: int, col: int, fragment: str) -> None:
+    error = parse_error(text)
+    assert fragment in error.message
+    assert (error.span.line, error.span.col) == (line, col)
+
+
+def test_unclosed_bracket_has_a_note() -> None:
+    error = parse_error("f(x) = x[1:\n\ng(y) = y\n")
+    assert error.message == "unclosed '['"
+    assert error.notes == ("a '[' continues an expression onto the following lines",)
+
+
+def test_postfix_binding_power_is_read_from_the_table(monkeypatch) -> None:
+    assert tree("x^y[0]") == "(^ x (sub y 0))"
+    monkeypatch.setitem(BINDING_POWER, "postfix", BINDING_POWER["^"] - 5)
+    assert tree("x^y[0]") == "(sub (^ x y) 0)"

@@ -1,0 +1,137 @@
+"""Read the coefficient tensor off a graph that is linear in a direction: closed-form Jacobians.
+
+A forward derivative J t is linear in the tangent t. `coefficient(L, t)` returns the
+array C of shape L.shape + t.shape with L = C . t (contracting t's axes), built op
+by op from L's graph: t itself is the identity, A @ t is A, c * t is c[..., None] *
+I, a slice of t is that slice of I, a sum of t is a sum of I. So the Jacobian of
+A @ x - b is A and the Hessian of x @ A @ x is A + A.T, as closed forms and never
+entry by entry. t may be a scalar or a vector; a matrix-shaped t (and a product
+that would need an einsum) raise DifferentiationError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from symgrad import arrays
+from symgrad.errors import DifferentiationError
+from symgrad.graph import Node, make, toposort
+from symgrad.simplify import ONE, ZERO, add, build, div, mul, neg, sub
+
+Coefficient = Node | None  # None: the node does not depend on t (a zero coefficient)
+
+
+def identity(dim) -> Node:
+    """The identity matrix of size dim."""
+    return make("eye", (), (dim,))
+
+
+def coefficient(root: Node, t: Node) -> Node | None:
+    """C with root = C . t for a root linear in t (None when root does not depend on t)."""
+    if len(t.shape) > 1:
+        raise DifferentiationError(
+            "a closed-form Jacobian needs scalar or vector parameters"
+        )
+    trailing = len(t.shape)
+    coeff: dict[Node, Coefficient] = {t: identity(t.shape[0]) if trailing else ONE}
+    for node in toposort([root]):
+        if node in coeff or not node.args:
+            continue
+        parts = [coeff.get(a) for a in node.args]
+        if all(p is None for p in parts):
+            continue
+        rule = _RULES.get(node.op)
+        if rule is None:
+            raise DifferentiationError(
+                f"'{node.op}' is not linear in the direction: no closed-form coefficient"
+            )
+        coeff[node] = rule(node, parts, trailing)
+    return coeff.get(root)
+
+
+def _lift(c: Node, trailing: int) -> Node:
+    """c with t's axes appended as size 1, so it scales each column of a coefficient."""
+    if not trailing or not c.shape:
+        return c
+    return arrays.expand_dims(c, tuple(range(len(c.shape), len(c.shape) + trailing)))
+
+
+def _both(parts, combine: Callable[[Node, Node], Node], single) -> Node:
+    a, b = parts
+    if a is not None and b is not None:
+        return combine(a, b)
+    return a if b is None else single(b)
+
+
+def _mul(n: Node, parts, trailing: int) -> Node:
+    a, b = parts
+    if a is not None and b is not None:
+        raise DifferentiationError(
+            "a product of two terms in the direction is not linear"
+        )
+    if a is not None:
+        return mul(a, _lift(n.args[1], trailing))
+    return mul(_lift(n.args[0], trailing), b)
+
+
+def _div(n: Node, parts, trailing: int) -> Node:
+    if parts[1] is not None:
+        raise DifferentiationError("a division by the direction is not linear")
+    return div(parts[0], _lift(n.args[1], trailing))
+
+
+def _where(n: Node, parts, trailing: int) -> Node:
+    ca = ZERO if parts[1] is None else parts[1]
+    cb = ZERO if parts[2] is None else parts[2]
+    return build("where", (_lift(n.args[0], trailing), ca, cb))
+
+
+def _same_op(n: Node, parts, trailing: int) -> Node:
+    """Ops acting on leading axes only: apply them to the coefficient (t's axes ride along)."""
+    (c,) = parts
+    attrs = n.attrs
+    if n.op == "pad":
+        attrs = (attrs[0] + ((0, 0),) * trailing,)
+    elif n.op == "transpose":
+        rank = len(n.shape)
+        attrs = (attrs[0] + tuple(range(rank, rank + trailing)),)
+    elif n.op == "broadcast_to":
+        attrs = (tuple(attrs[0]) + tuple(c.shape[len(c.shape) - trailing :]),)
+    return build(n.op, (c,), attrs)
+
+
+def _matmul(n: Node, parts, trailing: int) -> Node:
+    a, b = n.args
+    ca, cb = parts
+    if ca is not None and cb is not None:
+        raise DifferentiationError(
+            "a product of two terms in the direction is not linear"
+        )
+    if not trailing:
+        return arrays.matmul(ca, b) if ca is not None else arrays.matmul(a, cb)
+    if cb is not None and len(b.shape) == 1:  # M @ y and c @ y: contract y's axis
+        return arrays.matmul(a, cb)
+    if ca is not None and len(a.shape) == 1:  # y @ M and y @ c
+        return arrays.matmul(arrays.transpose(b) if len(b.shape) == 2 else b, ca)
+    raise DifferentiationError(
+        "no closed-form Jacobian through a matrix product of a matrix in the direction"
+    )
+
+
+# fmt: off
+_RULES: dict[str, Callable] = {
+    "add":          lambda n, p, k: _both(p, add, lambda b: b),
+    "sub":          lambda n, p, k: _both(p, sub, neg),
+    "neg":          lambda n, p, k: neg(p[0]),
+    "mul":          _mul,
+    "div":          _div,
+    "where":        _where,
+    "matmul":       _matmul,
+    "sum":          _same_op,
+    "slice":        _same_op,
+    "pad":          _same_op,
+    "transpose":    _same_op,
+    "expand_dims":  _same_op,
+    "broadcast_to": _same_op,
+}
+# fmt: on

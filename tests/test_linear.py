@@ -1,0 +1,90 @@
+"""Coefficients of graphs linear in a direction: closed-form Jacobians against finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from symgrad import arrays
+from symgrad import derivatives as diff
+from symgrad.errors import DifferentiationError
+from symgrad.evaluate import evaluate
+from symgrad.graph import Node, var
+from symgrad.linear import coefficient
+from symgrad.simplify import add, call, div, mul, num, sub
+
+RNG = np.random.default_rng(7)
+SIZES = {"n": 4, "m": 3}
+x = var("x", ("n",))
+s = var("s")
+A = var("A", ("m", "n"))
+S = var("S", ("n", "n"))
+b = var("b", ("m",))
+
+
+def _jacobian(f: Node, v: Node) -> Node:
+    """The Jacobian of f in v, read off the forward derivative along a tangent."""
+    t = var("t", v.shape)
+    (directional,) = diff.jvp([f], [v], [t])
+    return coefficient(directional, t)
+
+
+def _numeric_jacobian(f: Node, v: Node, env: dict) -> np.ndarray:
+    base = env[v.name]
+    columns = []
+    for k in range(np.size(base)):
+        e = np.zeros(np.size(base))
+        e[k] = 1e-6
+        step = e.reshape(np.shape(base))
+        plus = evaluate([f], {**env, v.name: base + step}, SIZES)[0]
+        minus = evaluate([f], {**env, v.name: base - step}, SIZES)[0]
+        columns.append((plus - minus) / 2e-6)
+    return np.stack(columns, axis=-1).reshape(np.shape(plus) + np.shape(base))
+
+
+# fmt: off
+CASES = [
+    ("residual",   lambda: sub(arrays.matmul(A, x), b), x),
+    ("elementwise", lambda: mul(call("sin", x), x), x),
+    ("slices",     lambda: sub(arrays.index(x, (slice(1, None),)), mul(arrays.index(x, (slice(None, -1),)), arrays.index(x, (slice(None, -1),)))), x),
+    ("sum",        lambda: arrays.reduce_sum(mul(x, x)), x),
+    ("vec_mat",    lambda: arrays.matmul(call("exp", x), arrays.transpose(A)), x),
+    ("scalar",     lambda: mul(s, arrays.matmul(A, x)), s),
+    ("quotient",   lambda: div(arrays.matmul(S, x), add(num(2.0), call("cos", x))), x),
+    ("softmax",    lambda: arrays.softmax(x), x),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("name, make_f, v", CASES, ids=[c[0] for c in CASES])
+def test_jacobian_matches_finite_differences(name, make_f, v) -> None:
+    f = make_f()
+    env = {
+        "x": RNG.normal(size=4),
+        "s": 0.7,
+        "A": RNG.normal(size=(3, 4)),
+        "S": RNG.normal(size=(4, 4)),
+        "b": RNG.normal(size=3),
+    }
+    jac = _jacobian(f, v)
+    assert jac.shape == f.shape + v.shape
+    (value,) = evaluate([jac], env, SIZES)
+    np.testing.assert_allclose(
+        value, _numeric_jacobian(f, v, env), rtol=1e-7, atol=1e-8
+    )
+
+
+def test_the_jacobian_of_a_residual_is_the_matrix_itself() -> None:
+    assert _jacobian(sub(arrays.matmul(A, x), b), x) is A
+
+
+def test_a_matrix_direction_has_no_closed_form_here() -> None:
+    t = var("t", ("m", "n"))
+    with pytest.raises(DifferentiationError, match="scalar or vector"):
+        coefficient(mul(num(2.0), t), t)
+
+
+def test_a_product_of_two_directions_is_not_linear() -> None:
+    t = var("t", ("n",))
+    with pytest.raises(DifferentiationError, match="not linear"):
+        coefficient(mul(t, t), t)
