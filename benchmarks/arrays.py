@@ -350,8 +350,13 @@ class Settings:
     """How hard to measure."""
 
     quick: bool = False
-    target: float = 0.1  # seconds per timing sample (timeit autorange)
-    repeats: int = 15  # interleaved samples per figure; the median is reported
+    # Many short samples: on a shared machine a sample of a few ms has a chance to
+    # run uninterrupted, so the fastest sample is the code's own cost, and the
+    # median of hundreds is steadier than the median of a few long ones.
+    target: float = 0.005  # seconds per timing sample at least (timeit autorange)
+    repeats: int = 201  # interleaved samples per figure at most; median reported
+    least: int = 21  # samples per figure at least, whatever the budget
+    budget: float = 30.0  # seconds of timing per workload, after `least` rounds
     compile_repeats: int = 3  # fresh processes per compile figure
     run_size: str = "full"
     compile_sizes: tuple[str, str] = ("quick", "full")
@@ -359,9 +364,11 @@ class Settings:
 
     @staticmethod
     def make(quick: bool) -> Settings:
-        """Full settings, or quick ones: small sizes, short samples, one compile each."""
+        """Full settings, or quick ones: small sizes, short runs, one compile each."""
         if quick:
-            return Settings(True, 0.02, 3, 1, "quick", ("tiny", "quick"), 120.0)
+            return Settings(
+                True, 0.002, 21, 5, 2.0, 1, "quick", ("tiny", "quick"), 120.0
+            )
         return Settings()
 
 
@@ -379,7 +386,10 @@ def time_interleaved(calls: dict[str, Callable[[], Any]], s: Settings) -> dict:
     """Median seconds per call of each callable, samples taken in turn (drift-fair)."""
     numbers = {who: autorange(call, s.target) for who, call in calls.items()}
     samples: dict[str, list[float]] = {who: [] for who in calls}
-    for _ in range(s.repeats):
+    start = time.perf_counter()
+    for done in range(s.repeats):
+        if done >= s.least and time.perf_counter() - start > s.budget:
+            break
         for who, call in calls.items():
             took = timeit.Timer(call).timeit(numbers[who])
             samples[who].append(took / numbers[who])
@@ -757,8 +767,9 @@ def header(info: dict[str, Any], s: Settings) -> list[str]:
         f"{', '.join(f'{x:.2f}' for x in info['load'])} (shared machine).  ",
         f"Environment: {env}.  ",
         f"Settings: {'quick' if s.quick else 'full'}; run times are medians of "
-        f"{s.repeats} interleaved samples of at least {s.target:g} s each; compile "
-        f"times the median of {s.compile_repeats} fresh process(es).",
+        f"{s.least} to {s.repeats} interleaved samples (as many as fit in "
+        f"{s.budget:g} s per workload) of at least {s.target * 1e3:g} ms each; "
+        f"compile times the median of {s.compile_repeats} fresh process(es).",
     ]
 
 
@@ -798,6 +809,9 @@ def report(
 
 
 # --- per-statement profile ----------------------------------------------------------
+
+
+PROFILE_SAMPLES = 51  # per statement; the fastest is reported
 
 
 def _flat_statements(func: Callable[..., Any]) -> tuple[list[str], list[ast.stmt]]:
@@ -844,12 +858,12 @@ def statement_costs(
             code = compile(ast.Module([stmt], []), "<statement>", "exec")
             run = partial(exec, code, namespace)
             run()
-            number = autorange(run, s.target / 4)
-            samples = timeit.Timer(run).repeat(s.repeats, number)
+            number = autorange(run, s.target)
+            samples = timeit.Timer(run).repeat(PROFILE_SAMPLES, number)
             costs.append((ast.unparse(stmt), min(samples) / number))
         whole = partial(func, *args)
-        number = autorange(whole, s.target / 4)
-        samples = timeit.Timer(whole).repeat(s.repeats, number)
+        number = autorange(whole, s.target)
+        samples = timeit.Timer(whole).repeat(PROFILE_SAMPLES, number)
     costs.append(("(the whole call)", min(samples) / number))
     return costs, namespace
 
@@ -909,8 +923,8 @@ def _fastest(code: str, namespace: dict[str, Any], s: Settings) -> float:
     """Fastest-sample seconds of code run in namespace (after one untimed run)."""
     run = partial(exec, compile(code, "<rewrite>", "exec"), namespace)
     run()
-    number = autorange(run, s.target / 4)
-    return min(timeit.Timer(run).repeat(s.repeats, number)) / number
+    number = autorange(run, s.target)
+    return min(timeit.Timer(run).repeat(PROFILE_SAMPLES, number)) / number
 
 
 def _expressions(func: Callable[..., Any]) -> set[str]:
