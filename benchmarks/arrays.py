@@ -887,6 +887,18 @@ REWRITES: dict[str, list[tuple[str, str, str, tuple[str, ...]]]] = {
             "t2 = (np.exp(t1 - sp) - y) / n",
             ("v", "t2"),
         ),
+        (
+            "softplus as max(z, 0) + log1p(exp(-abs(z))), not np.logaddexp",
+            "v = np.sum(np.logaddexp(0.0, t1) - y * t1) / n",
+            "v = np.sum(np.maximum(t1, 0.0) + np.log1p(np.exp(-np.abs(t1))) - y * t1) / n",
+            ("v",),
+        ),
+        (
+            "sigmoid as exp(min(z, 0)) / (1 + exp(-abs(z))), no np.where",
+            "t2 = _sigmoid(t1) / n - y / n",
+            "t2 = np.exp(np.minimum(t1, 0.0)) / (1.0 + np.exp(-np.abs(t1))) / n - y / n",
+            ("t2",),
+        ),
     ],
     "mlp": [
         (
