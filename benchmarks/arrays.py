@@ -780,6 +780,11 @@ def report(
     lines = ["# symgrad arrays: generated code, hand numpy, JAX jit", ""]
     lines += header(info, s)
     lines += ["", "## Run time (float64, same data, median ms)", "", run_table(runs)]
+    if s.run_size != "full":
+        lines += [
+            "",
+            f"The targets are the issue's, for the full sizes; these are {s.run_size}.",
+        ]
     lines += [
         "",
         "## Agreement, checked before timing",
