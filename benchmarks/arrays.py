@@ -1,6 +1,8 @@
 """symgrad's generated array code against hand-written numpy and JAX jit, in one run.
 
-Run: python benchmarks/arrays.py [--quick] [--skip-jax] [--no-scalar]
+Run: python benchmarks/arrays.py [--quick] [--size tiny|quick|full] [--only NAME]
+                                 [--skip-jax] [--no-compile] [--no-scalar]
+                                 [--blas-threads N] [--profile NAME]
                                  [--json out.json] [--markdown out.md]
 
 Three workloads of issue #11 (logistic regression, a two-layer net, the vectorized
