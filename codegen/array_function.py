@@ -8,7 +8,8 @@ checks every argument against its declared shape, binds the size names it needs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from codegen import layout
 from codegen.layout import INDENT, Tuple, collection
@@ -16,7 +17,7 @@ from codegen.names import python_name
 from codegen.printer import NUMPY, definition, expression, shape_text
 from codegen.schedule import Namer, schedule
 from symgrad.graph import Node, make, toposort
-from symgrad.shapes import split
+from symgrad.shapes import size_names, split
 
 # Ops whose numpy result can be a view of, or the very object of, an argument: an
 # output made by one is copied, so no caller ever holds an alias of its own input.
@@ -73,6 +74,17 @@ def _softmax(x, axis):
 }
 
 
+@dataclass(frozen=True)
+class Blocks:
+    """A symmetric matrix over parameters raveled and concatenated: its upper blocks.
+
+    entries[i, j] (i <= j) has shape shapes[i] + shapes[j]; absent blocks are zero.
+    """
+
+    shapes: tuple[tuple, ...]
+    entries: Mapping[tuple[int, int], Node]
+
+
 def is_array_function(
     params: Sequence[tuple[str, Node]], outputs: Sequence[Node]
 ) -> bool:
@@ -95,9 +107,13 @@ def array_function_lines(
     names = {node: namer.claim(python_name(source)) for source, node in params}
     pnames = list(names.values())
     sizes = _sizes_used(leaves, [node for _, node in params])
+    if isinstance(result, Blocks) and _single_block(result) is None:
+        # the layout names every parameter's size
+        for shape in result.shapes:
+            sizes += [n for n in size_names(shape) if n not in sizes]
     for size in sizes:
         names[make("dim", (), ((size,),))] = namer.claim(size)
-    plan = schedule(_reverse_sweep_order(leaves), names, hints, namer)
+    plan = schedule(reverse_sweep_order(leaves), names, hints, namer)
     helpers.add("_arrays")
     lines = layout.call(f"def {python_name(name)}(", pnames, "", "):")
     lines.append(INDENT + docstring(doc, INDENT))
@@ -120,10 +136,54 @@ def array_function_lines(
 
     if isinstance(result, Node):
         return lines + [f"{body}return {out(result)}"]
+    if isinstance(result, Blocks) and _single_block(result) is not None:
+        return lines + [f"{body}return {out(_single_block(result))}"]
+    if isinstance(result, Blocks):
+        return lines + _assemble(result, plan.names, first, body)
     return lines + collection("return ", _as_tuple(result, out), body)
 
 
-def _reverse_sweep_order(leaves: Sequence[Node]) -> list[Node]:
+def _single_block(result: Blocks) -> Node | None:
+    """The one block of a Hessian in one vector parameter: the whole matrix."""
+    if len(result.shapes) == 1 and len(result.shapes[0]) == 1:
+        return result.entries.get((0, 0))
+    return None
+
+
+def _assemble(result: Blocks, names, first: str, indent: str) -> list[str]:
+    """hessian[rows, columns] = block for each upper block, and its mirror."""
+    spans, offset = [], "0"
+    for shape in result.shapes:
+        size = _size_text(shape, names)
+        end = _plus(offset, size)
+        spans.append(offset if not shape else f"{offset}:{end}")
+        offset = end
+    lines = [f"{indent}hessian = np.zeros(({offset}, {offset}), {first}.dtype)"]
+    for (i, j), node in sorted(result.entries.items()):
+        text = expression(node, names)
+        both = len(result.shapes[i]) == 1 and len(result.shapes[j]) == 1
+        lines.append(f"{indent}hessian[{spans[i]}, {spans[j]}] = {text}")
+        if i != j:
+            mirror = f"{text}.T" if both else text
+            lines.append(f"{indent}hessian[{spans[j]}, {spans[i]}] = {mirror}")
+    return lines + [f"{indent}return hessian"]
+
+
+def _size_text(shape: tuple, names) -> str:
+    from codegen.printer import dim_text
+
+    return " * ".join(dim_text(d, names) for d in shape) if shape else "1"
+
+
+def _plus(a: str, b: str) -> str:
+    """a + b as code, folding whole numbers (0 + d is d, d + 1 + 1 is d + 2)."""
+    terms = [t for t in f"{a} + {b}".split(" + ") if t != "0"]
+    number = sum(int(t) for t in terms if t.isdigit())
+    words = [t for t in terms if not t.isdigit()]
+    return " + ".join(words + ([str(number)] if number or not words else []))
+
+
+def reverse_sweep_order(leaves: Sequence[Node]) -> list[Node]:
     """The outputs in the order a reverse sweep completes them (the course's order).
 
     Each output is ordered by its longest path from the inputs: backprop reaches the

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from codegen import layout
 from codegen.array_function import (
     ARRAY_HELPER_SOURCE,
+    Blocks,
     array_function_lines,
     is_array_function,
 )
@@ -28,7 +29,7 @@ class Symmetric:
     entries: Mapping[tuple[int, int], Node]
 
 
-Result = Node | tuple | Symmetric
+Result = Node | tuple | Symmetric | Blocks
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def _escape(line: str) -> str:
 def _leaves(result: Result) -> list[Node]:
     if isinstance(result, Node):
         return [result]
-    if isinstance(result, Symmetric):
+    if isinstance(result, (Symmetric, Blocks)):
         return [result.entries[k] for k in sorted(result.entries)]
     return [leaf for item in result for leaf in _leaves(item)]
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codegen.load import load
+from codegen.array_function import Blocks
 from codegen.module import (
     MARKER,
     FunctionSpec,
@@ -109,17 +110,7 @@ def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
         return specs
     wrt = f.param_nodes
     quote = f"\n\n{f.source}"
-    tangents = tuple(tangent_var(p, v.shape) for p, v in zip(f.params, wrt))
-    tparams = tuple((f"t{p}", t) for p, t in zip(f.params, tangents))
-    (jvp_node,) = jvp([f.body], wrt, tangents)
-    jvp_doc = (
-        f"Value and directional derivative of {f.name} along "
-        f"({', '.join(p for p, _ in tparams)}), in one forward sweep.{quote}"
-    )
-    jvp_spec = FunctionSpec(
-        f.name + "_jvp", params + tparams, (f.body, full(jvp_node, f.body.shape)),
-        jvp_doc, names,
-    )  # fmt: skip
+    jvp_spec = _jvp_spec(f, params, names)
     if f.body.shape:
         cotangent = var(f"u[{f.name}]", f.body.shape)
         with node_budget(task=f"differentiating {f.name}"):
@@ -135,6 +126,7 @@ def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
         return specs + _jacobian_specs(f, params, names) + [jvp_spec, vjp_spec]
     d = differentiate(f, names)
     wrt_text = ", ".join(f.params)
+    hessian = _hessian_spec(f, d, params, names)
     vparams = tuple((f"v{p}", v) for p, v in zip(f.params, d.vector))
     return specs + [
         FunctionSpec(
@@ -154,8 +146,24 @@ def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
             f"({', '.join(p for p, _ in vparams)}), without forming the Hessian.{quote}",
             names,
         ),
+        *hessian,
         jvp_spec,
     ]  # fmt: skip
+
+
+def _jvp_spec(f: Function, params, names: dict[Node, str]) -> FunctionSpec:
+    """f_jvp: the value and the directional derivative, in one forward sweep."""
+    wrt = f.param_nodes
+    tangents = tuple(tangent_var(p, v.shape) for p, v in zip(f.params, wrt))
+    tparams = tuple((f"t{p}", t) for p, t in zip(f.params, tangents))
+    with node_budget(task=f"differentiating {f.name}"):
+        (directional,) = jvp([f.body], wrt, tangents)
+    doc = (
+        f"Value and directional derivative of {f.name} along "
+        f"({', '.join(p for p, _ in tparams)}), in one forward sweep.\n\n{f.source}"
+    )
+    result = (f.body, full(directional, f.body.shape))
+    return FunctionSpec(f.name + "_jvp", params + tparams, result, doc, names)
 
 
 def jacobian_blocks(f: Function) -> tuple[Node, ...]:
@@ -174,6 +182,47 @@ def jacobian_blocks(f: Function) -> tuple[Node, ...]:
     return tuple(blocks)
 
 
+def hessian_blocks(d: Derivatives) -> dict[tuple[int, int], Node]:
+    """The Hessian's upper blocks in closed form: block (i, j) is d2f / dp_i dp_j.
+
+    Block (i, j) is the coefficient of v_j in the i-th component of H v (forward
+    over reverse, symgrad.linear), so logistic regression's w-w block is
+    X.T @ (c[:, None] * X) / n and x @ A @ x's is A + A.T, never a matrix built entry
+    by entry. Structurally zero blocks are absent. Raises DifferentiationError
+    where no closed form is known (a matrix parameter).
+    """
+    blocks = {}
+    for i, row in enumerate(d.hvp):
+        for j in range(i, len(d.vector)):
+            c = coefficient(row, d.vector[j])
+            if c is not None:
+                shape = d.function.param_nodes[i].shape + d.vector[j].shape
+                blocks[i, j] = full(c, shape)
+    return blocks
+
+
+def _hessian_spec(f: Function, d: Derivatives, params, names) -> list[FunctionSpec]:
+    """f_hessian over the parameters raveled and concatenated (scipy's layout)."""
+    try:
+        with node_budget(task=f"the Hessian of {f.name}"):
+            blocks = hessian_blocks(d)
+    except DifferentiationError:
+        return []
+    shapes = tuple(v.shape for v in f.param_nodes)
+    layout = " + ".join(
+        p + ("" if not s else f"[{', '.join(map(str, s))}]")
+        for p, s in zip(f.params, shapes)
+    )
+    doc = (
+        f"Hessian of {f.name}: an (N, N) matrix, N the size of ({layout}).\n\n"
+        "The parameters are raveled in C order and concatenated, scipy.optimize's "
+        f"layout.\n\n{f.source}"
+    )
+    return [
+        FunctionSpec(f.name + "_hessian", params, Blocks(shapes, blocks), doc, names)
+    ]
+
+
 def _jacobian_specs(f: Function, params, names) -> list[FunctionSpec]:
     """f_jacobian where every block has a closed form (see README: array functions)."""
     try:
@@ -189,7 +238,7 @@ def _jacobian_specs(f: Function, params, names) -> list[FunctionSpec]:
 
 
 def function_specs(d: Derivatives, names: dict[Node, str]) -> list[FunctionSpec]:
-    """The five generated functions of one source function (one if nothing is differentiated)."""
+    """The six generated functions of one source function (one if nothing is differentiated)."""
     f = d.function
     params = tuple((p, var(p)) for p in f.all_names)
     specs = [FunctionSpec(f.name, params, f.body, f"{f.source}", names)]
@@ -227,6 +276,7 @@ def function_specs(d: Derivatives, names: dict[Node, str]) -> list[FunctionSpec]
             f"Hessian of {f.name} times the vector ({', '.join(p for p, _ in vparams)}).{quote}",
             names,
         ),
+        _jvp_spec(f, params, names),
     ]
     return specs
 
@@ -246,11 +296,21 @@ def module_spec(program: Program, source_name: str) -> ModuleSpec:
             _claim_python_name(spec.name, function, taken)
             specs.append(spec)
     listing = ", ".join(s.name for s in specs)
+    arrays = [bool(f.shapes or f.body.shape) for f in program.functions]
     doc = (
         f"{MARKER} {__version__} from {source_name}. Do not edit: recompile instead.\n\n"
         f"Functions: {listing}.\n"
-        "Scalars in, scalars out; arrays in, outputs have the inputs' broadcast shape.\n"
     )
+    if not all(arrays) or not arrays:
+        doc += (
+            "Scalars in, scalars out; arrays in, outputs have the inputs' broadcast "
+            "shape.\n"
+        )
+    if any(arrays):
+        doc += (
+            "Functions of array parameters check each argument against its declared\n"
+            "shape; each output has its own shape (a gradient its parameter's).\n"
+        )
     return ModuleSpec(doc, tuple(specs))
 
 

@@ -84,6 +84,7 @@ from symgrad.derivatives import derivative, grad
 from symgrad.errors import Span, SymgradError
 from symgrad.evaluate import NUMPY_IMPL, evaluate
 from symgrad.graph import Node, is_const, toposort, var
+from symgrad.shapes import show as show_shape
 from symgrad.lower import COMPARISONS, lower, subexpressions
 from symgrad.program import Function
 from symgrad.ops import BINARY_OPERATORS, FUNCTIONS
@@ -284,7 +285,16 @@ def _resolve(
         except OSError as exc:
             raise CheckError(f"{source}: cannot read: {exc.strerror}") from None
     module = parse(source, file)
-    return _select(lower(module).functions, function, file), module
+    selected = _select(lower(module).functions, function, file)
+    if selected.shapes or selected.body.shape:
+        shaped = ", ".join(f"{n}{show_shape(s)}" for n, s in selected.shapes)
+        raise CheckError(
+            f"{file}: '{selected.name}' has array parameters ({shaped}); symgrad "
+            "check compares scalar gradients only for now. The generated module's "
+            f"{selected.name}_grad is tested against finite differences entry by "
+            "entry in tests/test_array_samples.py"
+        )
+    return selected, module
 
 
 def _select(functions: Sequence[Function], name: str | None, file: str) -> Function:

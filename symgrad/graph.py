@@ -81,7 +81,7 @@ def _result_shape(op: str, args: Sequence[Node], attrs: tuple) -> Shape:
     for a in args:  # a loop, not a set: most graphs are scalar, and make is hot
         if a.shape and a.shape != shape:
             if shape:  # elementwise ops broadcast as numpy does
-                return broadcast([a.shape for a in args], op)
+                return broadcast([a.shape for a in args])
             shape = a.shape
     return shape
 

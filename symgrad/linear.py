@@ -33,6 +33,9 @@ def coefficient(root: Node, t: Node) -> Node | None:
             "a closed-form Jacobian needs scalar or vector parameters"
         )
     trailing = len(t.shape)
+    # A coefficient may be smaller than node.shape + t.shape where it is the same
+    # along an axis (the coefficient of t in x + t, t a scalar, is 1 for every entry):
+    # rules that move entries or sum them stretch it first (`_full`).
     coeff: dict[Node, Coefficient] = {t: identity(t.shape[0]) if trailing else ONE}
     for node in toposort([root]):
         if node in coeff or not node.args:
@@ -45,12 +48,13 @@ def coefficient(root: Node, t: Node) -> Node | None:
             raise DifferentiationError(
                 f"'{node.op}' is not linear in the direction: no closed-form coefficient"
             )
-        coeff[node] = rule(node, parts, trailing)
+        coeff[node] = rule(node, parts, t.shape)
     return coeff.get(root)
 
 
-def _lift(c: Node, trailing: int) -> Node:
+def _lift(c: Node, t_shape: tuple) -> Node:
     """c with t's axes appended as size 1, so it scales each column of a coefficient."""
+    trailing = len(t_shape)
     if not trailing or not c.shape:
         return c
     return arrays.expand_dims(c, tuple(range(len(c.shape), len(c.shape) + trailing)))
@@ -63,32 +67,39 @@ def _both(parts, combine: Callable[[Node, Node], Node], single) -> Node:
     return a if b is None else single(b)
 
 
-def _mul(n: Node, parts, trailing: int) -> Node:
+def _mul(n: Node, parts, t_shape: tuple) -> Node:
     a, b = parts
     if a is not None and b is not None:
         raise DifferentiationError(
             "a product of two terms in the direction is not linear"
         )
     if a is not None:
-        return mul(a, _lift(n.args[1], trailing))
-    return mul(_lift(n.args[0], trailing), b)
+        return mul(a, _lift(n.args[1], t_shape))
+    return mul(_lift(n.args[0], t_shape), b)
 
 
-def _div(n: Node, parts, trailing: int) -> Node:
+def _div(n: Node, parts, t_shape: tuple) -> Node:
     if parts[1] is not None:
         raise DifferentiationError("a division by the direction is not linear")
-    return div(parts[0], _lift(n.args[1], trailing))
+    return div(parts[0], _lift(n.args[1], t_shape))
 
 
-def _where(n: Node, parts, trailing: int) -> Node:
+def _where(n: Node, parts, t_shape: tuple) -> Node:
     ca = ZERO if parts[1] is None else parts[1]
     cb = ZERO if parts[2] is None else parts[2]
-    return build("where", (_lift(n.args[0], trailing), ca, cb))
+    return build("where", (_lift(n.args[0], t_shape), ca, cb))
 
 
-def _same_op(n: Node, parts, trailing: int) -> Node:
+def _full(c: Node, n: Node, t_shape: tuple) -> Node:
+    """The coefficient c of node n at its exact shape n.shape + t.shape."""
+    return arrays.full(c, n.shape + t_shape)
+
+
+def _same_op(n: Node, parts, t_shape: tuple) -> Node:
     """Ops acting on leading axes only: apply them to the coefficient (t's axes ride along)."""
     (c,) = parts
+    c = _full(c, n.args[0], t_shape)
+    trailing = len(t_shape)
     attrs = n.attrs
     if n.op == "pad":
         attrs = (attrs[0] + ((0, 0),) * trailing,)
@@ -100,9 +111,12 @@ def _same_op(n: Node, parts, trailing: int) -> Node:
     return build(n.op, (c,), attrs)
 
 
-def _matmul(n: Node, parts, trailing: int) -> Node:
+def _matmul(n: Node, parts, t_shape: tuple) -> Node:
     a, b = n.args
-    ca, cb = parts
+    ca, cb = (
+        None if p is None else _full(p, x, t_shape) for p, x in zip(parts, n.args)
+    )
+    trailing = len(t_shape)
     if ca is not None and cb is not None:
         raise DifferentiationError(
             "a product of two terms in the direction is not linear"

@@ -30,7 +30,16 @@ from symgrad.program import Function, Program
 from symgrad.simplify import build, call, neg, num
 
 # The functions a compiled module holds for each source function f.
-GENERATED_SUFFIXES = ("", "_grad", "_value_and_grad", "_hessian", "_hvp")
+GENERATED_SUFFIXES = (
+    "",
+    "_grad",
+    "_value_and_grad",
+    "_hessian",
+    "_hvp",
+    "_jvp",
+    "_vjp",
+    "_jacobian",
+)
 COMPARISONS = {"lt", "le", "gt", "ge"}
 # A constant exponent beyond this is a mistake (9^9^9), not a model.
 MAX_EXPONENT = 1_000_000
@@ -510,7 +519,10 @@ def _name(expr: syntax.Name, scope: _Scope) -> Node:
             f"'{name}' is used before its definition at line {later.span.line}",
             expr.span,
         )
-    if scope.function(name) or name in FUNCTIONS or name in ARRAY_FUNCTIONS:
+    # An intermediate may name a variable `sum` or `mean`, as files did before the
+    # array functions existed; in a body, such a name is no parameter anyway.
+    array_function = scope.in_function and name in ARRAY_FUNCTIONS
+    if scope.function(name) or name in FUNCTIONS or array_function:
         raise NameResolutionError(
             f"'{name}' is a function; call it with arguments", expr.span
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from symgrad.api import differentiate
+from symgrad.array_show import describe as describe_array
 from symgrad.lower import lower
 from symgrad.parser import parse
 from symgrad.sympy_bridge import to_sympy
@@ -13,6 +14,9 @@ def describe_source(text: str, file: str, hessian: bool = False) -> str:
     program = lower(parse(text, file))
     lines: list[str] = []
     for function in program.functions:
+        if function.shapes or function.body.shape:
+            lines += describe_array(function, program.names)
+            continue
         d = differentiate(function, program.names)
         data = f"; {', '.join(function.data)}" if function.data else ""
         head = f"{function.name}({', '.join(function.params)}{data})"

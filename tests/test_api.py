@@ -27,7 +27,7 @@ f(x, y) = x^2*y + y + 2
 g(a, b, c) = exp(a*b) - c/b
 loss(w, b; x, y) = (sigmoid(w*x + b) - y)^2
 """
-SUFFIXES = ("", "_grad", "_value_and_grad", "_hessian", "_hvp")
+SUFFIXES = ("", "_grad", "_value_and_grad", "_hessian", "_hvp", "_jvp")
 
 
 def load_text(text: str) -> dict:
@@ -95,7 +95,7 @@ def test_imports_only_numpy_and_the_standard_math_module():
     assert sorted(names) == ["math", "numpy"]
 
 
-def test_dunder_all_lists_five_functions_per_source_function():
+def test_dunder_all_lists_six_functions_per_source_function():
     text = compile_source(SOURCE, "m.sg")
     expected = [name + s for name in ("f", "g", "loss") for s in SUFFIXES]
     assert dunder_all(text) == expected

@@ -633,3 +633,17 @@ def test_generated_size_limit_writes_nothing(tmp_path, capsys, monkeypatch):
     assert "limit exceeded: the generated module would be" in err
     assert "(at most 1,000)" in err and "Traceback" not in err
     assert not (tmp_path / "poly.py").exists()
+
+
+def test_shape_error_is_an_input_error_at_the_operator(tmp_path, capsys):
+    # the acceptance example `shapes`: compile error at the `@`, naming both sizes
+    source = write(
+        tmp_path / "shapes.sg", "# A is m x k\nf(x[n]; A[m, k]) = sum(A @ x)\n"
+    )
+    assert main(["compile", str(source)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{source}:2:26: error: A @ x: inner sizes differ (k vs n)",
+        "f(x[n]; A[m, k]) = sum(A @ x)",
+        " " * 25 + "^",
+    ]
+    assert not (tmp_path / "shapes.py").exists()

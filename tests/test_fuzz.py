@@ -132,13 +132,26 @@ def mutated_samples(draw) -> str:
     return text
 
 
+# The call-time shape check of a function with array parameters (codegen/array_function.py)
+SHAPE_CHECK = re.compile(
+    r"\w+: (expected \d+ dimension|axis \d+ has size)|.* needs \w+ >= "
+)
+
+
 def run_everything(module) -> None:
-    """Call each generated function on floats, numpy scalars and a batch: no raising."""
+    """Call each generated function on floats, numpy scalars and a batch: no raising.
+
+    A function of array parameters may refuse a wrong shape, with its own message.
+    """
     for name in module.__all__:
         function = getattr(module, name)
         arity = len(inspect.signature(function).parameters)
         for point in (0.7, np.float64(-1.3), np.array([0.0, 2.5])):
-            function(*[point] * arity)
+            try:
+                function(*[point] * arity)
+            except ValueError as error:
+                assert "_arrays(" in inspect.getsource(function), error
+                assert SHAPE_CHECK.match(str(error)), error
 
 
 @FUZZ
@@ -189,7 +202,7 @@ def test_valid_expressions_compile_audit_and_agree_with_sympy(
     assert source is not None
     module = load(source, "fuzzed", "<fuzzed>")
     # __all__ lists f, f_grad, f_value_and_grad, f_hessian, f_hvp (names mangled)
-    f, grad, _, hessian, _ = (getattr(module, name) for name in module.__all__)
+    f, grad, _, hessian, _, _ = (getattr(module, name) for name in module.__all__)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         value, expected_grad, expected_hessian = _sympy_reference(

