@@ -161,11 +161,17 @@ def _assemble(result: Blocks, names, first: str, indent: str) -> list[str]:
     lines = [f"{indent}hessian = np.zeros(({offset}, {offset}), {first}.dtype)"]
     for (i, j), node in sorted(result.entries.items()):
         text = expression(node, names)
-        both = len(result.shapes[i]) == 1 and len(result.shapes[j]) == 1
-        lines.append(f"{indent}hessian[{spans[i]}, {spans[j]}] = {text}")
-        if i != j:
-            mirror = f"{text}.T" if both else text
-            lines.append(f"{indent}hessian[{spans[j]}, {spans[i]}] = {mirror}")
+        upper, lower = (
+            f"hessian[{spans[i]}, {spans[j]}]",
+            f"hessian[{spans[j]}, {spans[i]}]",
+        )
+        if i == j:
+            lines.append(f"{indent}{upper} = {text}")
+        elif len(result.shapes[i]) == 1 and len(result.shapes[j]) == 1:
+            # a matrix block: the mirror is its transpose, read back, not recomputed
+            lines += [f"{indent}{upper} = {text}", f"{indent}{lower} = {upper}.T"]
+        else:
+            lines.append(f"{indent}{upper} = {lower} = {text}")
     return lines + [f"{indent}return hessian"]
 
 

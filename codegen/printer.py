@@ -300,5 +300,9 @@ ARRAY_SPELLINGS: dict = {
     "pad":          _pad,
     "dim":          _dim,
     "eye":          lambda n, ctx: (f"np.eye({dim_text(n.attrs[0], ctx.names)})", ATOM),
+    "inv":          _call_of("np.linalg.inv"),
+    "det":          _call_of("np.linalg.det"),
+    "logdet":       lambda n, ctx: (f"np.linalg.slogdet({_print(n.args[0], ctx)[0]})[1]", ATOM),
+    "solve":        _call_of("np.linalg.solve"),
 }
 # fmt: on

@@ -25,33 +25,19 @@ def _expand(value, shape, dtype):
     return np.full(shape, value, dtype)[()]
 
 
-def _sigmoid(x):
-    """1 / (1 + exp(-x)) without overflow: exp(-|x|) is at most 1."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))[()]
-
-
-def _sigmoid1(x):
-    """1 / (1 + exp(-x)) on a float, without overflow."""
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
 def t(x):
     """t(x) = (1 - exp(-2*x)) / (1 + exp(-2*x))"""
     if type(x) is float:
         try:
-            t1 = math.exp(-2.0 * x)
-            return (1.0 - t1) / (t1 + 1.0)
+            t1 = -2.0 * x
+            return -(math.expm1(t1) / (math.exp(t1) + 1.0))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t1 = np.exp(-2.0 * x)
-        return (1.0 - t1) / (t1 + 1.0)
+        t1 = -2.0 * x
+        return -(np.expm1(t1) / (np.exp(t1) + 1.0))
 
 
 def t_grad(x):
@@ -60,18 +46,20 @@ def t_grad(x):
     t(x) = (1 - exp(-2*x)) / (1 + exp(-2*x))"""
     if type(x) is float:
         try:
-            t1 = math.exp(-2.0 * x)
-            t2 = t1 + 1.0
-            dx = -2.0 * ((-((1.0 - t1) / t2 / t2) - _sigmoid1(2.0 * x)) * t1)
+            t1 = -2.0 * x
+            t2 = math.exp(t1)
+            t3 = t2 + 1.0
+            dx = -2.0 * (math.expm1(t1) / t3 / t3 * t2 - 1.0 / t3 * t2)
             return (dx,)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t1 = np.exp(-2.0 * x)
-        t2 = t1 + 1.0
-        dx = -2.0 * ((-((1.0 - t1) / t2 / t2) - _sigmoid(2.0 * x)) * t1)
+        t1 = -2.0 * x
+        t2 = np.exp(t1)
+        t3 = t2 + 1.0
+        dx = -2.0 * (np.expm1(t1) / t3 / t3 * t2 - 1.0 / t3 * t2)
         return (dx,)
 
 
@@ -81,21 +69,23 @@ def t_value_and_grad(x):
     t(x) = (1 - exp(-2*x)) / (1 + exp(-2*x))"""
     if type(x) is float:
         try:
-            t1 = math.exp(-2.0 * x)
-            t2 = t1 + 1.0
-            t3 = (1.0 - t1) / t2
-            dx = -2.0 * ((-(t3 / t2) - _sigmoid1(2.0 * x)) * t1)
-            return (t3, (dx,))
+            t1 = -2.0 * x
+            t2 = math.exp(t1)
+            t3 = t2 + 1.0
+            t4 = math.expm1(t1) / t3
+            dx = -2.0 * (t4 / t3 * t2 - 1.0 / t3 * t2)
+            return (-t4, (dx,))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t1 = np.exp(-2.0 * x)
-        t2 = t1 + 1.0
-        t3 = (1.0 - t1) / t2
-        dx = -2.0 * ((-(t3 / t2) - _sigmoid(2.0 * x)) * t1)
-        return (t3, (dx,))
+        t1 = -2.0 * x
+        t2 = np.exp(t1)
+        t3 = t2 + 1.0
+        t4 = np.expm1(t1) / t3
+        dx = -2.0 * (t4 / t3 * t2 - 1.0 / t3 * t2)
+        return (-t4, (dx,))
 
 
 def t_hessian(x):
@@ -106,16 +96,16 @@ def t_hessian(x):
         try:
             t1 = -2.0 * x
             t2 = math.exp(t1)
-            t3 = 2.0 * t2
-            t4 = _sigmoid1(2.0 * x)
-            t5 = t2 + 1.0
-            t6 = (1.0 - t2) / t5
-            t7 = t6 / t5
-            t8 = t3 / t5
-            t9 = -2.0 * (-t7 - t4) + (-(t3 * t7 / t5) - t8 * t6 / t5)
-            t10 = 2.0 * (t3 * (t4 * _sigmoid1(t1)))
+            t3 = t2 + 1.0
+            t4 = -1.0 / t3
+            t5 = math.expm1(t1) / t3
+            t6 = t5 / t3
+            t7 = -2.0 * t2
+            t8 = t7 / t3
+            t9 = -(t7 * t4 / t3) - t7 * t6 / t3 - t8 * t5 / t3
+            t10 = -2.0 * ((-2.0 * t4 - 2.0 * t6 + t9) * t2 + t8 / t3 * t2)
             hessian = np.zeros((1, 1))
-            hessian[0, 0] = t10 - 2.0 * ((t9 - t8 / t5) * t2)
+            hessian[0, 0] = t10
             return hessian
         except (ArithmeticError, ValueError):
             pass
@@ -125,16 +115,16 @@ def t_hessian(x):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = -2.0 * x
         t2 = np.exp(t1)
-        t3 = 2.0 * t2
-        t4 = _sigmoid(2.0 * x)
-        t5 = t2 + 1.0
-        t6 = (1.0 - t2) / t5
-        t7 = t6 / t5
-        t8 = t3 / t5
-        t9 = -2.0 * (-t7 - t4) + (-(t3 * t7 / t5) - t8 * t6 / t5)
-        t10 = 2.0 * (t3 * (t4 * _sigmoid(t1)))
+        t3 = t2 + 1.0
+        t4 = -1.0 / t3
+        t5 = np.expm1(t1) / t3
+        t6 = t5 / t3
+        t7 = -2.0 * t2
+        t8 = t7 / t3
+        t9 = -(t7 * t4 / t3) - t7 * t6 / t3 - t8 * t5 / t3
+        t10 = -2.0 * ((-2.0 * t4 - 2.0 * t6 + t9) * t2 + t8 / t3 * t2)
         hessian = np.zeros(shape + (1, 1), dtype)
-        hessian[..., 0, 0] = t10 - 2.0 * ((t9 - t8 / t5) * t2)
+        hessian[..., 0, 0] = t10
         return hessian
 
 
@@ -147,14 +137,14 @@ def t_hvp(x, vx):
             t1 = -2.0 * vx
             t2 = -2.0 * x
             t3 = math.exp(t2)
-            t4 = t1 * t3
-            t5 = _sigmoid1(2.0 * x)
-            t6 = t3 + 1.0
-            t7 = (1.0 - t3) / t6
-            t8 = t7 / t6
-            t9 = t4 / t6
-            t10 = t1 * (-t8 - t5) + (t4 * t8 / t6 + t9 * t7 / t6) + t9 / t6
-            t11 = -2.0 * (t4 * (t5 * _sigmoid1(t2))) - 2.0 * (t10 * t3)
+            t4 = t3 + 1.0
+            t5 = -1.0 / t4
+            t6 = math.expm1(t2) / t4
+            t7 = t6 / t4
+            t8 = t1 * t3
+            t9 = t8 / t4
+            t10 = -(t8 * t5 / t4) - t8 * t7 / t4 - t9 * t6 / t4
+            t11 = -2.0 * ((t1 * t5 + t1 * t7 + t10) * t3 + t9 / t4 * t3)
             return (t11,)
         except (ArithmeticError, ValueError):
             pass
@@ -165,14 +155,14 @@ def t_hvp(x, vx):
         t1 = -2.0 * vx
         t2 = -2.0 * x
         t3 = np.exp(t2)
-        t4 = t1 * t3
-        t5 = _sigmoid(2.0 * x)
-        t6 = t3 + 1.0
-        t7 = (1.0 - t3) / t6
-        t8 = t7 / t6
-        t9 = t4 / t6
-        t10 = t1 * (-t8 - t5) + (t4 * t8 / t6 + t9 * t7 / t6) + t9 / t6
-        t11 = -2.0 * (t4 * (t5 * _sigmoid(t2))) - 2.0 * (t10 * t3)
+        t4 = t3 + 1.0
+        t5 = -1.0 / t4
+        t6 = np.expm1(t2) / t4
+        t7 = t6 / t4
+        t8 = t1 * t3
+        t9 = t8 / t4
+        t10 = -(t8 * t5 / t4) - t8 * t7 / t4 - t9 * t6 / t4
+        t11 = -2.0 * ((t1 * t5 + t1 * t7 + t10) * t3 + t9 / t4 * t3)
         return (t11,)
 
 
@@ -182,11 +172,12 @@ def t_jvp(x, tx):
     t(x) = (1 - exp(-2*x)) / (1 + exp(-2*x))"""
     if type(x) is float and type(tx) is float:
         try:
-            t1 = math.exp(-2.0 * x)
-            t2 = t1 + 1.0
-            t3 = (1.0 - t1) / t2
-            t4 = -2.0 * tx * t1
-            return (t3, -(t4 / t2) - t4 * t3 / t2)
+            t1 = -2.0 * x
+            t2 = math.exp(t1)
+            t3 = t2 + 1.0
+            t4 = math.expm1(t1) / t3
+            t5 = -2.0 * tx * t2
+            return (-t4, t5 * t4 / t3 - t5 / t3)
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, tx, 1.0)
@@ -194,8 +185,9 @@ def t_jvp(x, tx):
     tx = np.asarray(tx, dtype)
     shape = np.broadcast(x, tx).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t1 = np.exp(-2.0 * x)
-        t2 = t1 + 1.0
-        t3 = (1.0 - t1) / t2
-        t4 = -2.0 * tx * t1
-        return (_expand(t3, shape, dtype), -(t4 / t2) - t4 * t3 / t2)
+        t1 = -2.0 * x
+        t2 = np.exp(t1)
+        t3 = t2 + 1.0
+        t4 = np.expm1(t1) / t3
+        t5 = -2.0 * tx * t2
+        return (_expand(-t4, shape, dtype), t5 * t4 / t3 - t5 / t3)

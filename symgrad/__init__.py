@@ -8,6 +8,7 @@ The public API (loaded on first use, so `import symgrad` stays light):
     function(text_or_sympy)     the same object from "f(x, y) = ..." or sympy
     load(path)                  every function of an expression file, by name
     to_sympy(obj)               expression, gradient and Hessian as sympy objects
+    scipy_objective(f, **data)  fun, jac, hess, hessp for scipy.optimize.minimize
 """
 
 __version__ = "0.1.0"
@@ -22,6 +23,7 @@ _EXPORTS = {
     "load": ("symgrad.api", "load_file"),
     "to_sympy": ("symgrad.repl", "to_sympy"),
     "SymgradError": "symgrad.errors",
+    "scipy_objective": "symgrad.optimize",
 }
 __all__ = sorted(_EXPORTS)
 

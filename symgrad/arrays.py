@@ -92,6 +92,35 @@ def trace(a: Node) -> Node:
     return reduce_sum(build("diagonal", (a,)))
 
 
+def inv(a: Node) -> Node:
+    """The inverse of a square matrix (prefer solve(A, b) to inv(A) @ b)."""
+    return build("inv", (a,))
+
+
+def det(a: Node) -> Node:
+    """The determinant of a square matrix."""
+    return build("det", (a,))
+
+
+def logdet(a: Node) -> Node:
+    """log |det A| (numpy's slogdet); for a positive-definite A, log det A."""
+    return build("logdet", (a,))
+
+
+def solve(a: Node, b: Node) -> Node:
+    """x with A x = b (b a vector or a matrix), by a factorization, never inv(A)."""
+    return build("solve", (a, b))
+
+
+def eye(size: Node) -> Node:
+    """The identity matrix of a size: a size name of the function, or a whole number."""
+    if size.op == "dim" and len(size.attrs[0]) == 1:
+        return make("eye", (), (size.attrs[0][0],))
+    if size.op == "const" and size.value == int(size.value) and size.value >= 1:
+        return make("eye", (), (int(size.value),))
+    raise ShapeError("eye needs a size: a size name of the function or a whole number")
+
+
 # ---------------------------------------------------------------- reductions
 
 

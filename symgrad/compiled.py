@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 from collections.abc import Callable
@@ -28,12 +29,37 @@ class _LazySignature:
         return obj._signature
 
 
-class Compiled:
+class Compiled(functools.partial):
     """A compiled function: call it for the value; .grad, .hessian, .hvp and more.
 
     `f.grad` and `f.hessian` are views: call them to evaluate at a point, or show
     them (repr, or Jupyter's rich display) to see the symbolic derivative.
     """
+
+    # A partial of the generated function: calling f is partial's C-level call,
+    # with no Python frame between the caller and the generated code (a __call__
+    # method costs one, ~0.1 us, as much as the fast path of a small function).
+
+    def __new__(
+        cls,
+        function: Function | LazyFunction,
+        module: types.ModuleType,
+        source: str | Callable[[], str],
+        names: dict[Node, str] | None = None,
+        signature: inspect.Signature | Callable[[], inspect.Signature] | None = None,
+        defaults: tuple | None = (),
+    ):
+        """Bind the generated value function once; see __init__ for the arguments."""
+        generated = getattr(module, python_name(function.name))
+        if defaults is not None and _parameters(generated) != function.all_names:
+            defaults = None  # a name was mangled (np -> np_): keywords need binding
+        if defaults is not None:
+            self = super().__new__(cls, _with_defaults(generated, defaults))
+        else:  # the binder needs the object: it reads the (lazy) signature
+            arguments = lambda args, kwargs: self._arguments(args, kwargs)  # noqa: E731
+            self = super().__new__(cls, _binder(generated, 0, arguments))
+        self._defaults = defaults
+        return self
 
     def __init__(
         self,
@@ -42,7 +68,14 @@ class Compiled:
         source: str | Callable[[], str],
         names: dict[Node, str] | None = None,
         signature: inspect.Signature | Callable[[], inspect.Signature] | None = None,
+        defaults: tuple | None = (),
     ):
+        """A compiled function from its lowered function and generated module.
+
+        `defaults`: the source's trailing parameter defaults when it takes its
+        parameters as `def f(x, y, k=2.0)` does, else None (keyword-only or
+        positional-only parameters: calls are bound against the signature).
+        """
         self._function = function
         self.module = module
         self._source = source
@@ -51,7 +84,6 @@ class Compiled:
         self.__name__ = function.name
         self.__qualname__ = function.name
         self.__doc__ = function.source
-        self._value = getattr(module, python_name(function.name))
         self._positional = len(function.all_names)
 
     __signature__ = _LazySignature()
@@ -69,10 +101,6 @@ class Compiled:
         # docstring); any other instance would be documented as its class.
         return self
 
-    def __call__(self, *args, **kwargs):
-        """The value at a point (arguments as the source function takes them)."""
-        return self._value(*self._arguments(args, kwargs))
-
     def _arguments(self, args: tuple, kwargs: dict) -> tuple:
         if not kwargs and len(args) == self._positional:
             return args
@@ -80,18 +108,34 @@ class Compiled:
         bound.apply_defaults()
         return tuple(bound.arguments[name] for name in self._function.all_names)
 
-    def _generated(self, suffix: str):
-        return getattr(self.module, python_name(self._function.name + suffix))
+    def caller(self, suffix: str) -> Callable:
+        """The generated function f<suffix>, called with the source's arguments.
 
-    def value_and_grad(self, *args, **kwargs):
+        The generated function itself (a copy with the source's defaults) when
+        the source's parameters are its own; else a binder for keywords and
+        defaults. Trailing positional arguments beyond the source's (an HVP's
+        vector) pass through.
+        """
+        name = python_name(self._function.name + suffix)
+        generated = getattr(self.module, name, None)
+        if generated is None or not self._function.params:
+            return _no_parameters(self._function.name)
+        own = self._defaults is not None
+        if own and (not self._defaults or not suffix.endswith("_hvp")):
+            # An HVP's vector follows the point: defaults cannot sit before it.
+            return _with_defaults(generated, self._defaults)
+        tail = generated.__code__.co_argcount - self._positional
+        return _binder(generated, tail, self._arguments)
+
+    @cached_property
+    def value_and_grad(self) -> Callable:
         """(value, gradient) at a point, computing shared subexpressions once."""
-        return self._generated("_value_and_grad")(*self._arguments(args, kwargs))
+        return self.caller("_value_and_grad")
 
-    def hvp(self, *args, **kwargs):
+    @cached_property
+    def hvp(self) -> Callable:
         """The Hessian times a vector: the point's arguments, then one entry per param."""
-        n = self._positional
-        point, vector = args[:n], args[n:]
-        return self._generated("_hvp")(*self._arguments(point, kwargs), *vector)
+        return self.caller("_hvp")
 
     @property
     def source(self) -> str:
@@ -146,3 +190,46 @@ class Compiled:
 def _signature(function: Function) -> inspect.Signature:
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     return inspect.Signature([inspect.Parameter(n, kind) for n in function.all_names])
+
+
+def _with_defaults(fn: types.FunctionType, defaults: tuple) -> Callable:
+    """fn itself, or a copy of it (same code) taking these trailing defaults."""
+    if not defaults:
+        return fn
+    copy = types.FunctionType(
+        fn.__code__, fn.__globals__, fn.__name__, defaults, fn.__closure__
+    )
+    copy.__qualname__, copy.__doc__, copy.__module__ = (
+        fn.__qualname__, fn.__doc__, fn.__module__
+    )  # fmt: skip
+    return copy
+
+
+def _parameters(fn: Callable) -> tuple[str, ...]:
+    """The names of a plain Python function's positional parameters."""
+    code = fn.__code__
+    if code.co_posonlyargcount or code.co_kwonlyargcount or fn.__defaults__:
+        return ()
+    return code.co_varnames[: code.co_argcount]
+
+
+def _binder(generated: Callable, tail: int, arguments: Callable) -> Callable:
+    """generated, called with the source's arguments; `tail` more pass through."""
+    total = generated.__code__.co_argcount
+
+    def call(*args, **kwargs):
+        if not kwargs and len(args) == total:  # the fast path: one frame
+            return generated(*args)
+        split = len(args) - tail  # an HVP's vector: one entry per param, last
+        return generated(*arguments(args[:split], kwargs), *args[split:])
+
+    call.__name__ = call.__qualname__ = generated.__name__
+    call.__doc__ = generated.__doc__
+    return call
+
+
+def _no_parameters(name: str) -> Callable:
+    def refuse(*args, **kwargs):
+        raise TypeError(f"{name} has no differentiated parameters")
+
+    return refuse

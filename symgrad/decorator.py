@@ -63,6 +63,7 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
         lambda: module_source(module, build),
         {},
         lambda: _public_signature(inspect.signature(fn), fixed),
+        defaults=_defaults(fn, signature, fixed),
     )
     compiled.__wrapped__ = fn
     compiled.__doc__ = fn.__doc__
@@ -97,6 +98,19 @@ def _classify(fn, signature: tuple[Param, ...], wrt: Sequence[str] | None):
         else:
             (params if p.name in wrt else data).append(p.name)
     return tuple(params), tuple(data), fixed
+
+
+def _defaults(fn: Callable, signature: tuple[Param, ...], fixed: dict) -> tuple | None:
+    """fn's trailing defaults when it takes parameters as `def f(x, y, k=2.0)` does.
+
+    Then a copy of each generated function with these defaults binds keywords and
+    defaults exactly as fn would; else (None) calls are bound against fn's signature.
+    """
+    if fixed or hasattr(fn, "__wrapped__") or "__signature__" in vars(fn):
+        return None
+    if fn.__code__.co_posonlyargcount or any(p.keyword_only for p in signature):
+        return None
+    return tuple(p.default for p in signature if p.default is not EMPTY)
 
 
 def _public_signature(sig: inspect.Signature, fixed: dict) -> inspect.Signature:

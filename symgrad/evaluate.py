@@ -80,6 +80,10 @@ ARRAY_IMPL: dict[str, Callable] = {
     "diagonal":     lambda v, a, s: np.diagonal(v[0]),
     "logsumexp":    lambda v, a, s: _logsumexp(v[0], a[0], a[1]),
     "softmax":      lambda v, a, s: _softmax(v[0], a[0]),
+    "inv":          lambda v, a, s: np.linalg.inv(v[0]),
+    "det":          lambda v, a, s: np.linalg.det(v[0]),
+    "logdet":       lambda v, a, s: np.linalg.slogdet(v[0])[1],
+    "solve":        lambda v, a, s: np.linalg.solve(v[0], v[1]),
 }
 # fmt: on
 

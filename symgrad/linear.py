@@ -132,8 +132,32 @@ def _matmul(n: Node, parts, t_shape: tuple) -> Node:
     )
 
 
+def _solve(n: Node, parts, t_shape: tuple) -> Node:
+    if parts[0] is not None:
+        raise DifferentiationError("solve(A, b) is linear in b only")
+    if len(n.shape) + len(t_shape) > 2:
+        raise DifferentiationError("no closed-form coefficient through solve(A, B)")
+    return arrays.solve(n.args[0], _full(parts[1], n.args[1], t_shape))
+
+
+def _outer(n: Node, parts, t_shape: tuple) -> Node:
+    a, b = n.args
+    if parts[0] is not None and parts[1] is not None:
+        raise DifferentiationError(
+            "a product of two terms in the direction is not linear"
+        )
+    k = len(t_shape)
+    if parts[0] is not None:  # outer(y, b)[i, j, ...] = C_y[i, ...] b[j]
+        c = arrays.expand_dims(_full(parts[0], a, t_shape), (1,))
+        return mul(c, arrays.expand_dims(b, tuple(range(1, 1 + k))) if k else b)
+    c = arrays.expand_dims(_full(parts[1], b, t_shape), (0,))
+    return mul(arrays.expand_dims(a, tuple(range(1, 2 + k))), c)
+
+
 # fmt: off
 _RULES: dict[str, Callable] = {
+    "solve":        _solve,
+    "outer":        _outer,
     "add":          lambda n, p, k: _both(p, add, lambda b: b),
     "sub":          lambda n, p, k: _both(p, sub, neg),
     "neg":          lambda n, p, k: neg(p[0]),

@@ -77,6 +77,11 @@ ARRAY_FUNCTIONS: dict[str, _ArrayFunction] = {
     "trace": _ArrayFunction(arrays.trace, 1),
     "diag": _ArrayFunction(arrays.diag, 1),
     "transpose": _ArrayFunction(arrays.transpose, 1),
+    "inv": _ArrayFunction(arrays.inv, 1),
+    "det": _ArrayFunction(arrays.det, 1),
+    "logdet": _ArrayFunction(arrays.logdet, 1),
+    "solve": _ArrayFunction(arrays.solve, 2),
+    "eye": _ArrayFunction(arrays.eye, 1),
 }
 
 
@@ -263,6 +268,8 @@ def _function(definition: syntax.FunctionDef, file: _File, index: int) -> Functi
         seen[param.name] = param.span
     _check_size_names(definition, seen)
     bindings = {p.name: var(p.name, p.shape or ()) for p in params}
+    for size in shapes.size_names(tuple(d for p in params for d in p.shape or ())):
+        bindings[size] = arrays.size_node(size)  # n in the body: its size at run time
     plain = all(p.shape is None for p in params)
     scope = _Scope(
         file,
@@ -696,7 +703,7 @@ def _inline(
     key = (callee.name, tuple(values))
     if key in file.calls:
         return file.calls[key]
-    _check_call_shapes(expr, callee, values)
+    sizes = _check_call_shapes(expr, callee, values)
     if scope.depth >= MAX_INLINE_DEPTH:
         raise LimitError(
             f"limit exceeded: helpers with array arguments nested more than "
@@ -707,7 +714,7 @@ def _inline(
         file,
         file.position[callee.name],
         callee.name,
-        dict(zip(callee.all_names, values)),
+        {**sizes, **dict(zip(callee.all_names, values))},
         in_function=True,
         plain=False,
         root=file.definitions[callee.name],
@@ -722,8 +729,13 @@ def _inline(
     return node
 
 
-def _check_call_shapes(expr: syntax.Call, callee: Function, values: list[Node]) -> None:
-    """The arguments must fit the callee's declared shapes, one size per size name."""
+def _check_call_shapes(
+    expr: syntax.Call, callee: Function, values: list[Node]
+) -> dict[str, Node]:
+    """The arguments must fit the callee's declared shapes, one size per size name.
+
+    Returns the callee's size names as the caller's sizes (n in its body).
+    """
     declared = dict(callee.shapes)
     bindings: dict[str, shapes.Dim] = {}
     for param, value, arg in zip(callee.all_names, values, expr.args):
@@ -738,6 +750,7 @@ def _check_call_shapes(expr: syntax.Call, callee: Function, values: list[Node]) 
                 f"(the argument {source_text(arg)})",
                 arg.span,
             ) from None
+    return {name: arrays.count([dim]) for name, dim in bindings.items()}
 
 
 def _check_arity(

@@ -74,6 +74,10 @@ OPS: dict[str, OpSpec] = {spec.name: spec for spec in (
     _spec("diagonal",      1, "array"),         # square matrix -> its diagonal
     _spec("logsumexp",     1, "array"),         # attrs (axes, keepdims), max-shifted
     _spec("softmax",       1, "array"),         # attrs (axes,), max-shifted
+    _spec("inv",           1, "array"),         # the inverse of a square matrix
+    _spec("det",           1, "array"),         # its determinant
+    _spec("logdet",        1, "array"),         # log |det A| (slogdet's second value)
+    _spec("solve",         2, "array"),         # A^-1 b, never forming A^-1
 )}
 # fmt: on
 

@@ -23,10 +23,11 @@ Hessian is not finite. `classify(eigenvalues, rtol)` applies another tolerance.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple
@@ -250,12 +251,6 @@ def _esc(text: str) -> str:
 # Point arguments: evaluation through the generated functions, formatting.
 
 
-def _generated(compiled: Compiled, suffix: str) -> Callable:
-    if not compiled.function.params:
-        raise TypeError(f"{compiled.function.name} has no differentiated parameters")
-    return compiled._generated(suffix)
-
-
 def format_number(value: object) -> str:
     """A number for display: 6 significant digits, integers without a point."""
     array = np.asarray(value)
@@ -372,17 +367,20 @@ def _truncation_note(n: int) -> list[str]:
 # Gradient view.
 
 
-class GradientView:
-    """f.grad: call it for the gradient at a point; show it to see the partials."""
+class GradientView(functools.partial):
+    """f.grad: call it for the gradient at a point; show it to see the partials.
+
+    Calling it returns a tuple of partials in parameter order. It is a partial of
+    the generated f_grad: the call goes straight to the generated code.
+    """
+
+    def __new__(cls, compiled: Compiled):
+        """The view of compiled's gradient, bound to its generated function."""
+        return super().__new__(cls, compiled.caller("_grad"))
 
     def __init__(self, compiled: Compiled):
         self._compiled = compiled
         self._entries: dict[int, Entry] = {}
-
-    def __call__(self, *args, **kwargs):
-        """The gradient at a point: a tuple of partials in parameter order."""
-        grad = _generated(self._compiled, "_grad")
-        return grad(*self._compiled._arguments(args, kwargs))
 
     @property
     def function(self) -> Function:
@@ -478,17 +476,20 @@ def eigenvalues_of(matrices: np.ndarray) -> np.ndarray:
     return np.where(finite[..., None], eig, np.nan)
 
 
-class HessianView:
-    """f.hessian: call it for the matrix at a point; show it to see it symbolically."""
+class HessianView(functools.partial):
+    """f.hessian: call it for the matrix at a point; show it to see it symbolically.
+
+    Calling it returns the Hessian at a point, of shape batch + (n, n). It is a
+    partial of the generated f_hessian: the call goes straight to the generated code.
+    """
+
+    def __new__(cls, compiled: Compiled):
+        """The view of compiled's Hessian, bound to its generated function."""
+        return super().__new__(cls, compiled.caller("_hessian"))
 
     def __init__(self, compiled: Compiled):
         self._compiled = compiled
         self._entries: dict[tuple[int, int], Entry] = {}
-
-    def __call__(self, *args, **kwargs) -> np.ndarray:
-        """The Hessian at a point: shape batch + (n, n)."""
-        hessian = _generated(self._compiled, "_hessian")
-        return hessian(*self._compiled._arguments(args, kwargs))
 
     def eigenvalues(self, *args, **kwargs) -> np.ndarray:
         """The Hessian's eigenvalues at a point, ascending (shape batch + (n,))."""

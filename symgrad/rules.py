@@ -78,8 +78,10 @@ def _atan2_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
     return div(mul(g, x), r2), neg(div(mul(g, y), r2))
 
 
-def _inverse_sqrt_one_minus_square(a: Node) -> Node:
-    return call("sqrt", sub(ONE, power(a, TWO)))
+def _sqrt_one_minus_square(a: Node) -> Node:
+    # sqrt(1 - a^2) as sqrt((1 - a)(1 + a)): a^2 rounds, and 1 - a^2 then cancels
+    # near |a| = 1 (asin' at 1 - 1e-9 kept 7 digits); 1 - a is exact there.
+    return call("sqrt", mul(sub(ONE, a), add(ONE, a)))
 
 
 # fmt: off
@@ -98,8 +100,8 @@ RULES: dict[str, Rule] = {
     "sin":      lambda n, g: (mul(g, call("cos", n.args[0])),),
     "cos":      lambda n, g: (neg(mul(g, call("sin", n.args[0]))),),
     "tan":      lambda n, g: (mul(g, add(ONE, power(n, TWO))),),                    # tan' = 1 + tan^2
-    "asin":     lambda n, g: (div(g, _inverse_sqrt_one_minus_square(n.args[0])),),
-    "acos":     lambda n, g: (neg(div(g, _inverse_sqrt_one_minus_square(n.args[0]))),),
+    "asin":     lambda n, g: (div(g, _sqrt_one_minus_square(n.args[0])),),           # asin' = 1/sqrt(1 - a^2)
+    "acos":     lambda n, g: (neg(div(g, _sqrt_one_minus_square(n.args[0]))),),
     "atan":     lambda n, g: (div(g, add(ONE, power(n.args[0], TWO))),),
     "sinh":     lambda n, g: (mul(g, call("cosh", n.args[0])),),
     "cosh":     lambda n, g: (mul(g, call("sinh", n.args[0])),),
@@ -186,8 +188,24 @@ def _softmax_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
     return (mul(n, sub(g, dot_gs)),)
 
 
+def _inv_t(a: Node) -> Node:
+    return transpose(arrays.inv(a))
+
+
+def _solve_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
+    # x = A^-1 b: db = A^-T g (one more solve, with A.T), dA = -db x^T
+    a, b = n.args
+    db = arrays.solve(transpose(a), full(g, n.shape))
+    da = neg(arrays.outer(db, n) if len(n.shape) == 1 else matmul(db, transpose(n)))
+    return da, db
+
+
 # fmt: off
 RULES.update({
+    "inv":          lambda n, g: (neg(matmul(transpose(n), matmul(full(g, n.shape), transpose(n)))),),  # d inv(A) = -inv(A) dA inv(A)
+    "det":          lambda n, g: (mul(mul(g, n), _inv_t(n.args[0])),),                 # d det = det inv(A).T : dA
+    "logdet":       lambda n, g: (mul(g, _inv_t(n.args[0])),),                          # d logdet = inv(A).T : dA
+    "solve":        _solve_rule,
     "sum":          lambda n, g: (_reduced_adjoint(n, g),),
     "broadcast_to": lambda n, g: (arrays.unbroadcast(g, n.shape, n.args[0].shape),),
     "expand_dims":  lambda n, g: (g if not g.shape else reduce_sum(full(g, n.shape), n.attrs[0]),),
@@ -241,6 +259,25 @@ def _softmax_jvp(n: Node, t: Tangents) -> Node:
 
 
 # fmt: off
+def _inv_jvp(n: Node, t: Tangents) -> Node:
+    return neg(matmul(n, matmul(full(t[0], n.shape), n)))
+
+
+def _logdet_jvp(n: Node, t: Tangents) -> Node:
+    a = n.args[0]
+    return reduce_sum(mul(_inv_t(a), full(t[0], a.shape)))
+
+
+def _solve_jvp(n: Node, t: Tangents) -> Node:
+    # d(A^-1 b) = A^-1 (db - dA x)
+    a, b = n.args
+    rhs = full(t[1], b.shape) if t[1] is not None else None
+    if t[0] is not None:
+        moved = matmul(full(t[0], a.shape), n)
+        rhs = neg(moved) if rhs is None else sub(rhs, moved)
+    return arrays.solve(a, rhs)
+
+
 JVP_RULES: dict[str, Callable[[Node, Tangents], Node | None]] = {
     "sum":          _linear,
     "broadcast_to": lambda n, t: t[0],   # a tangent may stay smaller than its node
@@ -254,5 +291,9 @@ JVP_RULES: dict[str, Callable[[Node, Tangents], Node | None]] = {
     "outer":        _bilinear,
     "logsumexp":    _logsumexp_jvp,
     "softmax":      _softmax_jvp,
+    "inv":          _inv_jvp,
+    "det":          lambda n, t: mul(n, _logdet_jvp(n, t)),
+    "logdet":       _logdet_jvp,
+    "solve":        _solve_jvp,
 }
 # fmt: on

@@ -193,6 +193,22 @@ def _diagonal(shapes: Sequence[Shape], attrs: tuple) -> Shape:
     return (a[0],)
 
 
+def _square(shapes: Sequence[Shape], what: str) -> Shape:
+    a = shapes[0]
+    if len(a) != 2 or a[0] != a[1]:
+        raise ShapeError(f"{what} needs a square matrix, got {show(a)}")
+    return a
+
+
+def _solve(shapes: Sequence[Shape], attrs: tuple) -> Shape:
+    a, b = _square(shapes, "solve"), shapes[1]
+    if not 1 <= len(b) <= 2 or b[0] != a[0]:
+        raise ShapeError(
+            f"solve(A, b) needs b of {a[0]} rows for A of shape {show(a)}, got {show(b)}"
+        )
+    return b
+
+
 def _pad(shapes: Sequence[Shape], attrs: tuple) -> Shape:
     out = list(shapes[0])
     for axis, (before, after) in enumerate(attrs[0]):
@@ -284,4 +300,8 @@ SHAPE_RULES: Mapping[str, Callable[[Sequence[Shape], tuple], Shape]] = {
     "softmax": _same,
     "dim": _scalar,
     "eye": lambda shapes, attrs: (attrs[0], attrs[0]),
+    "inv": lambda shapes, attrs: _square(shapes, "inv"),
+    "det": lambda shapes, attrs: _square(shapes, "det") and (),
+    "logdet": lambda shapes, attrs: _square(shapes, "logdet") and (),
+    "solve": _solve,
 }

@@ -197,6 +197,7 @@ ADD_RULES: tuple[tuple[str, Rule], ...] = (
     ("add_negative_scaled", lambda n: sub(n.args[0], mul(const(-n.args[1].args[0].attrs[0]), n.args[1].args[1])) if n.args[1].op == "mul" and n.args[1].args[0].op == "const" and n.args[1].args[0].attrs[0] < 0 else None),
     ("add_neg",        lambda n: sub(n.args[0], n.args[1].args[0]) if n.args[1].op == "neg" else sub(n.args[1], n.args[0].args[0]) if n.args[0].op == "neg" else None),
     ("add_like_terms", lambda n: _like_terms(n.args[0], n.args[1], 1.0)),
+    ("add_expm1",      lambda n: call("expm1", n.args[0].args[0]) if n.args[0].op == "exp" and is_const(n.args[1], -1) else None),  # exp(u) + -1
     ("add_where_zero", lambda n: _merge_where(n, add)),
 )
 SUB_RULES: tuple[tuple[str, Rule], ...] = (
@@ -207,6 +208,7 @@ SUB_RULES: tuple[tuple[str, Rule], ...] = (
     ("sub_const",      lambda n: add(n.args[0], const(-n.args[1].attrs[0])) if n.args[1].op == "const" and n.args[0].op == "add" and n.args[0].args[1].op == "const" else None),
     ("sub_like_terms", lambda n: _like_terms(n.args[0], n.args[1], -1.0)),
     ("expm1",          lambda n: call("expm1", n.args[0].args[0]) if n.args[0].op == "exp" and is_const(n.args[1], 1) else None),
+    ("one_minus_exp",  lambda n: neg(call("expm1", n.args[1].args[0])) if is_const(n.args[0], 1) and n.args[1].op == "exp" else None),  # 1 - exp(u) = -expm1(u)
     ("one_minus_sigmoid", lambda n: call("sigmoid", neg(n.args[1].args[0])) if is_const(n.args[0], 1) and n.args[1].op == "sigmoid" else None),
     ("sub_where_zero", lambda n: _merge_where(n, sub)),
 )
@@ -230,6 +232,7 @@ DIV_RULES: tuple[tuple[str, Rule], ...] = (
     ("div_zero",       lambda n: ZERO if is_const(n.args[0], 0) else None),
     ("div_neg",        lambda n: neg(div(n.args[0].args[0], n.args[1])) if n.args[0].op == "neg" else neg(div(n.args[0], n.args[1].args[0])) if n.args[1].op == "neg" else None),
     ("sigmoid",        lambda n: _sigmoid_of(n.args[1]) if is_const(n.args[0], 1) else None),
+    ("div_exp",        lambda n: mul(n.args[0], call("exp", neg(n.args[1].args[0]))) if n.args[1].op == "exp" else None),  # a/exp(u) = a*exp(-u): no inf/inf
     ("div_where_zero", lambda n: _map_where(n.args[0], lambda a: div(a, n.args[1])) if _zero_branch_where(n.args[0]) else None),
 )
 NEG_RULES: tuple[tuple[str, Rule], ...] = (
@@ -270,6 +273,14 @@ ABS_RULES: tuple[tuple[str, Rule], ...] = (
     ("abs_abs",        lambda n: n.args[0] if n.args[0].op == "abs" else None),
     ("abs_neg",        lambda n: call("abs", n.args[0].args[0]) if n.args[0].op == "neg" else None),
 )
+SQRT_RULES: tuple[tuple[str, Rule], ...] = (
+    ("fold",           _fold),
+    ("sqrt_one_minus_square", lambda n: call("sqrt", mul(sub(ONE, u), add(ONE, u))) if (u := _one_minus_square(n.args[0])) is not None else None),  # 1 - u^2 = (1 - u)(1 + u)
+)
+SOFTPLUS_RULES: tuple[tuple[str, Rule], ...] = (
+    ("fold",           _fold),
+    ("softplus_log",   lambda n: call("log1p", n.args[0].args[0]) if n.args[0].op == "log" else None),  # log(1 + exp(log u)) = log(1 + u)
+)
 WHERE_RULES: tuple[tuple[str, Rule], ...] = (
     ("where_same",     lambda n: n.args[1] if n.args[1] is n.args[2] else None),
     ("where_const",    lambda n: (n.args[1] if n.args[0].attrs[0] else n.args[2]) if n.args[0].op == "const" else None),
@@ -304,6 +315,15 @@ def _one_plus(node: Node) -> Node | None:
             return node.args[0]
         if is_const(node.args[0], 1):
             return node.args[1]
+    return None
+
+
+def _one_minus_square(node: Node) -> Node | None:
+    """u when node is 1 - u^2, else None."""
+    if node.op == "sub" and is_const(node.args[0], 1):
+        square = node.args[1]
+        if square.op == "pow" and is_const(square.args[1], 2):
+            return square.args[0]
     return None
 
 
@@ -370,6 +390,8 @@ RULES: dict[str, tuple[tuple[str, Rule], ...]] = {
     "max": MAX_RULES,
     "min": MIN_RULES,
     "abs": ABS_RULES,
+    "sqrt": SQRT_RULES,
+    "softplus": SOFTPLUS_RULES,
     "where": WHERE_RULES,
     "broadcast_to": BROADCAST_RULES,
     "transpose": TRANSPOSE_RULES,
@@ -378,7 +400,7 @@ RULES: dict[str, tuple[tuple[str, Rule], ...]] = {
     "matmul": MATMUL_RULES,
 }
 for _op in (
-    "exp log1p expm1 sqrt sin cos tan asin acos atan sinh cosh tanh sign sigmoid "
-    "softplus relu step atan2 lt le gt ge"
+    "exp log1p expm1 sin cos tan asin acos atan sinh cosh tanh sign sigmoid "
+    "relu step atan2 lt le gt ge"
 ).split():
     RULES.setdefault(_op, FOLD_ONLY)

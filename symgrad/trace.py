@@ -363,6 +363,50 @@ def _ufunc_compare(op: str):
     return lambda x, y: Condition(call(op, _lift(x), _lift(y)))
 
 
+_LN2 = math.log(2.0)
+
+
+def _logaddexp(a, b, scale: float) -> Symbol:
+    """log(exp(a) + exp(b)) (scale 1), log2(2^a + 2^b) (scale ln 2), max-shifted.
+
+    where(a > b, a + sp(b - a), b + sp(a - b)), sp(u) = softplus(scale*u)/scale:
+    never the exp of a large number (exp(1000) overflows where the sum does not),
+    and each branch is smooth, so every derivative is exact, at a tie too (the
+    second branch: d/da = d/db = sigmoid(0) = 1/2, d2/da2 = 1/4 * scale).
+    At a = b = +-inf the gap a - b is nan, and so is the result (numpy: +-inf).
+    """
+    a, b = _lift(a), _lift(b)
+
+    def branch(top: Handle, gap: Handle) -> Handle:
+        if scale == 1.0:
+            return add(top, call("softplus", gap))
+        return add(top, div(call("softplus", mul(num(scale), gap)), num(scale)))
+
+    larger = call("gt", a, b)
+    return Symbol(call("where", larger, branch(a, sub(b, a)), branch(b, sub(a, b))))
+
+
+def _hypot(a, b) -> Symbol:
+    """sqrt(a^2 + b^2) scaled by the larger magnitude, so the squares never overflow.
+
+    where(|a| >= |b|, |a| sqrt(1 + (b/a)^2), |b| sqrt(1 + (a/b)^2)): each branch
+    is smooth where it is taken, so derivatives are exact at |a| = |b| too; at
+    the origin (not differentiable) the value is 0 and the derivative 0, the
+    convention of abs'(0). At a = b = inf the ratio is nan (numpy: inf).
+    """
+    a, b = _lift(a), _lift(b)
+    abs_a, abs_b = call("abs", a), call("abs", b)
+
+    def scaled(top: Handle, ratio: Handle) -> Handle:
+        return mul(top, call("sqrt", add(num(1.0), power(ratio, num(2.0)))))
+
+    first = call(
+        "where", call("gt", abs_a, num(0.0)), scaled(abs_a, div(b, a)), num(0.0)
+    )
+    second = scaled(abs_b, div(a, b))
+    return Symbol(call("where", call("ge", abs_a, abs_b), first, second))
+
+
 # fmt: off
 UFUNCS: dict[str, Callable] = {
     "add": lambda a, b: Symbol(add(_lift(a), _lift(b))),
@@ -383,7 +427,8 @@ UFUNCS: dict[str, Callable] = {
     "fabs": _unary("abs"), "sign": _unary("sign"),
     "arctan2": _binary_call("atan2"), "maximum": _binary_call("max"),
     "minimum": _binary_call("min"), "fmax": _binary_call("max"), "fmin": _binary_call("min"),
-    "logaddexp": lambda a, b: Symbol(call("log", add(call("exp", _lift(a)), call("exp", _lift(b))))),
+    "logaddexp": lambda a, b: _logaddexp(a, b, 1.0), "logaddexp2": lambda a, b: _logaddexp(a, b, _LN2),
+    "hypot": lambda a, b: _hypot(a, b),
     "less": _ufunc_compare("lt"), "less_equal": _ufunc_compare("le"),
     "greater": _ufunc_compare("gt"), "greater_equal": _ufunc_compare("ge"),
 }

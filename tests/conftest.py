@@ -124,6 +124,10 @@ def audit_module(text: str) -> None:
             assert [a.name for a in node.names] in (["numpy"], ["math"])
         if isinstance(node, ast.Attribute) and node.attr == "T":
             pass  # a transpose, of any expression
+        elif isinstance(node, ast.Attribute) and ast.unparse(node.value) == "np.linalg":
+            assert node.attr in ("inv", "det", "slogdet", "solve"), node.attr
+        elif ast.unparse(node) == "np.linalg":
+            pass
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call):
             # the one attribute of a call: np.broadcast(...).shape
             called = ast.unparse(node.value.func)

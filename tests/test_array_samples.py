@@ -366,3 +366,69 @@ def test_rosenbrock_vector_hessian_is_the_scalar_samples() -> None:
     np.testing.assert_allclose(
         vector.rosen_hessian(x), scalar.rosen4_hessian(*x), rtol=1e-14
     )
+
+
+# ---------------------------------------------------------------- matrix functions
+
+
+def _gp_data(n: int, rng):
+    inputs = rng.uniform(0, 5, size=n)
+    D = (inputs[:, None] - inputs[None, :]) ** 2
+    y = np.sin(inputs) + 0.1 * rng.normal(size=n)
+    return D, y
+
+
+def _gp_nll(theta, D, y):
+    s2, l, noise = theta
+    K = s2 * np.exp(-D / (2 * l**2)) + noise * np.eye(len(y))
+    sign, logdet = np.linalg.slogdet(K)
+    assert sign > 0
+    return (
+        0.5 * y @ np.linalg.solve(K, y)
+        + 0.5 * logdet
+        + 0.5 * len(y) * np.log(2 * np.pi)
+    )
+
+
+def test_gaussian_process_value_gradient_and_hessian() -> None:
+    module = import_path(SAMPLES / "gaussian_process.py")
+    rng = np.random.default_rng(12)
+    D, y = _gp_data(8, rng)
+    theta = np.array([1.3, 0.8, 0.2])
+    assert module.nll(*theta, D, y) == pytest.approx(_gp_nll(theta, D, y), rel=1e-13)
+    grad = np.array(module.nll_grad(*theta, D, y))
+    h = 1e-6
+    for k in range(3):
+        e = np.eye(3)[k] * h
+        numeric = (_gp_nll(theta + e, D, y) - _gp_nll(theta - e, D, y)) / (2 * h)
+        assert grad[k] == pytest.approx(numeric, rel=1e-7)
+    hessian = module.nll_hessian(*theta, D, y)
+    for k in range(3):
+        e = np.eye(3)[k] * 1e-5
+        plus = np.array(module.nll_grad(*(theta + e), D, y))
+        minus = np.array(module.nll_grad(*(theta - e), D, y))
+        np.testing.assert_allclose(hessian[:, k], (plus - minus) / 2e-5, rtol=1e-6)
+    hv = module.nll_hvp(*theta, D, y, 0.3, -0.2, 0.5)
+    np.testing.assert_allclose(hv, hessian @ [0.3, -0.2, 0.5], rtol=1e-10)
+    code = (SAMPLES / "gaussian_process.py").read_text()
+    assert "np.linalg.solve(K, y)" in code  # solve, never inv(K) @ y
+    assert "np.linalg.inv(K) @" not in code
+
+
+def test_a_singular_matrix_gives_ieee_values_or_numpys_error() -> None:
+    # documented: solve and inv raise numpy's LinAlgError on an exactly singular
+    # matrix; det is 0 and logdet -inf, with no warning and no hang
+    module = load(
+        api.compile_source(
+            "d(A[n, n]) = det(A)\nl(A[n, n]) = logdet(A)\n"
+            "s(x[n]; A[n, n]) = sum(solve(A, x))\n",
+            "m.sg",
+        ),
+        "m",
+        "<m>",
+    )
+    singular = np.ones((3, 3))
+    assert module.d(singular) == 0.0
+    assert module.l(singular) == -np.inf
+    with pytest.raises(np.linalg.LinAlgError):
+        module.s(np.ones(3), singular)

@@ -72,11 +72,22 @@ CASES = (
     Case("norm",          lambda: arrays.norm(A_nd),                        (A_nd,), (), "sum"),
     Case("scalar_bcast",  lambda: mul(c, call("sin", x_n)),                 (c, x_n), ("n",), "sum"),
     Case("column_bcast",  lambda: mul(col, A_nd),                           (col, A_nd), ("n", "d"), "broadcast_to"),
+    Case("inv",           lambda: arrays.inv(_well(S_nn)),                  (S_nn,), ("n", "n"), "inv"),
+    Case("det",           lambda: arrays.det(_well(S_nn)),                  (S_nn,), (), "det"),
+    Case("logdet",        lambda: arrays.logdet(_well(S_nn)),               (S_nn,), (), "logdet"),
+    Case("solve_vec",     lambda: arrays.solve(_well(S_nn), x_n),           (S_nn, x_n), ("n",), "solve"),
+    Case("solve_mat",     lambda: arrays.solve(_well(S_nn), A_nd),          (S_nn, A_nd), ("n", "d"), "solve"),
+    Case("quad_solve",    lambda: arrays.dot(x_n, arrays.solve(_well(S_nn), x_n)), (S_nn, x_n), (), "solve"),
     Case("pad_of_slice",  lambda: arrays.reduce_sum(mul(arrays.index(x_n, (slice(1, None),)), arrays.index(x_n, (slice(None, -1),)))), (x_n,), (), "pad"),
 )
 # fmt: on
 
 ARRAY_OPS = {op for op, spec in OPS.items() if spec.kind == "array"}
+
+
+def _well(m: Node) -> Node:
+    """m + 4 I: a matrix of the random cases that is safely invertible."""
+    return simplify.add(m, mul(num(4.0), arrays.eye(arrays.size_node("n"))))
 
 
 def _values(wrt: tuple[Node, ...]) -> dict[str, np.ndarray]:

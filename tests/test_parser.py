@@ -516,11 +516,15 @@ def test_parse_expression_errors(text: str, line: int, col: int, fragment: str) 
 
 
 def limit_error(text: str) -> LimitError:
-    """Parse `text`, expecting a LimitError within a second."""
+    """Parse `text`, expecting a LimitError quickly (no hang).
+
+    A hang guard, not a benchmark: ~0.3 s alone, but several times that on a
+    shared machine under load, so the bound is generous.
+    """
     start = time.perf_counter()
     with pytest.raises(LimitError) as info:
         parse(text, "t.sg")
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 5.0
     assert "limit exceeded" in info.value.message
     return info.value
 

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -243,3 +244,14 @@ def test_missing_rule_is_not_needed_off_the_active_path(monkeypatch) -> None:
     # sinh(y) does not depend on x: its rule is never consulted
     expr = make("add", (call("sinh", Y), X))
     assert diff.grad(expr, [X]) == [const(1.0)]
+
+
+@pytest.mark.parametrize("op, sign", [("asin", 1.0), ("acos", -1.0)])
+def test_asin_and_acos_derivatives_keep_every_digit_near_one(op: str, sign: float):
+    # 1/sqrt(1 - u^2) kept 10 digits here: u^2 rounds before 1 - u^2 cancels.
+    u = 1 - 1e-9
+    with mpmath.workdps(50):
+        expected = sign * float(1 / mpmath.sqrt(1 - mpmath.mpf(u) ** 2))
+    assert expected == sign * 22360.68009678968
+    assert _grad_at(call(op, X), [X], x=u) == [expected]
+    assert _grad_at(call(op, X), [X], x=-u) == [expected]

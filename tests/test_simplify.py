@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -27,6 +28,7 @@ def M(op: str, *args: Node) -> Node:
 COND = M("gt", X, C(0.0))
 REAL = {"x": np.array([-2.5, -0.7, 0.3, 1.9]), "y": np.array([0.6, -1.3, 2.2, -0.4])}
 POS = {"x": np.array([0.2, 0.9, 1.7, 3.1]), "y": np.array([0.4, 1.1, 2.6, 0.8])}
+UNIT = {"x": np.array([-0.9, -0.3, 0.2, 0.8]), "y": np.array([0.5, -0.6, 0.1, 0.7])}
 
 
 class RuleCase(NamedTuple):
@@ -49,6 +51,8 @@ CASES: tuple[RuleCase, ...] = (
     RuleCase("add_neg",          M("add", M("neg", X), Y), M("sub", Y, X), REAL),
     RuleCase("add_like_terms",   M("add", X, X), M("mul", C(2.0), X), REAL),
     RuleCase("add_like_terms",   M("add", M("mul", C(3.0), X), M("mul", C(4.0), X)), M("mul", C(7.0), X), REAL),
+    RuleCase("add_expm1",        M("add", M("exp", X), C(-1.0)), M("expm1", X), REAL),
+    RuleCase("add_expm1",        M("add", C(-1.0), M("exp", X)), M("expm1", X), REAL),
     RuleCase("add_where_zero",   M("add", M("where", COND, X, C(0.0)), M("where", COND, Y, C(0.0))),
              M("where", COND, M("add", X, Y), C(0.0)), REAL),
     RuleCase("add_where_zero",   M("add", M("where", COND, X, C(0.0)), M("where", COND, C(0.0), Y)),
@@ -60,6 +64,7 @@ CASES: tuple[RuleCase, ...] = (
     RuleCase("sub_const",        M("sub", M("add", X, C(3.0)), C(1.0)), M("add", X, C(2.0)), REAL),
     RuleCase("sub_like_terms",   M("sub", M("mul", C(3.0), X), X), M("mul", C(2.0), X), REAL),
     RuleCase("expm1",            M("sub", M("exp", X), C(1.0)), M("expm1", X), REAL),
+    RuleCase("one_minus_exp",    M("sub", C(1.0), M("exp", X)), M("neg", M("expm1", X)), REAL),
     RuleCase("one_minus_sigmoid", M("sub", C(1.0), M("sigmoid", X)), M("sigmoid", M("neg", X)), REAL),
     RuleCase("sub_where_zero",   M("sub", M("where", COND, X, C(0.0)), M("where", COND, Y, C(0.0))),
              M("where", COND, M("sub", X, Y), C(0.0)), REAL),
@@ -89,6 +94,8 @@ CASES: tuple[RuleCase, ...] = (
     RuleCase("div_neg",          M("div", X, M("neg", Y)), M("neg", M("div", X, Y)), REAL),
     RuleCase("sigmoid",          M("div", C(1.0), M("add", C(1.0), M("exp", M("neg", X)))), M("sigmoid", X), REAL),
     RuleCase("sigmoid",          M("div", C(1.0), M("add", M("exp", X), C(1.0))), M("sigmoid", M("neg", X)), REAL),
+    RuleCase("div_exp",          M("div", C(1.0), M("exp", X)), M("exp", M("neg", X)), REAL),
+    RuleCase("div_exp",          M("div", Y, M("exp", M("neg", X))), M("mul", Y, M("exp", X)), REAL),
     RuleCase("div_where_zero",   M("div", M("where", COND, X, C(0.0)), Y),
              M("where", COND, M("div", X, Y), C(0.0)), REAL),
     RuleCase("neg_neg",          M("neg", M("neg", X)), X, REAL),
@@ -104,6 +111,9 @@ CASES: tuple[RuleCase, ...] = (
     RuleCase("sqrt_squared",     M("pow", M("sqrt", M("add", M("pow", X, C(2.0)), M("pow", Y, C(2.0)))), C(2.0)),
              M("add", M("pow", X, C(2.0)), M("pow", Y, C(2.0))), REAL),
     RuleCase("sqrt_squared",     M("pow", M("sqrt", M("exp", X)), C(2.0)), M("exp", X), REAL),
+    RuleCase("sqrt_one_minus_square", M("sqrt", M("sub", C(1.0), M("pow", X, C(2.0)))),
+             M("sqrt", M("mul", M("sub", C(1.0), X), M("add", X, C(1.0)))), UNIT),
+    RuleCase("softplus_log",     M("softplus", M("log", X)), M("log1p", X), POS),
     RuleCase("log_exp",          M("log", M("exp", X)), X, REAL),
     RuleCase("softplus",         M("log", M("add", C(1.0), M("exp", X))), M("softplus", X), REAL),
     RuleCase("log_sigmoid",      M("log", M("sigmoid", X)), M("neg", M("softplus", M("neg", X))), REAL),
@@ -337,6 +347,57 @@ def test_exp_minus_one_becomes_expm1() -> None:
     out = sub(call("exp", U), num(1.0))
     assert out is M("expm1", U)
     assert _stable(out, 1e-20) == 1e-20  # exp(1e-20) - 1 would give 0
+
+
+def _mp(expression: Callable[[mpmath.mpf], mpmath.mpf], u: float) -> float:
+    """expression at the float u, evaluated with 50 digits and rounded once."""
+    with mpmath.workdps(50):
+        return float(expression(mpmath.mpf(u)))
+
+
+def test_sqrt_one_minus_square_keeps_every_digit_near_one() -> None:
+    u = 1 - 1e-9  # 1 - u^2 cancels: u^2 has already rounded away 9 digits of 1 - u
+    out = div(num(1.0), call("sqrt", sub(num(1.0), power(U, num(2.0)))))
+    expected = _mp(lambda t: 1 / mpmath.sqrt(1 - t**2), u)
+    assert expected == 22360.68009678968
+    assert _stable(out, u) == expected
+    raw = M("div", C(1.0), M("sqrt", M("sub", C(1.0), M("pow", U, C(2.0)))))
+    assert abs(_strict(raw, u=u) / expected - 1) > 1e-11  # the raw form: 10 digits
+
+
+@pytest.mark.parametrize(
+    "make_raw, make_built",
+    [
+        (lambda: M("div", M("sub", C(1.0), M("exp", U)), U),
+         lambda: div(sub(num(1.0), call("exp", U)), U)),
+        (lambda: M("div", M("add", M("exp", U), C(-1.0)), U),
+         lambda: div(add(num(-1.0), call("exp", U)), U)),
+    ],
+)  # fmt: skip
+def test_one_minus_exp_in_a_quotient_keeps_every_digit(make_raw, make_built) -> None:
+    u = 1e-8
+    raw, built = make_raw(), make_built()
+    sign = -1.0 if raw.args[0].op == "sub" else 1.0
+    expected = sign * _mp(lambda t: mpmath.expm1(t) / t, u)
+    assert _stable(built, u) == pytest.approx(expected, rel=1e-15)
+    assert abs(_strict(raw, u=u) / expected - 1) > 1e-10  # exp(u) - 1 cancels
+
+
+def test_one_over_exp_does_not_overflow() -> None:
+    out = div(num(1.0), call("exp", U))
+    assert out is M("exp", M("neg", U))
+    assert _stable(out, 710.0) == pytest.approx(
+        _mp(lambda t: mpmath.exp(-t), 710.0), rel=1e-12
+    )
+    with np.errstate(over="ignore"):
+        assert _at(M("div", C(1.0), M("exp", U)), u=710.0) == 0.0  # 1/inf
+
+
+def test_softplus_of_log_is_log1p() -> None:
+    out = call("softplus", call("log", U))
+    assert out is M("log1p", U)
+    for u in (1e-20, 0.5, 1e300):
+        assert _stable(out, u) == pytest.approx(_mp(mpmath.log1p, u), rel=1e-15)
 
 
 def test_where_with_zero_branch_absorbs_the_factor() -> None:

@@ -6,13 +6,16 @@ import functools
 import inspect
 import math
 import operator
+import warnings
 from math import exp as imported_exp
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import symgrad
 from symgrad import graph
 from symgrad import trace as trace_module
 from symgrad.errors import LimitError
@@ -410,3 +413,88 @@ def test_replaying_a_tape_is_building_the_graph_directly(tree):
     assert (traced_error is None) == (eager_error is None), (traced_error, eager_error)
     if traced_error is None:
         assert traced is _eager_node(eager)
+
+
+# ---------------------------------------------------------------------------
+# numpy functions traced to stable forms, checked against mpmath at 50 digits.
+
+
+@pytest.fixture
+def no_disk_cache(monkeypatch):
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+
+
+def _mp_logaddexp(a: float, b: float, base: float) -> tuple:
+    """log_base(base^a + base^b), its gradient and its Hessian's (0, 0) entry."""
+    with mpmath.workdps(50):
+        a, b, ln = mpmath.mpf(a), mpmath.mpf(b), mpmath.log(base)
+        value = mpmath.log(mpmath.power(base, a) + mpmath.power(base, b)) / ln
+        s = 1 / (1 + mpmath.power(base, b - a))  # d/da; d/db = 1 - s
+        return float(value), (float(s), float(1 - s)), float(ln * s * (1 - s))
+
+
+@pytest.mark.parametrize(
+    "numpy_fn, base", [(np.logaddexp, math.e), (np.logaddexp2, 2.0)]
+)
+@pytest.mark.parametrize(
+    "a, b",
+    [(1000.0, 1000.0), (1000.0, 999.0), (-1000.0, -1000.0), (0.5, 0.5),
+     (3.0, -2.0), (-2.0, 3.0), (-1e300, 1000.0), (700.0, -700.0)],
+)  # fmt: skip
+def test_logaddexp_is_max_shifted(no_disk_cache, numpy_fn, base, a, b):
+    f = symgrad.compile(lambda a, b: numpy_fn(a, b))
+    value, grad, curvature = _mp_logaddexp(a, b, base)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got_value, got_grad = f.value_and_grad(a, b)
+        hessian = f.hessian(a, b)
+    assert got_value == pytest.approx(value, rel=1e-15)
+    assert got_grad == pytest.approx(grad, rel=1e-14, abs=1e-300)
+    # the Hessian is curvature * [[1, -1], [-1, 1]]
+    expected = [[curvature, -curvature], [-curvature, curvature]]
+    np.testing.assert_allclose(hessian, expected, rtol=1e-13, atol=1e-300)
+
+
+def test_logaddexp_splits_the_derivative_evenly_at_a_tie(no_disk_cache):
+    f = symgrad.compile(lambda a, b: np.logaddexp(a, b))
+    # d/da = e^a / (e^a + e^b) = 1/2 at a = b, exactly; d2/da2 = 1/4
+    assert f.grad(1000.0, 1000.0) == (0.5, 0.5) and f.grad(-3.0, -3.0) == (0.5, 0.5)
+    assert f.hessian(7.0, 7.0).tolist() == [[0.25, -0.25], [-0.25, 0.25]]
+
+
+def _mp_hypot(a: float, b: float) -> tuple:
+    """hypot(a, b), its gradient (a/h, b/h) and Hessian (b^2, -ab, a^2) / h^3."""
+    with mpmath.workdps(50):
+        a, b = mpmath.mpf(a), mpmath.mpf(b)
+        h = mpmath.sqrt(a**2 + b**2)
+        hessian = [[b**2 / h**3, -a * b / h**3], [-a * b / h**3, a**2 / h**3]]
+        return (
+            float(h),
+            (float(a / h), float(b / h)),
+            [[float(e) for e in r] for r in hessian],
+        )
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [(3.0, 4.0), (-4.0, 3.0), (2.0, 2.0), (-2.0, 2.0), (0.0, 2.0), (-2.0, 0.0),
+     (1e200, 1e200), (3e200, -4e200), (1e-200, 3e-200), (1e300, 1.0)],
+)  # fmt: skip
+def test_hypot_never_squares_a_large_number(no_disk_cache, a, b):
+    f = symgrad.compile(lambda a, b: np.hypot(a, b))
+    value, grad, hessian = _mp_hypot(a, b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got_value, got_grad = f.value_and_grad(a, b)
+        got_hessian = f.hessian(a, b)
+    assert got_value == pytest.approx(value, rel=1e-15)
+    assert got_grad == pytest.approx(grad, rel=1e-15, abs=1e-300)
+    np.testing.assert_allclose(got_hessian, hessian, rtol=1e-14, atol=1e-300)
+
+
+def test_hypot_at_the_origin_is_zero_with_a_zero_derivative(no_disk_cache):
+    f = symgrad.compile(lambda a, b: np.hypot(a, b))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert f(0.0, 0.0) == 0.0 and f.grad(0.0, 0.0) == (0.0, 0.0)
+        assert f.grad(np.zeros(2), np.zeros(2))[0].tolist() == [0.0, 0.0]
