@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -136,3 +137,25 @@ def test_count_ops_leaves_out_output_packaging() -> None:
         "    return (_expand(2.0 * y * x, shape, dtype), np.copy(x)[()], hessian)\n"
     )
     assert count_ops(source, "f") == 3  # 2.0 * y, then 2.0 * y * x
+
+
+@pytest.mark.slow
+def test_the_array_benchmark_prints_its_tables_after_its_checks() -> None:
+    """benchmarks/arrays.py --quick on tiny sizes: every row, every check passed."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "arrays.py"
+    command = [sys.executable, str(script), "--quick", "--size", "tiny", "--skip-jax"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for title in (
+        "| logistic value-and-gradient, n=50, d=5 |",
+        "| two-layer net value-and-gradient, d=12, h=8, k=3, m=16 |",
+        "| vectorized Rosenbrock gradient, n=100 |",
+    ):
+        assert out.count(title) == 2, title  # the run-time and the agreement tables
+    agreement = out.split("## Agreement")[1].split("## Compile")[0]
+    assert agreement.count("| passed |") == 3
+    assert "agreement: all checks passed" in out
+    compiled = out.split("## Compile")[1]
+    for name in ("logistic", "mlp", "rosen"):
+        assert f"\n| {name} |" in compiled and "yes (sha256)" in compiled
