@@ -25,7 +25,7 @@ CALLS: dict[str, str] = {
     "acos": "np.arccos({0})", "atan": "np.arctan({0})", "sinh": "np.sinh({0})",
     "cosh": "np.cosh({0})", "tanh": "np.tanh({0})", "abs": "np.abs({0})",
     "sign": "np.sign({0})", "sigmoid": "_sigmoid({0})",
-    "softplus": "np.logaddexp(0.0, {0})", "relu": "np.maximum({0}, 0.0)",
+    "softplus": "_softplus({0})", "relu": "np.maximum({0}, 0.0)",
     "step": "np.heaviside({0}, 0.0)", "atan2": "np.arctan2({0}, {1})",
     "min": "np.minimum({0}, {1})", "max": "np.maximum({0}, {1})",
     # [()] turns numpy's 0-d result back into a scalar: scalars in, scalars out.
@@ -65,7 +65,12 @@ class Dialect:
 NUMPY = Dialect(
     CALLS,
     "np",
-    {"sigmoid": "_sigmoid", "logsumexp": "_logsumexp", "softmax": "_softmax"},
+    {
+        "sigmoid": "_sigmoid",
+        "softplus": "_softplus",
+        "logsumexp": "_logsumexp",
+        "softmax": "_softmax",
+    },
 )
 FLOAT = Dialect(
     FLOAT_CALLS,

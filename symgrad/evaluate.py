@@ -17,8 +17,8 @@ def _sigmoid(x):
 
 
 def _softplus(x):
-    # log(1 + exp(x)) = logaddexp(0, x), computed without overflow.
-    return np.logaddexp(0.0, x)
+    # log(1 + exp(x)) without overflow, as the generated code computes it
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
 # fmt: off
