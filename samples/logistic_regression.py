@@ -86,7 +86,7 @@ def loss_grad(w, b, X, y):
     n = X.shape[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         z = X @ w + b
-        dz = _sigmoid(z) / n - y / n
+        dz = (_sigmoid(z) - y) / n
         dw = X.T @ dz
         db = np.sum(dz)
         return (dw, db)
@@ -102,7 +102,7 @@ def loss_value_and_grad(w, b, X, y):
     n = X.shape[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         z = X @ w + b
-        dz = _sigmoid(z) / n - y / n
+        dz = (_sigmoid(z) - y) / n
         dw = X.T @ dz
         db = np.sum(dz)
         return (np.sum(_softplus(z) - y * z) / n, (dw, db))

@@ -100,7 +100,7 @@ def L_grad(W1, b1, W2, b2, X, Y):
         Z1 = W1 @ X + b1
         A1 = np.tanh(Z1)
         Z2 = W2 @ A1 + b2
-        dZ2 = _softmax(Z2, axis=0) / m - Y / m
+        dZ2 = (_softmax(Z2, axis=0) - Y) / m
         dW2 = dZ2 @ A1.T
         db2 = np.sum(dZ2, axis=1, keepdims=True)
         dA1 = W2.T @ dZ2
@@ -131,7 +131,7 @@ def L_value_and_grad(W1, b1, W2, b2, X, Y):
         Z1 = W1 @ X + b1
         A1 = np.tanh(Z1)
         Z2 = W2 @ A1 + b2
-        dZ2 = _softmax(Z2, axis=0) / m - Y / m
+        dZ2 = (_softmax(Z2, axis=0) - Y) / m
         dW2 = dZ2 @ A1.T
         db2 = np.sum(dZ2, axis=1, keepdims=True)
         dA1 = W2.T @ dZ2
@@ -175,7 +175,7 @@ def L_hvp(W1, b1, W2, b2, X, Y, vW1, vb1, vW2, vb2):
         t4 = t2 * t3
         t5 = (vb2 + vW2 @ A1 + W2 @ t4) / m
         t6 = t1 * (t5 - np.sum(t5 * t1, axis=0, keepdims=True))
-        t7 = t1 / m - Y / m
+        t7 = (t1 - Y) / m
         t8 = t7.T
         t9 = W2.T
         t10 = ((t8 @ vW2).T - 2.0 * (t2 * (t9 @ t7)) * A1 + t9 @ t6) * t3

@@ -79,7 +79,7 @@ def loss_grad(W, b, X, Y):
     n = X.shape[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         Z = X @ W + b
-        dZ = _softmax(Z, axis=1) / n - Y / n
+        dZ = (_softmax(Z, axis=1) - Y) / n
         dW = X.T @ dZ
         db = np.sum(dZ, axis=0)
         return (dW, db)
@@ -95,7 +95,7 @@ def loss_value_and_grad(W, b, X, Y):
     n = X.shape[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         Z = X @ W + b
-        dZ = _softmax(Z, axis=1) / n - Y / n
+        dZ = (_softmax(Z, axis=1) - Y) / n
         dW = X.T @ dZ
         db = np.sum(dZ, axis=0)
         return (np.sum(_logsumexp(Z, axis=1) - np.sum(Y * Z, axis=1)) / n, (dW, db))

@@ -177,7 +177,7 @@ def t_jvp(x, tx):
             t3 = t2 + 1.0
             t4 = math.expm1(t1) / t3
             t5 = -2.0 * tx * t2
-            return (-t4, t5 * t4 / t3 - t5 / t3)
+            return (-t4, -((t5 - t5 * t4) / t3))
         except (ArithmeticError, ValueError):
             pass
     dtype = np.result_type(x, tx, 1.0)
@@ -190,4 +190,4 @@ def t_jvp(x, tx):
         t3 = t2 + 1.0
         t4 = np.expm1(t1) / t3
         t5 = -2.0 * tx * t2
-        return (_expand(-t4, shape, dtype), t5 * t4 / t3 - t5 / t3)
+        return (_expand(-t4, shape, dtype), -((t5 - t5 * t4) / t3))

@@ -199,6 +199,7 @@ ADD_RULES: tuple[tuple[str, Rule], ...] = (
     ("add_like_terms", lambda n: _like_terms(n.args[0], n.args[1], 1.0)),
     ("add_expm1",      lambda n: call("expm1", n.args[0].args[0]) if n.args[0].op == "exp" and is_const(n.args[1], -1) else None),  # exp(u) + -1
     ("add_where_zero", lambda n: _merge_where(n, add)),
+    ("add_common_divisor", lambda n: _common_divisor(n, add)),
 )
 SUB_RULES: tuple[tuple[str, Rule], ...] = (
     ("fold",           _fold),
@@ -211,6 +212,7 @@ SUB_RULES: tuple[tuple[str, Rule], ...] = (
     ("one_minus_exp",  lambda n: neg(call("expm1", n.args[1].args[0])) if is_const(n.args[0], 1) and n.args[1].op == "exp" else None),  # 1 - exp(u) = -expm1(u)
     ("one_minus_sigmoid", lambda n: call("sigmoid", neg(n.args[1].args[0])) if is_const(n.args[0], 1) and n.args[1].op == "sigmoid" else None),
     ("sub_where_zero", lambda n: _merge_where(n, sub)),
+    ("sub_common_divisor", lambda n: _common_divisor(n, sub)),
 )
 MUL_RULES: tuple[tuple[str, Rule], ...] = (
     ("fold",           _fold),
@@ -357,6 +359,14 @@ def _mul_powers(a: Node, b: Node) -> Node | None:
     if base_a is not base_b or base_a.op == "const" or (a is b):
         return None
     return power(base_a, const(ka + kb))
+
+
+def _common_divisor(node: Node, combine: Callable[[Node, Node], Node]) -> Node | None:
+    """a/c +- b/c -> (a +- b)/c: one division instead of two (dZ = (p - y)/m)."""
+    a, b = node.args
+    if a.op == "div" and b.op == "div" and a.args[1] is b.args[1]:
+        return div(combine(a.args[0], b.args[0]), a.args[1])
+    return None
 
 
 def _merge_where(node: Node, combine: Callable[[Node, Node], Node]) -> Node | None:

@@ -207,6 +207,7 @@ def test_mlp_backward_reads_like_the_course() -> None:
     assert targets[-10:] == [
         "Z1", "A1", "Z2", "dZ2", "dW2", "db2", "dA1", "dZ1", "dW1", "db1",
     ]  # fmt: skip
+    assert "dZ2 = (_softmax(Z2, axis=0) - Y) / m" in statements
     assert "dA1 = W2.T @ dZ2" in statements
     assert "dW2 = dZ2 @ A1.T" in statements and "dW1 = dZ1 @ X.T" in statements
     assert "dZ1 = dA1 * (1.0 - A1**2)" in statements

@@ -63,6 +63,8 @@ CASES: tuple[RuleCase, ...] = (
     RuleCase("sub_neg",          M("sub", X, M("neg", Y)), M("add", X, Y), REAL),
     RuleCase("sub_const",        M("sub", M("add", X, C(3.0)), C(1.0)), M("add", X, C(2.0)), REAL),
     RuleCase("sub_like_terms",   M("sub", M("mul", C(3.0), X), X), M("mul", C(2.0), X), REAL),
+    RuleCase("sub_common_divisor", M("sub", M("div", M("sin", X), Y), M("div", X, Y)), M("div", M("sub", M("sin", X), X), Y), POS),
+    RuleCase("add_common_divisor", M("add", M("div", M("sin", X), Y), M("div", X, Y)), M("div", M("add", M("sin", X), X), Y), POS),
     RuleCase("expm1",            M("sub", M("exp", X), C(1.0)), M("expm1", X), REAL),
     RuleCase("one_minus_exp",    M("sub", C(1.0), M("exp", X)), M("neg", M("expm1", X)), REAL),
     RuleCase("one_minus_sigmoid", M("sub", C(1.0), M("sigmoid", X)), M("sigmoid", M("neg", X)), REAL),
