@@ -156,23 +156,34 @@ def _assemble(result: Blocks, names, first: str, indent: str) -> list[str]:
     for shape in result.shapes:
         size = _size_text(shape, names)
         end = _plus(offset, size)
-        spans.append(offset if not shape else f"{offset}:{end}")
+        spans.append(offset if not shape else _slice_text(offset, end))
         offset = end
     lines = [f"{indent}hessian = np.zeros(({offset}, {offset}), {first}.dtype)"]
+    sizes = [_size_text(shape, names) for shape in result.shapes]
     for (i, j), node in sorted(result.entries.items()):
         text = expression(node, names)
+        flat = [sizes[k] for k in (i, j) if result.shapes[k]]
+        if len(result.shapes[i]) > 1 or len(result.shapes[j]) > 1:
+            # a matrix parameter's block, raveled in C order like the parameter
+            text = f"np.reshape({text}, ({', '.join(flat)}{',' if len(flat) == 1 else ''}))"
         upper, lower = (
             f"hessian[{spans[i]}, {spans[j]}]",
             f"hessian[{spans[j]}, {spans[i]}]",
         )
         if i == j:
             lines.append(f"{indent}{upper} = {text}")
-        elif len(result.shapes[i]) == 1 and len(result.shapes[j]) == 1:
+        elif result.shapes[i] and result.shapes[j]:
             # a matrix block: the mirror is its transpose, read back, not recomputed
             lines += [f"{indent}{upper} = {text}", f"{indent}{lower} = {upper}.T"]
         else:
             lines.append(f"{indent}{upper} = {lower} = {text}")
     return lines + [f"{indent}return hessian"]
+
+
+def _slice_text(start: str, stop: str) -> str:
+    """start:stop spaced as black spaces it: `0:d`, but `d : d + 1`."""
+    simple = all(part.isidentifier() or part.isdigit() for part in (start, stop))
+    return f"{start}:{stop}" if simple else f"{start} : {stop}"
 
 
 def _size_text(shape: tuple, names) -> str:

@@ -309,5 +309,6 @@ ARRAY_SPELLINGS: dict = {
     "det":          _call_of("np.linalg.det"),
     "logdet":       lambda n, ctx: (f"np.linalg.slogdet({_print(n.args[0], ctx)[0]})[1]", ATOM),
     "solve":        _call_of("np.linalg.solve"),
+    "tensordot":    lambda n, ctx: (f"np.tensordot({_print(n.args[0], ctx)[0]}, {_print(n.args[1], ctx)[0]}, axes=({_axes_text(n.attrs[0])}, {_axes_text(n.attrs[1])}))", ATOM),
 }
 # fmt: on

@@ -78,6 +78,11 @@ def outer(a: Node, b: Node) -> Node:
     return build("outer", (a, b))
 
 
+def tensordot(a: Node, b: Node, axes_a: Sequence[int], axes_b: Sequence[int]) -> Node:
+    """numpy's tensordot: a's axes_a contracted with b's axes_b, free axes a's then b's."""
+    return build("tensordot", (a, b), (tuple(axes_a), tuple(axes_b)))
+
+
 def diag(x: Node) -> Node:
     """numpy's diag: a vector's diagonal matrix, or a square matrix's diagonal."""
     if len(x.shape) == 2:

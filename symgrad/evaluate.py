@@ -84,6 +84,7 @@ ARRAY_IMPL: dict[str, Callable] = {
     "det":          lambda v, a, s: np.linalg.det(v[0]),
     "logdet":       lambda v, a, s: np.linalg.slogdet(v[0])[1],
     "solve":        lambda v, a, s: np.linalg.solve(v[0], v[1]),
+    "tensordot":    lambda v, a, s: np.tensordot(v[0], v[1], axes=(a[0], a[1])),
 }
 # fmt: on
 

@@ -5,8 +5,8 @@ array C of shape L.shape + t.shape with L = C . t (contracting t's axes), built 
 by op from L's graph: t itself is the identity, A @ t is A, c * t is c[..., None] *
 I, a slice of t is that slice of I, a sum of t is a sum of I. So the Jacobian of
 A @ x - b is A and the Hessian of x @ A @ x is A + A.T, as closed forms and never
-entry by entry. t may be a scalar or a vector; a matrix-shaped t (and a product
-that would need an einsum) raise DifferentiationError.
+entry by entry. t may have any shape: a matrix t's identity is eye(p)[:, None, :,
+None] * eye(q)[None, :, None, :], and products through it are tensordots.
 """
 
 from __future__ import annotations
@@ -26,17 +26,27 @@ def identity(dim) -> Node:
     return make("eye", (), (dim,))
 
 
+def _identity(shape: tuple) -> Node:
+    """I with t = I . t: shape + shape, 1 where the two halves' indices agree."""
+    if not shape:
+        return ONE
+    k = len(shape)
+    out = None
+    for axis, dim in enumerate(shape):
+        # eye(dim) on axes (axis, k + axis), broadcast along every other axis
+        others = tuple(i for i in range(2 * k) if i not in (axis, k + axis))
+        factor = arrays.expand_dims(identity(dim), others)
+        out = factor if out is None else mul(out, factor)
+    return out
+
+
 def coefficient(root: Node, t: Node) -> Node | None:
     """C with root = C . t for a root linear in t (None when root does not depend on t)."""
-    if len(t.shape) > 1:
-        raise DifferentiationError(
-            "a closed-form Jacobian needs scalar or vector parameters"
-        )
     trailing = len(t.shape)
     # A coefficient may be smaller than node.shape + t.shape where it is the same
     # along an axis (the coefficient of t in x + t, t a scalar, is 1 for every entry):
     # rules that move entries or sum them stretch it first (`_full`).
-    coeff: dict[Node, Coefficient] = {t: identity(t.shape[0]) if trailing else ONE}
+    coeff: dict[Node, Coefficient] = {t: _identity(t.shape)}
     for node in toposort([root]):
         if node in coeff or not node.args:
             continue
@@ -116,20 +126,26 @@ def _matmul(n: Node, parts, t_shape: tuple) -> Node:
     ca, cb = (
         None if p is None else _full(p, x, t_shape) for p, x in zip(parts, n.args)
     )
-    trailing = len(t_shape)
+    k = len(t_shape)
     if ca is not None and cb is not None:
         raise DifferentiationError(
             "a product of two terms in the direction is not linear"
         )
-    if not trailing:
+    if not k:
         return arrays.matmul(ca, b) if ca is not None else arrays.matmul(a, cb)
-    if cb is not None and len(b.shape) == 1:  # M @ y and c @ y: contract y's axis
-        return arrays.matmul(a, cb)
-    if ca is not None and len(a.shape) == 1:  # y @ M and y @ c
-        return arrays.matmul(arrays.transpose(b) if len(b.shape) == 2 else b, ca)
-    raise DifferentiationError(
-        "no closed-form Jacobian through a matrix product of a matrix in the direction"
-    )
+    if cb is not None:  # M @ y, M @ Y, c @ y: contract y's first axis with a's last
+        if k == 1 and len(b.shape) == 1:
+            return arrays.matmul(a, cb)
+        return arrays.tensordot(a, cb, (len(a.shape) - 1,), (0,))
+    if len(a.shape) == 1:  # y @ M, y @ c: contract y's axis with b's first
+        if k == 1 and len(b.shape) <= 2:
+            return arrays.matmul(arrays.transpose(b) if len(b.shape) == 2 else b, ca)
+        return arrays.tensordot(b, ca, (0,), (0,))
+    # Y @ M: (m, n, *t) with (n, p) gives (m, *t, p); move p after m
+    product = arrays.tensordot(ca, b, (1,), (0,))
+    if len(b.shape) == 1:
+        return product
+    return arrays.transpose(product, (0, k + 1, *range(1, k + 1)))
 
 
 def _solve(n: Node, parts, t_shape: tuple) -> Node:

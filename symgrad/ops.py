@@ -78,6 +78,7 @@ OPS: dict[str, OpSpec] = {spec.name: spec for spec in (
     _spec("det",           1, "array"),         # its determinant
     _spec("logdet",        1, "array"),         # log |det A| (slogdet's second value)
     _spec("solve",         2, "array"),         # A^-1 b, never forming A^-1
+    _spec("tensordot",     2, "array"),         # attrs (axes_a, axes_b): numpy's tensordot
 )}
 # fmt: on
 

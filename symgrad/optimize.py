@@ -123,7 +123,8 @@ class ScipyObjective:
         if self._hessian is None:
             raise SymgradError(
                 f"{self._function.name} has no closed-form Hessian (a matrix "
-                "parameter); use hessp, or a method that needs only the gradient"
+                "parameter inside solve); use hessp, or a method that needs only "
+                "the gradient"
             )
         return np.asarray(self._hessian(*self._arguments(x)), dtype=float)
 

@@ -200,8 +200,32 @@ def _solve_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
     return da, db
 
 
+def _tensordot_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
+    # C = tensordot(A, B): each operand's adjoint contracts g with the other operand
+    # over the other's free axes, then puts its axes back in the operand's order
+    a, b = n.args
+    axes_a, axes_b = n.attrs
+    free_a = [i for i in range(len(a.shape)) if i not in axes_a]
+    free_b = [j for j in range(len(b.shape)) if j not in axes_b]
+    g = full(g, n.shape)
+    in_g_a = tuple(range(len(free_a)))
+    in_g_b = tuple(range(len(free_a), len(free_a) + len(free_b)))
+    da = arrays.tensordot(g, b, in_g_b, tuple(free_b))
+    order_a = free_a + [axes_a[axes_b.index(j)] for j in sorted(axes_b)]
+    db = arrays.tensordot(a, g, tuple(free_a), in_g_a)
+    order_b = [axes_b[axes_a.index(i)] for i in sorted(axes_a)] + free_b
+    return _reorder(da, order_a), _reorder(db, order_b)
+
+
+def _reorder(x: Node, order: list[int]) -> Node:
+    """x, whose axis k is the operand's axis order[k], in the operand's axis order."""
+    perm = tuple(order.index(j) for j in range(len(order)))
+    return transpose(x, perm)
+
+
 # fmt: off
 RULES.update({
+    "tensordot":    _tensordot_rule,
     "inv":          lambda n, g: (neg(matmul(transpose(n), matmul(full(g, n.shape), transpose(n)))),),  # d inv(A) = -inv(A) dA inv(A)
     "det":          lambda n, g: (mul(mul(g, n), _inv_t(n.args[0])),),                 # d det = det inv(A).T : dA
     "logdet":       lambda n, g: (mul(g, _inv_t(n.args[0])),),                          # d logdet = inv(A).T : dA
@@ -241,9 +265,9 @@ def _bilinear(n: Node, t: Tangents) -> Node | None:
     a, b = n.args
     terms = []
     if t[0] is not None:
-        terms.append(build(n.op, (full(t[0], a.shape), b)))
+        terms.append(build(n.op, (full(t[0], a.shape), b), n.attrs))
     if t[1] is not None:
-        terms.append(build(n.op, (a, full(t[1], b.shape))))
+        terms.append(build(n.op, (a, full(t[1], b.shape)), n.attrs))
     return terms[0] if len(terms) == 1 else add(*terms)
 
 
@@ -295,5 +319,6 @@ JVP_RULES: dict[str, Callable[[Node, Tangents], Node | None]] = {
     "det":          lambda n, t: mul(n, _logdet_jvp(n, t)),
     "logdet":       _logdet_jvp,
     "solve":        _solve_jvp,
+    "tensordot":    _bilinear,
 }
 # fmt: on

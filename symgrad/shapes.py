@@ -209,6 +209,15 @@ def _solve(shapes: Sequence[Shape], attrs: tuple) -> Shape:
     return b
 
 
+def _tensordot(shapes: Sequence[Shape], attrs: tuple) -> Shape:
+    (a, b), (axes_a, axes_b) = shapes, attrs
+    for i, j in zip(axes_a, axes_b):
+        if a[i] != b[j]:
+            raise ShapeError(f"tensordot: contracted sizes differ ({a[i]} vs {b[j]})")
+    free_a = tuple(d for i, d in enumerate(a) if i not in axes_a)
+    return free_a + tuple(d for j, d in enumerate(b) if j not in axes_b)
+
+
 def _pad(shapes: Sequence[Shape], attrs: tuple) -> Shape:
     out = list(shapes[0])
     for axis, (before, after) in enumerate(attrs[0]):
@@ -304,4 +313,5 @@ SHAPE_RULES: Mapping[str, Callable[[Sequence[Shape], tuple], Shape]] = {
     "det": lambda shapes, attrs: _square(shapes, "det") and (),
     "logdet": lambda shapes, attrs: _square(shapes, "logdet") and (),
     "solve": _solve,
+    "tensordot": _tensordot,
 }

@@ -55,7 +55,7 @@ _ALLOWED_NP = {
     "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "arcsin", "arccos",
     "arctan", "arctan2", "sinh", "cosh", "tanh", "abs", "sign", "logaddexp", "maximum",
     "minimum", "heaviside", "power", "pi", "inf", "nan",
-    "sum", "broadcast_to", "transpose", "outer", "diag", "diagonal", "pad", "float64", "eye",
+    "sum", "broadcast_to", "transpose", "outer", "diag", "diagonal", "pad", "float64", "eye", "tensordot", "reshape",
 }  # fmt: skip
 _ALLOWED_MATH = {
     "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",

@@ -78,6 +78,9 @@ CASES = (
     Case("solve_vec",     lambda: arrays.solve(_well(S_nn), x_n),           (S_nn, x_n), ("n",), "solve"),
     Case("solve_mat",     lambda: arrays.solve(_well(S_nn), A_nd),          (S_nn, A_nd), ("n", "d"), "solve"),
     Case("quad_solve",    lambda: arrays.dot(x_n, arrays.solve(_well(S_nn), x_n)), (S_nn, x_n), (), "solve"),
+    Case("tensordot",     lambda: arrays.tensordot(A_nd, B_dn, (1,), (0,)),  (A_nd, B_dn), ("n", "n"), "tensordot"),
+    Case("tensordot_t",   lambda: arrays.tensordot(A_nd, S_nn, (0,), (1,)),  (A_nd, S_nn), ("d", "n"), "tensordot"),
+    Case("tensordot_2",   lambda: arrays.tensordot(A_nd, arrays.transpose(B_dn), (0, 1), (0, 1)), (A_nd, B_dn), (), "tensordot"),
     Case("pad_of_slice",  lambda: arrays.reduce_sum(mul(arrays.index(x_n, (slice(1, None),)), arrays.index(x_n, (slice(None, -1),)))), (x_n,), (), "pad"),
 )
 # fmt: on

@@ -55,6 +55,13 @@ CASES = [
     ("bcast_sum",  lambda: arrays.reduce_sum(mul(add(s, x), x)), s),
     ("bcast_slice", lambda: arrays.index(add(s, x), (slice(1, None),)), s),
     ("bcast_mat",  lambda: arrays.matmul(A, add(s, x)), s),
+    ("W_x",        lambda: arrays.matmul(A, call("tanh", x)), A),
+    ("b_W",        lambda: arrays.matmul(b, A), A),
+    ("W_S",        lambda: arrays.matmul(A, S), A),
+    ("S_Wt",       lambda: arrays.matmul(S, arrays.transpose(A)), A),
+    ("Wt_b",       lambda: mul(arrays.matmul(arrays.transpose(A), b), x), A),
+    ("W_sum",      lambda: arrays.reduce_sum(mul(A, A), 0), A),
+    ("S_self",     lambda: arrays.matmul(S, arrays.matmul(S, x)), S),
 ]
 # fmt: on
 
@@ -80,10 +87,10 @@ def test_the_jacobian_of_a_residual_is_the_matrix_itself() -> None:
     assert _jacobian(sub(arrays.matmul(A, x), b), x) is A
 
 
-def test_a_matrix_direction_has_no_closed_form_here() -> None:
-    t = var("t", ("m", "n"))
-    with pytest.raises(DifferentiationError, match="scalar or vector"):
-        coefficient(mul(num(2.0), t), t)
+def test_a_matrix_direction_through_solve_has_no_closed_form_yet() -> None:
+    t = var("t", ("n", "n"))
+    with pytest.raises(DifferentiationError, match="through solve"):
+        coefficient(arrays.solve(S, t), t)
 
 
 def test_a_product_of_two_directions_is_not_linear() -> None:
