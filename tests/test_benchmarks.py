@@ -159,3 +159,27 @@ def test_the_array_benchmark_prints_its_tables_after_its_checks() -> None:
     compiled = out.split("## Compile")[1]
     for name in ("logistic", "mlp", "rosen"):
         assert f"\n| {name} |" in compiled and "yes (sha256)" in compiled
+
+
+@pytest.mark.slow
+def test_the_hessian_benchmark_prints_its_tables_after_its_checks() -> None:
+    """benchmarks/hessians.py --quick on tiny sizes: every row, every check passed."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "hessians.py"
+    command = [sys.executable, str(script), "--quick", "--size", "tiny", "--skip-jax"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for title in (
+        "| logistic Hessian, n=50, d=5 |",
+        "| `x @ A @ x` Hessian, n=20 |",
+        "| least-squares Hessian, m=20, n=20 |",
+        "| vectorized Rosenbrock HVP, n=100 |",
+    ):
+        assert out.count(title) == 2, title  # the run-time and the agreement tables
+    agreement = out.split("## Agreement")[1].split("## Compile")[0]
+    assert agreement.count("| passed |") == 4
+    assert "agreement: all checks passed" in out
+    compiled = out.split("## Compile")[1]
+    for name in ("logistic", "quadratic", "least_squares", "rosen"):
+        assert f"\n| {name} |" in compiled
+    assert compiled.count("yes (sha256)") == 4
