@@ -52,7 +52,7 @@ def nll(s2, l, noise, D, y):
     n = D.shape[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         K = s2 * np.exp(-(D / (2.0 * l**2))) + noise * np.eye(n)
-        t1 = 0.5 * y @ np.linalg.solve(K, y)
+        t1 = 0.5 * (y @ np.linalg.solve(K, y))
         return t1 + 0.5 * np.linalg.slogdet(K)[1] + 0.9189385332046727 * n
 
 
@@ -89,19 +89,18 @@ def nll_value_and_grad(s2, l, noise, D, y):
     )
     n = D.shape[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t1 = 0.5 * y
-        t2 = 2.0 * l**2
-        t3 = D / t2
-        t4 = np.exp(-t3)
-        K = s2 * t4 + noise * np.eye(n)
-        t5 = np.linalg.solve(K, y)
-        t6 = t1 @ t5 + 0.5 * np.linalg.slogdet(K)[1]
-        t7 = np.outer(np.linalg.solve(K.T, t1), t5)
-        dK = 0.5 * np.linalg.inv(K).T - t7
-        ds2 = np.sum(dK * t4)
+        t1 = 2.0 * l**2
+        t2 = D / t1
+        t3 = np.exp(-t2)
+        K = s2 * t3 + noise * np.eye(n)
+        t4 = np.linalg.solve(K, y)
+        t5 = 0.5 * (y @ t4) + 0.5 * np.linalg.slogdet(K)[1]
+        t6 = np.outer(np.linalg.solve(K.T, 0.5 * y), t4)
+        dK = 0.5 * np.linalg.inv(K).T - t6
+        ds2 = np.sum(dK * t3)
         dnoise = np.sum(dK * np.eye(n))
-        dl = 4.0 * np.sum(dK * s2 * t4 * t3 / t2) * l
-        return (t6 + 0.9189385332046727 * n, (ds2, dl, dnoise))
+        dl = 4.0 * np.sum(dK * s2 * t3 * t2 / t1) * l
+        return (t5 + 0.9189385332046727 * n, (ds2, dl, dnoise))
 
 
 def nll_hvp(s2, l, noise, D, y, vs2, vl, vnoise):
@@ -226,14 +225,13 @@ def nll_jvp(s2, l, noise, D, y, ts2, tl, tnoise):
     )
     n = D.shape[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t1 = 0.5 * y
-        t2 = 2.0 * l**2
-        t3 = D / t2
-        t4 = np.exp(-t3)
-        K = s2 * t4 + noise * np.eye(n)
-        t5 = np.linalg.solve(K, y)
-        t6 = t1 @ t5 + 0.5 * np.linalg.slogdet(K)[1]
-        t7 = ts2 * t4 + 2.0 * (2.0 * tl * l) * t3 / t2 * t4 * s2
-        t8 = t7 + tnoise * np.eye(n)
-        t9 = 0.5 * np.sum(np.linalg.inv(K).T * t8)
-        return (t6 + 0.9189385332046727 * n, t1 @ np.linalg.solve(K, -(t8 @ t5)) + t9)
+        t1 = 2.0 * l**2
+        t2 = D / t1
+        t3 = np.exp(-t2)
+        K = s2 * t3 + noise * np.eye(n)
+        t4 = np.linalg.solve(K, y)
+        t5 = 0.5 * (y @ t4) + 0.5 * np.linalg.slogdet(K)[1]
+        t6 = ts2 * t3 + 2.0 * (2.0 * tl * l) * t2 / t1 * t3 * s2
+        t7 = t6 + tnoise * np.eye(n)
+        t8 = 0.5 * (y @ np.linalg.solve(K, -(t7 @ t4)))
+        return (t5 + 0.9189385332046727 * n, t8 + 0.5 * np.sum(np.linalg.inv(K).T * t7))

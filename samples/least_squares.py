@@ -109,7 +109,7 @@ def f_grad(x, A, b):
     f(x[n]; A[m, n], b[m]) = sum(r(x, A, b)^2)"""
     x, A, b = _arrays((x, A, b), (("x", "n"), ("A", "m", "n"), ("b", "m")))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        dx = A.T @ (2.0 * (A @ x - b))
+        dx = 2.0 * (A.T @ (A @ x - b))
         return (dx,)
 
 
@@ -120,7 +120,7 @@ def f_value_and_grad(x, A, b):
     x, A, b = _arrays((x, A, b), (("x", "n"), ("A", "m", "n"), ("b", "m")))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = A @ x - b
-        dx = A.T @ (2.0 * t1)
+        dx = 2.0 * (A.T @ t1)
         return (np.sum(t1**2), (dx,))
 
 
@@ -132,7 +132,7 @@ def f_hvp(x, A, b, vx):
         (x, A, b, vx), (("x", "n"), ("A", "m", "n"), ("b", "m"), ("vx", "n"))
     )
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return (A.T @ (2.0 * (A @ vx)),)
+        return (2.0 * (A.T @ (A @ vx)),)
 
 
 def f_hessian(x, A, b):
@@ -143,7 +143,7 @@ def f_hessian(x, A, b):
     f(x[n]; A[m, n], b[m]) = sum(r(x, A, b)^2)"""
     x, A, b = _arrays((x, A, b), (("x", "n"), ("A", "m", "n"), ("b", "m")))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return A.T @ (2.0 * A)
+        return 2.0 * (A.T @ A)
 
 
 def f_jvp(x, A, b, tx):

@@ -219,39 +219,40 @@ def L_hessian(W1, b1, W2, b2, X, Y):
         t4 = np.eye(1)[None, :, None]
         t5 = t3 * t4 / m
         t6 = t2 * (t5 - np.sum(t5 * t2, axis=0, keepdims=True))
-        t7 = t3 * np.eye(h)[None, :, None]
-        t8 = np.tensordot(t7, A1, axes=(1, 0))
-        t9 = np.transpose(t8, (0, 3, 1, 2)) / m
-        t10 = t2 * (t9 - np.sum(t9 * t2, axis=0, keepdims=True))
-        t11 = A1.T
-        t12 = np.tensordot(t10, t11, axes=(1, 0))
-        t13 = np.tensordot(t6, t11, axes=(1, 0))
-        t14 = W2.T
-        t15 = (1.0 - A1**2)[:, :, None, None]
-        t16 = np.tensordot(t14, t6, axes=(1, 0)) * t15
-        t17 = X.T
-        t18 = np.tensordot(t16, t17, axes=(1, 0))
-        t19 = (t1 - Y) / m
-        t20 = np.tensordot(t19.T, t7, axes=(1, 0))
-        t21 = np.tensordot(t14, t10, axes=(1, 0))
-        t22 = (np.transpose(t20, (1, 0, 2, 3)) + t21) * t15
-        t23 = np.tensordot(t22, t17, axes=(1, 0))
-        t24 = np.eye(h)[:, None, :, None]
-        t25 = t24 * t4
-        t26 = (t14 @ t19)[:, :, None, None]
-        t27 = A1[:, :, None, None]
-        t28 = np.tensordot(W2, t25 * t15, axes=(1, 0)) / m
-        t29 = t2 * (t28 - np.sum(t28 * t2, axis=0, keepdims=True))
-        t30 = np.tensordot(t14, t29, axes=(1, 0))
-        t31 = (-2.0 * (t25 * t26) * t27 + t30) * t15
-        t32 = np.tensordot(t24 * np.eye(d)[None, :, None], X, axes=(1, 0))
+        t7 = A1.T
+        t8 = np.tensordot(t6, t7, axes=(1, 0))
+        t9 = W2.T
+        t10 = (1.0 - A1**2)[:, :, None, None]
+        t11 = np.tensordot(t9, t6, axes=(1, 0)) * t10
+        t12 = t3 * np.eye(h)[None, :, None]
+        t13 = np.tensordot(t12, A1, axes=(1, 0))
+        t14 = np.transpose(t13, (0, 3, 1, 2))
+        t15 = t2 / m
+        t16 = t2 * (t14 / m - np.sum(t14 * t15, axis=0, keepdims=True))
+        t17 = np.tensordot(t16, t7, axes=(1, 0))
+        t18 = X.T
+        t19 = np.tensordot(t11, t18, axes=(1, 0))
+        t20 = np.eye(h)[:, None, :, None]
+        t21 = t20 * t4
+        t22 = (t1 - Y) / m
+        t23 = (t9 @ t22)[:, :, None, None]
+        t24 = A1[:, :, None, None]
+        t25 = np.tensordot(W2, t21 * t10, axes=(1, 0))
+        t26 = t2 * (t25 / m - np.sum(t25 * t15, axis=0, keepdims=True))
+        t27 = np.tensordot(t9, t26, axes=(1, 0))
+        t28 = (-2.0 * (t21 * t23) * t24 + t27) * t10
+        t29 = np.tensordot(t22.T, t12, axes=(1, 0))
+        t30 = np.tensordot(t9, t16, axes=(1, 0))
+        t31 = (np.transpose(t29, (1, 0, 2, 3)) + t30) * t10
+        t32 = np.tensordot(t20 * np.eye(d)[None, :, None], X, axes=(1, 0))
         t33 = np.transpose(t32, (0, 3, 1, 2))
-        t34 = np.tensordot(W2, t33 * t15, axes=(1, 0)) / m
-        t35 = t2 * (t34 - np.sum(t34 * t2, axis=0, keepdims=True))
-        t36 = np.tensordot(t14, t35, axes=(1, 0))
-        t37 = (-2.0 * (t33 * t26) * t27 + t36) * t15
-        t38 = np.tensordot(t37, t17, axes=(1, 0))
-        t39 = np.tensordot(t31, t17, axes=(1, 0))
+        t34 = np.tensordot(W2, t33 * t10, axes=(1, 0))
+        t35 = t2 * (t34 / m - np.sum(t34 * t15, axis=0, keepdims=True))
+        t36 = np.tensordot(t9, t35, axes=(1, 0))
+        t37 = (-2.0 * (t33 * t23) * t24 + t36) * t10
+        t38 = np.tensordot(t37, t18, axes=(1, 0))
+        t39 = np.tensordot(t28, t18, axes=(1, 0))
+        t40 = np.tensordot(t31, t18, axes=(1, 0))
         hessian = np.zeros(
             (h * d + h * 1 + k * h + k * 1, h * d + h * 1 + k * h + k * 1), W1.dtype
         )
@@ -265,29 +266,29 @@ def L_hessian(W1, b1, W2, b2, X, Y):
             0 : h * d, h * d : h * d + h * 1
         ].T
         hessian[0 : h * d, h * d + h * 1 : h * d + h * 1 + k * h] = np.reshape(
-            np.transpose(t23, (0, 3, 1, 2)), (h * d, k * h)
+            np.transpose(t40, (0, 3, 1, 2)), (h * d, k * h)
         )
         hessian[h * d + h * 1 : h * d + h * 1 + k * h, 0 : h * d] = hessian[
             0 : h * d, h * d + h * 1 : h * d + h * 1 + k * h
         ].T
         hessian[0 : h * d, h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1] = (
-            np.reshape(np.transpose(t18, (0, 3, 1, 2)), (h * d, k * 1))
+            np.reshape(np.transpose(t19, (0, 3, 1, 2)), (h * d, k * 1))
         )
         hessian[h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1, 0 : h * d] = (
             hessian[0 : h * d, h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1].T
         )
         hessian[h * d : h * d + h * 1, h * d : h * d + h * 1] = np.reshape(
-            np.sum(t31, axis=1, keepdims=True), (h * 1, h * 1)
+            np.sum(t28, axis=1, keepdims=True), (h * 1, h * 1)
         )
         hessian[h * d : h * d + h * 1, h * d + h * 1 : h * d + h * 1 + k * h] = (
-            np.reshape(np.sum(t22, axis=1, keepdims=True), (h * 1, k * h))
+            np.reshape(np.sum(t31, axis=1, keepdims=True), (h * 1, k * h))
         )
         hessian[h * d + h * 1 : h * d + h * 1 + k * h, h * d : h * d + h * 1] = hessian[
             h * d : h * d + h * 1, h * d + h * 1 : h * d + h * 1 + k * h
         ].T
         hessian[
             h * d : h * d + h * 1, h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1
-        ] = np.reshape(np.sum(t16, axis=1, keepdims=True), (h * 1, k * 1))
+        ] = np.reshape(np.sum(t11, axis=1, keepdims=True), (h * 1, k * 1))
         hessian[
             h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1, h * d : h * d + h * 1
         ] = hessian[
@@ -295,11 +296,11 @@ def L_hessian(W1, b1, W2, b2, X, Y):
         ].T
         hessian[
             h * d + h * 1 : h * d + h * 1 + k * h, h * d + h * 1 : h * d + h * 1 + k * h
-        ] = np.reshape(np.transpose(t12, (0, 3, 1, 2)), (k * h, k * h))
+        ] = np.reshape(np.transpose(t17, (0, 3, 1, 2)), (k * h, k * h))
         hessian[
             h * d + h * 1 : h * d + h * 1 + k * h,
             h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1,
-        ] = np.reshape(np.transpose(t13, (0, 3, 1, 2)), (k * h, k * 1))
+        ] = np.reshape(np.transpose(t8, (0, 3, 1, 2)), (k * h, k * 1))
         hessian[
             h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1,
             h * d + h * 1 : h * d + h * 1 + k * h,

@@ -148,22 +148,22 @@ def loss_hessian(W, b, X, Y):
         t1 = X.T
         Z = X @ W + b
         t2 = _softmax(Z, axis=1)
-        t3 = t2[:, :, None, None]
-        t4 = np.eye(d)[:, None, :, None] * np.eye(k)[None, :, None]
-        t5 = np.tensordot(X, t4, axes=(1, 0)) / n
-        t6 = t3 * (t5 - np.sum(t5 * t3, axis=1, keepdims=True))
-        t7 = t2[:, :, None]
-        t8 = np.eye(k) / n
-        t9 = t7 * (t8 - np.sum(t8 * t7, axis=1, keepdims=True))
+        t3 = t2[:, :, None]
+        t4 = np.eye(k) / n
+        t5 = t3 * (t4 - np.sum(t4 * t3, axis=1, keepdims=True))
+        t6 = t2[:, :, None, None]
+        t7 = np.eye(d)[:, None, :, None] * np.eye(k)[None, :, None]
+        t8 = np.tensordot(X, t7, axes=(1, 0))
+        t9 = t6 * (t8 / n - np.sum(t8 * (t6 / n), axis=1, keepdims=True))
         hessian = np.zeros((d * k + k, d * k + k), W.dtype)
         hessian[0 : d * k, 0 : d * k] = np.reshape(
-            np.tensordot(t1, t6, axes=(1, 0)), (d * k, d * k)
+            np.tensordot(t1, t9, axes=(1, 0)), (d * k, d * k)
         )
         hessian[0 : d * k, d * k : d * k + k] = np.reshape(
-            np.tensordot(t1, t9, axes=(1, 0)), (d * k, k)
+            np.tensordot(t1, t5, axes=(1, 0)), (d * k, k)
         )
         hessian[d * k : d * k + k, 0 : d * k] = hessian[0 : d * k, d * k : d * k + k].T
-        hessian[d * k : d * k + k, d * k : d * k + k] = np.sum(t9, axis=0)
+        hessian[d * k : d * k + k, d * k : d * k + k] = np.sum(t5, axis=0)
         return hessian
 
 

@@ -227,6 +227,7 @@ MUL_RULES: tuple[tuple[str, Rule], ...] = (
     ("mul_powers",     lambda n: _mul_powers(n.args[0], n.args[1])),
     ("mul_reciprocal", lambda n: div(n.args[0], n.args[1].args[1]) if n.args[1].op == "div" and is_const(n.args[1].args[0], 1) else div(n.args[1], n.args[0].args[1]) if n.args[0].op == "div" and is_const(n.args[0].args[0], 1) else None),
     ("mul_where_zero", lambda n: _absorb_where(n, lambda w, h: mul(w, h), lambda h, w: mul(h, w))),
+    ("mul_divide_smaller", lambda n: _divide_smaller(n)),
 )
 DIV_RULES: tuple[tuple[str, Rule], ...] = (
     ("fold",           _fold),
@@ -302,6 +303,7 @@ SUM_RULES: tuple[tuple[str, Rule], ...] = (
     ("sum_scaled",      lambda n: mul(n.args[0].args[0], build("sum", n.args[0].args[1:], n.attrs)) if n.args[0].op == "mul" and n.args[0].args[0].shape == () and n.args[0].args[1].shape == n.args[0].shape else None),
 )
 MATMUL_RULES: tuple[tuple[str, Rule], ...] = (
+    ("matmul_scaled",   lambda n: _scalar_out_of_matmul(n)),
     ("matmul_identity", lambda n: n.args[0] if n.args[1].op == "eye" else n.args[1] if n.args[0].op == "eye" else None),
 )
 EXPAND_RULES: tuple[tuple[str, Rule], ...] = (
@@ -359,6 +361,30 @@ def _mul_powers(a: Node, b: Node) -> Node | None:
     if base_a is not base_b or base_a.op == "const" or (a is b):
         return None
     return power(base_a, const(ka + kb))
+
+
+def _divide_smaller(node: Node) -> Node | None:
+    """(A / s) * b -> A * (b / s), s a scalar and b smaller than A: one pass over A."""
+    a, b = node.args
+    if a.op != "div" or a.args[1].shape or not b.shape:
+        return None
+    if len(b.shape) > len(a.shape) or b.shape == a.shape or node.shape != a.shape:
+        return None
+    return mul(a.args[0], div(b, a.args[1]))
+
+
+def _scalar_out_of_matmul(node: Node) -> Node | None:
+    """(c * A) @ B -> c * (A @ B), c a scalar: numpy's A.T @ A then takes syrk."""
+    for k, arg in enumerate(node.args):
+        if (
+            arg.op == "mul"
+            and arg.args[0].shape == ()
+            and arg.args[1].shape == arg.shape
+        ):
+            rest = list(node.args)
+            rest[k] = arg.args[1]
+            return mul(arg.args[0], build("matmul", tuple(rest)))
+    return None
 
 
 def _common_divisor(node: Node, combine: Callable[[Node, Node], Node]) -> Node | None:

@@ -12,7 +12,7 @@ from symgrad import arrays, simplify
 from symgrad import derivatives as diff
 from symgrad.errors import ShapeError
 from symgrad.evaluate import evaluate as _evaluate, size_of
-from symgrad.graph import Node, make, var
+from symgrad.graph import Node, make, var, variables
 from symgrad.ops import ELEMENTWISE, OPS
 from symgrad.rules import JVP_RULES, RULES
 from symgrad.simplify import call, mul, num, recording, sub
@@ -255,14 +255,20 @@ RULE_CASES = (
     ("expand_no_axes",     lambda: make("expand_dims", (x_n,), ((),)), lambda: x_n),
     ("matmul_identity",    lambda: make("matmul", (A_nd, make("eye", (), ("d",)))), lambda: A_nd),
     ("matmul_identity",    lambda: make("matmul", (make("eye", (), ("n",)), x_n)), lambda: x_n),
+    ("matmul_scaled",      lambda: make("matmul", (make("mul", (c, A_nd)), B_dn)), lambda: mul(c, arrays.matmul(A_nd, B_dn))),
+    ("mul_divide_smaller", lambda: make("mul", (make("div", (A_nd, c)), col)), lambda: mul(A_nd, simplify.div(col, c))),
     ("transpose_eye",      lambda: make("transpose", (make("eye", (), ("n",)),), ((1, 0),)), lambda: make("eye", (), ("n",))),
 )
 # fmt: on
 
 
+# Rules of elementwise ops that only fire on arrays, tested here (not in test_simplify).
+ARRAY_ONLY_RULES = {"mul_divide_smaller"}
+
+
 def test_every_array_rule_has_a_case() -> None:
     names = {n for op, t in simplify.RULES.items() if op in ARRAY_OPS for n, _ in t}
-    assert names == {case[0] for case in RULE_CASES}
+    assert names | ARRAY_ONLY_RULES == {case[0] for case in RULE_CASES}
 
 
 @pytest.mark.parametrize("rule, raw, expected", RULE_CASES, ids=lambda c: str(c))
@@ -271,6 +277,15 @@ def test_array_rule(rule: str, raw, expected) -> None:
         (out,) = simplify.simplify([raw()])
     assert rule in fired
     assert out is expected()
+    env = {
+        "A": RNG.normal(size=(N, D)),
+        "B": RNG.normal(size=(D, N)),
+        "x": RNG.normal(size=N),
+    }
+    env.update(c=0.7, col=RNG.normal(size=(N, 1)), S=RNG.normal(size=(N, N)))
+    used = {v.name for v in variables([raw()])}
+    env = {k: v for k, v in env.items() if k in used}
+    np.testing.assert_allclose(*evaluate([out, raw()], env), rtol=1e-13)
 
 
 def test_a_rule_never_changes_a_shape() -> None:
