@@ -126,10 +126,10 @@ def module_spec(program: Program, source_name: str) -> ModuleSpec:
         ):
             _claim_python_name(spec.name, function, taken)
             specs.append(spec)
-    listing = ", ".join(s.name for s in specs)
+    # the functions are listed once, in __all__: a "Functions: ..." line here ran to
+    # hundreds of characters (review 2026-12 §4.7)
     doc = (
         f"{MARKER} {__version__} from {source_name}. Do not edit: recompile instead.\n\n"
-        f"Functions: {listing}.\n"
         "Scalars in, scalars out; arrays in, outputs have the inputs' broadcast shape.\n"
     )
     return ModuleSpec(doc, tuple(specs))
