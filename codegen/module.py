@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from codegen import layout
 from codegen.layout import INDENT, LINE_LENGTH, Tuple, collection, flat
 from codegen.names import RESERVED as NAMES_RESERVED, python_name
-from codegen.printer import FLOAT, NUMPY, Dialect, definition, expression
+from codegen.printer import FLOAT, INFIX, NUMPY, Dialect, definition, expression
 from codegen.schedule import Namer, Schedule, schedule
 from symgrad.graph import Node
 
@@ -233,7 +234,9 @@ def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[list[s
     """[wrapper, numpy body] or [wrapper, numpy body, float twin] of one function."""
     name = python_name(spec.name)
     body = _body(spec, plan, NUMPY, helpers)
-    twin = _body(spec, plan, FLOAT, helpers) if plan.names else body
+    twin = body
+    if plan.names and not all(_same_in_both(n) for n in plan.schedule.order):
+        twin = _body(spec, plan, FLOAT, helpers)
     body_name, twin_name = f"_{name}_body", f"_{name}_float"
     doc = f"The statements of {name}, for Python floats and arrays alike."
     if twin[1:] != body[1:]:
@@ -254,6 +257,18 @@ def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[list[s
     numpy_body = layout.call(f"def {body_name}(", params, "", "):")
     numpy_body += [INDENT + docstring(doc, INDENT)] + body[1:]
     return [lines, numpy_body] + ([twin] if twin else [])
+
+
+def _same_in_both(node: Node) -> bool:
+    """Whether node is spelled alike for floats and numpy: operators, not calls."""
+    if node.op == "pow":  # as printer._power: an integer power is **, any other a call
+        k = node.args[1].attrs[0] if node.args[1].op == "const" else None
+        return k is not None and math.isfinite(k) and k == int(k) and abs(k) <= 2**31
+    return node.op in _OPERATORS
+
+
+# Ops printed as Python operators in both dialects (printer.INFIX, plus negation).
+_OPERATORS = frozenset({"const", "var", "neg", *INFIX})
 
 
 def _body_params(spec: FunctionSpec, plan: _Plan, dtype: bool) -> list[str]:
@@ -325,23 +340,11 @@ def _unpack(
 ) -> list[str]:
     """Name the body's outputs, then return them at the inputs' shape (copies of inputs)."""
     namer = Namer(RESERVED | set(plan.names))
-    names: dict[Node, str] = dict(plan.params)
-    for k, node in enumerate(_leaves(spec.result)):
-        if node not in names:
-            hint = plan.schedule.names.get(node)  # dx reads better than t3
-            if hint is None or (hint.startswith("t") and hint[1:].isdigit()):
-                hint = "value" if k == 0 and _is_value(spec.result) else "out"
-            names[node] = namer.claim(hint)
-    if isinstance(spec.result, Node):
-        target = names[spec.result]
-    else:  # black writes a one-item target as (dx,)
-        target = flat(_as_tuple(spec.result, names.get))
-        target = target if len(spec.result) == 1 else target[1:-1]
-    one = f"{INDENT * 2}{target} = "
     call = layout.call(f"{body}(", args, "")
-    if len(call) == 1 and len(one) + len(call[0]) <= LINE_LENGTH:
-        lines = [one + call[0]]
-        text = names.get
+    one = _target(spec, plan, namer) if len(call) == 1 else None
+    if one and len(one[0]) + len(call[0]) <= LINE_LENGTH - 2 * len(INDENT):
+        lines = [f"{INDENT * 2}{one[0]}{call[0]}"]
+        text = one[1].get
     else:  # too long for one line: one name for the result, its items subscripted
         result = namer.claim("result")
         lines = layout.call(f"{result} = {body}(", args, INDENT * 2)
@@ -359,6 +362,21 @@ def _unpack(
         return value + "[()]" if node.op == "var" else value
 
     return lines + _return(spec.result, out, INDENT)
+
+
+def _target(spec: FunctionSpec, plan: _Plan, namer: Namer):
+    """`dx, dy = ` or `value, (dx, dy) = `, and the name of each output node."""
+    names: dict[Node, str] = dict(plan.params)
+    for k, node in enumerate(_leaves(spec.result)):
+        if node not in names:
+            hint = plan.schedule.names.get(node)  # dx reads better than t3
+            if hint is None or (hint.startswith("t") and hint[1:].isdigit()):
+                hint = "value" if k == 0 and _is_value(spec.result) else "out"
+            names[node] = namer.claim(hint)
+    if isinstance(spec.result, Node):
+        return f"{names[spec.result]} = ", names
+    target = flat(_as_tuple(spec.result, names.get))  # black writes (dx,) = ...
+    return f"{target if len(spec.result) == 1 else target[1:-1]} = ", names
 
 
 def _is_value(result: Result) -> bool:
