@@ -88,6 +88,13 @@ def _min1(a, b):
     """numpy's minimum on floats: nan wins."""
     return a if a <= b else b if b < a else a + b
 ''',
+    "_arrays": '''
+def _arrays(*values):
+    """The inputs as arrays of one floating dtype, that dtype and their broadcast shape."""
+    dtype = np.result_type(*values, 1.0)
+    arrays = [np.asarray(v, dtype) for v in values]
+    return arrays, dtype, np.broadcast_shapes(*[a.shape for a in arrays])
+''',
     "_expand": '''
 def _expand(value, shape, dtype):
     """value at the inputs' broadcast shape and dtype, as every output is (constants too).
@@ -299,25 +306,41 @@ def _is_where_constants(node: Node) -> bool:
     return node.op == "where" and node.args[1].op == node.args[2].op == "const"
 
 
+# Past this many parameters the numpy path converts them in one helper call
+# instead of a line each: a function of 1,000 parameters would otherwise spend
+# 4,000 lines on dtype, asarray, broadcast and the body's arguments.
+MANY_PARAMETERS = 32
+
+
 def _wrapper_numpy(
     spec: FunctionSpec, plan: _Plan, body: str, uses_dtype: bool, helpers: set[str]
 ) -> list[str]:
     """The numpy path: one dtype, arrays, the broadcast shape, the body, packaging."""
     pnames = plan.names
-    lines = layout.call("dtype = np.result_type(", pnames + ["1.0"], INDENT)
-    lines += [f"{INDENT}{p} = np.asarray({p}, dtype)" for p in pnames]
     full = (1 << len(pnames)) - 1
     symmetric = isinstance(spec.result, Symmetric)
     needs_shape = symmetric or any(m != full for m in plan.masks.values())
-    if needs_shape:
-        lines += _broadcast_shape(pnames)
+    namer = Namer(RESERVED | set(pnames))
+    arrays = dict(plan.params)  # each parameter's node -> its array's text
+    if len(pnames) > MANY_PARAMETERS:
+        helpers.add("_arrays")
+        name = namer.claim("arrays")
+        head = f"{name}, dtype, shape = _arrays("
+        lines = layout.call(head, pnames, INDENT)
+        arrays = {node: f"{name}[{k}]" for k, node in enumerate(plan.params)}
+        args = [f"*{name}"]
+    else:
+        lines = layout.call("dtype = np.result_type(", pnames + ["1.0"], INDENT)
+        lines += [f"{INDENT}{p} = np.asarray({p}, dtype)" for p in pnames]
+        lines += _broadcast_shape(pnames) if needs_shape else []
+        args = list(pnames)
     # numpy's IEEE answers (log(0) = -inf, 1/0 = inf, sqrt(-1) = nan) are the
     # documented values; the warnings numpy would add, and np.where's evaluation of
     # the branch not taken, are noise in derivative code.
     lines.append(
         f'{INDENT}with np.errstate(divide="ignore", invalid="ignore", over="ignore"):'
     )
-    args = pnames + (["dtype"] if uses_dtype else [])
+    args += ["dtype"] if uses_dtype else []
     if symmetric:
         n = spec.result.size
         args.append(f"np.zeros(shape + ({n}, {n}), dtype)")
@@ -327,23 +350,26 @@ def _wrapper_numpy(
     )
     if not packaged:  # a Hessian's entries go into an array of the full shape
         return lines + layout.call(f"return {body}(", args, INDENT * 2)
-    return lines + _unpack(spec, plan, body, args, needs_shape, helpers)
+    return lines + _unpack(
+        spec, plan, (body, args), namer, arrays, needs_shape, helpers
+    )
 
 
 def _unpack(
     spec: FunctionSpec,
     plan: _Plan,
-    body: str,
-    args: list[str],
+    call: tuple[str, list[str]],
+    namer: Namer,
+    arrays: dict[Node, str],
     needs_shape: bool,
     helpers: set[str],
 ) -> list[str]:
     """Name the body's outputs, then return them at the inputs' shape (copies of inputs)."""
-    namer = Namer(RESERVED | set(plan.names))
-    call = layout.call(f"{body}(", args, "")
-    one = _target(spec, plan, namer) if len(call) == 1 else None
-    if one and len(one[0]) + len(call[0]) <= LINE_LENGTH - 2 * len(INDENT):
-        lines = [f"{INDENT * 2}{one[0]}{call[0]}"]
+    body, args = call
+    flat_call = f"{body}({', '.join(args)})"
+    one = _target(spec, plan, namer) if len(flat_call) < LINE_LENGTH else None
+    if one and len(one[0]) + len(flat_call) <= LINE_LENGTH - 2 * len(INDENT):
+        lines = [f"{INDENT * 2}{one[0]}{flat_call}"]
         text = one[1].get
     else:  # too long for one line: one name for the result, its items subscripted
         result = namer.claim("result")
@@ -353,7 +379,7 @@ def _unpack(
     full = (1 << len(plan.names)) - 1
 
     def out(node: Node) -> str:
-        value = plan.params[node] if node.op == "var" else text(node)
+        value = arrays[node] if node.op == "var" else text(node)
         if node.op == "var":  # a copy: never hand back the caller's own array
             value = f"np.copy({value})"
         if needs_shape and plan.masks[node] != full:

@@ -60,11 +60,13 @@ _ALLOWED_MATH = {
     "atan2", "sinh", "cosh", "tanh", "pow", "pi", "inf", "nan",
 }  # fmt: skip
 _ALLOWED_BUILTINS = {"type", "abs", "all", "max", "ArithmeticError", "ValueError"}
+# Starred and ListComp: _arrays(*values), which converts the parameters of a
+# function with very many at once (codegen.module.MANY_PARAMETERS).
 _ALLOWED_NODES = (
     "Module FunctionDef arguments arg Expr Constant Import alias Assign Name Store Load "
     "Return Tuple List BinOp UnaryOp Compare Call Attribute Subscript Slice Ellipsis "
     "With withitem keyword Add Sub Mult Div Pow USub Lt LtE Gt GtE Pass If IfExp "
-    "BoolOp And Is Eq Try ExceptHandler GeneratorExp comprehension"
+    "BoolOp And Is Eq Try ExceptHandler GeneratorExp comprehension Starred ListComp"
 ).split()
 
 

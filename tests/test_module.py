@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from codegen.module import (
+    MANY_PARAMETERS,
     FunctionSpec,
     ModuleSpec,
     Symmetric,
@@ -313,3 +314,20 @@ def test_a_long_call_binds_one_result_and_subscripts_it():
     grad = load(text)["f_grad"](*point)
     assert all(np.shape(d) == (2,) for d in grad)
     assert np.array_equal(grad[0], [1.0, 1.0]) and grad[1][1] == 1.0 + 2.0
+
+
+def test_very_many_parameters_are_converted_by_one_helper_call():
+    spec, _ = chain_spec(40)
+    text = render(spec)
+    assert "arrays, dtype, shape = _arrays(" in text and "np.asarray(x39" not in text
+    audit_module(text)
+    ns = load(text)
+    point = [np.arange(3.0) + k for k in range(40)]
+    point[5] = 7  # an int among arrays: float64 like the rest
+    grad = ns["f_grad"](*point)
+    # d/dx_0 = x_1: a copy of the converted input, never the caller's array
+    assert np.array_equal(grad[0], point[1]) and not np.shares_memory(grad[0], point[1])
+    assert np.array_equal(grad[4], point[3] + 7.0) and grad[4].dtype == np.float64
+    assert ns["f_hessian"](*point).shape == (3, 40, 40)
+    small = render(chain_spec(MANY_PARAMETERS)[0])
+    assert "_arrays" not in small and "x31 = np.asarray(x31, dtype)" in small
