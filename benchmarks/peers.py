@@ -117,17 +117,20 @@ _PROLOGUE = {"dtype", "shape"}
 
 
 def _is_prologue(stmt: ast.stmt) -> bool:
-    """dtype = ..., shape = ... and x = np.asarray(...) lines: not counted as ops."""
+    """dtype = ..., shape = ..., x = np.asarray(...) and `... = _arrays(...)` lines.
+
+    None of them is counted as ops: they bring the inputs to one dtype and shape.
+    """
     if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
         return False
     target, value = stmt.targets[0], stmt.value
     if isinstance(target, ast.Name) and target.id in _PROLOGUE:
         return True
-    return (
-        isinstance(value, ast.Call)
-        and isinstance(value.func, ast.Attribute)
-        and value.func.attr == "asarray"
-    )
+    if not isinstance(value, ast.Call):
+        return False
+    if isinstance(value.func, ast.Name):  # many parameters: one helper call
+        return value.func.id == "_arrays"
+    return isinstance(value.func, ast.Attribute) and value.func.attr == "asarray"
 
 
 def _is_float_dispatch(stmt: ast.stmt) -> bool:

@@ -128,6 +128,19 @@ def test_count_ops_counts_the_body_a_wrapper_calls() -> None:
     assert count_ops(source, "f") == 4  # sin, *, +, unary -
 
 
+def test_count_ops_skips_the_arrays_helper_of_many_parameters() -> None:
+    """`arrays, dtype, shape = _arrays(...)` is prologue; the starred body call is the body."""
+    source = (
+        "def f(x, y):\n"
+        "    arrays, dtype, shape = _arrays(x, y)\n"
+        "    return _f_body(*arrays)\n"
+        "\n"
+        "def _f_body(x, y):\n"
+        "    return x * y - 1.0\n"
+    )
+    assert count_ops(source, "f") == 2
+
+
 def test_count_ops_takes_a_negative_literal_as_a_constant() -> None:
     """-2.0 * x is one multiplication (Python folds -2.0); -x is a negation."""
     source = "def f(x):\n    return -2.0 * x + -x\n"
