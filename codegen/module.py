@@ -367,7 +367,10 @@ def _unpack(
     """Name the body's outputs, then return them at the inputs' shape (copies of inputs)."""
     body, args = call
     flat_call = f"{body}({', '.join(args)})"
-    one = _target(spec, plan, namer) if len(flat_call) < LINE_LENGTH else None
+    # a name and ", " per output: past LINE_LENGTH // 3 outputs no target fits, and
+    # naming thousands of outputs "out", "out_2", ... would take quadratic time
+    fits = len(flat_call) < LINE_LENGTH and len(plan.outputs) <= LINE_LENGTH // 3
+    one = _target(spec, plan, namer) if fits else None
     if one and len(one[0]) + len(flat_call) <= LINE_LENGTH - 2 * len(INDENT):
         lines = [f"{INDENT * 2}{one[0]}{flat_call}"]
         text = one[1].get
