@@ -145,15 +145,17 @@ def s_hessian(z):
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     shape = np.broadcast(z).shape
+    hessian = np.zeros(shape + (1, 1), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _s_hessian_body(z, np.zeros(shape + (1, 1), dtype))
+        _s_hessian_body(z, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _s_hessian_body(z, hessian):
     """The statements of s_hessian; the module ends with their float twin."""
     t1 = _sigmoid(-z)
     t2 = _sigmoid(z)
-    hessian[..., 0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
+    hessian[0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
     return hessian
 
 
@@ -237,13 +239,15 @@ def sp_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast(x).shape
+    hessian = np.zeros(shape + (1, 1), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _sp_hessian_body(x, np.zeros(shape + (1, 1), dtype))
+        _sp_hessian_body(x, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _sp_hessian_body(x, hessian):
     """The statements of sp_hessian; the module ends with their float twin."""
-    hessian[..., 0, 0] = _sigmoid(x) * _sigmoid(-x)
+    hessian[0, 0] = _sigmoid(x) * _sigmoid(-x)
     return hessian
 
 
@@ -325,8 +329,10 @@ def r_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast(x).shape
+    hessian = np.zeros(shape + (1, 1), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _r_hessian_body(x, np.zeros(shape + (1, 1), dtype))
+        _r_hessian_body(x, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _r_hessian_body(x, hessian):
@@ -416,8 +422,10 @@ def leaky_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast(x).shape
+    hessian = np.zeros(shape + (1, 1), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _leaky_hessian_body(x, np.zeros(shape + (1, 1), dtype))
+        _leaky_hessian_body(x, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _leaky_hessian_body(x, hessian):
@@ -518,14 +526,16 @@ def th_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast(x).shape
+    hessian = np.zeros(shape + (1, 1), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _th_hessian_body(x, np.zeros(shape + (1, 1), dtype))
+        _th_hessian_body(x, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _th_hessian_body(x, hessian):
     """The statements of th_hessian; the module ends with their float twin."""
     t1 = np.tanh(x)
-    hessian[..., 0, 0] = -2.0 * t1 * (1.0 - t1**2)
+    hessian[0, 0] = -2.0 * t1 * (1.0 - t1**2)
     return hessian
 
 
@@ -572,7 +582,7 @@ def _s_value_and_grad_float(z):
 def _s_hessian_float(z, hessian):
     t1 = _sigmoid1(-z)
     t2 = _sigmoid1(z)
-    hessian[..., 0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
+    hessian[0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
     return hessian
 
 
@@ -597,7 +607,7 @@ def _sp_value_and_grad_float(x):
 
 
 def _sp_hessian_float(x, hessian):
-    hessian[..., 0, 0] = _sigmoid1(x) * _sigmoid1(-x)
+    hessian[0, 0] = _sigmoid1(x) * _sigmoid1(-x)
     return hessian
 
 
@@ -652,7 +662,7 @@ def _th_value_and_grad_float(x):
 
 def _th_hessian_float(x, hessian):
     t1 = math.tanh(x)
-    hessian[..., 0, 0] = -2.0 * t1 * (1.0 - t1**2)
+    hessian[0, 0] = -2.0 * t1 * (1.0 - t1**2)
     return hessian
 
 

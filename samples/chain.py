@@ -82,15 +82,17 @@ def z_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast(x).shape
+    hessian = np.zeros(shape + (1, 1), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _z_hessian_body(x, np.zeros(shape + (1, 1), dtype))
+        _z_hessian_body(x, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _z_hessian_body(x, hessian):
     """The statements of z_hessian; the module ends with their float twin."""
     t1 = x**2
     t2 = 2.0 * np.cos(t1) - 2.0 * (2.0 * x * np.sin(t1)) * x
-    hessian[..., 0, 0] = t2
+    hessian[0, 0] = t2
     return hessian
 
 
@@ -138,7 +140,7 @@ def _z_value_and_grad_float(x):
 def _z_hessian_float(x, hessian):
     t1 = x**2
     t2 = 2.0 * math.cos(t1) - 2.0 * (2.0 * x * math.sin(t1)) * x
-    hessian[..., 0, 0] = t2
+    hessian[0, 0] = t2
     return hessian
 
 

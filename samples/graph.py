@@ -111,13 +111,15 @@ def J_hessian(a, b, c):
     b = np.asarray(b, dtype)
     c = np.asarray(c, dtype)
     shape = np.broadcast(a, b, c).shape
+    hessian = np.zeros(shape + (3, 3), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _J_hessian_body(a, b, c, np.zeros(shape + (3, 3), dtype))
+        _J_hessian_body(a, b, c, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _J_hessian_body(a, b, c, hessian):
     """The statements of J_hessian, for Python floats and arrays alike."""
-    hessian[..., 1, 2] = hessian[..., 2, 1] = 3.0
+    hessian[1, 2] = hessian[2, 1] = 3.0
     return hessian
 
 

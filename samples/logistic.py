@@ -100,15 +100,17 @@ def sigmoid_hessian(z):
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     shape = np.broadcast(z).shape
+    hessian = np.zeros(shape + (1, 1), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _sigmoid_hessian_body(z, np.zeros(shape + (1, 1), dtype))
+        _sigmoid_hessian_body(z, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _sigmoid_hessian_body(z, hessian):
     """The statements of sigmoid_hessian; the module ends with their float twin."""
     t1 = _sigmoid(-z)
     t2 = _sigmoid(z)
-    hessian[..., 0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
+    hessian[0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
     return hessian
 
 
@@ -213,8 +215,10 @@ def loss_hessian(w, b, x, y):
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
     shape = np.broadcast(w, b, x, y).shape
+    hessian = np.zeros(shape + (2, 2), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _loss_hessian_body(w, b, x, y, np.zeros(shape + (2, 2), dtype))
+        _loss_hessian_body(w, b, x, y, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _loss_hessian_body(w, b, x, y, hessian):
@@ -226,9 +230,9 @@ def _loss_hessian_body(w, b, x, y, hessian):
     t5 = 1.0 - y
     t6 = t3 * t2
     t7 = x * y * t4 + x * t5 * t6
-    hessian[..., 0, 0] = t7 * x
-    hessian[..., 0, 1] = hessian[..., 1, 0] = t7
-    hessian[..., 1, 1] = y * t4 + t5 * t6
+    hessian[0, 0] = t7 * x
+    hessian[0, 1] = hessian[1, 0] = t7
+    hessian[1, 1] = y * t4 + t5 * t6
     return hessian
 
 
@@ -287,7 +291,7 @@ def _sigmoid_value_and_grad_float(z):
 def _sigmoid_hessian_float(z, hessian):
     t1 = _sigmoid1(-z)
     t2 = _sigmoid1(z)
-    hessian[..., 0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
+    hessian[0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
     return hessian
 
 
@@ -328,9 +332,9 @@ def _loss_hessian_float(w, b, x, y, hessian):
     t5 = 1.0 - y
     t6 = t3 * t2
     t7 = x * y * t4 + x * t5 * t6
-    hessian[..., 0, 0] = t7 * x
-    hessian[..., 0, 1] = hessian[..., 1, 0] = t7
-    hessian[..., 1, 1] = y * t4 + t5 * t6
+    hessian[0, 0] = t7 * x
+    hessian[0, 1] = hessian[1, 0] = t7
+    hessian[1, 1] = y * t4 + t5 * t6
     return hessian
 
 

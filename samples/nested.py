@@ -166,8 +166,10 @@ def nest_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast(x).shape
+    hessian = np.zeros(shape + (1, 1), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _nest_hessian_body(x, np.zeros(shape + (1, 1), dtype))
+        _nest_hessian_body(x, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _nest_hessian_body(x, hessian):
@@ -292,7 +294,7 @@ def _nest_hessian_body(x, hessian):
     t109 = t108 + (t57 * t51 + t106 * x1) * t54
     t110 = t1 * t55 - t55 * x * t2 - 2.0 * (t55 * t3)
     t111 = t110 - 2.0 * ((t56 * t55 + t109) * t3) * x + t109 * t2
-    hessian[..., 0, 0] = t111 + (t55 + t109 * x) * t1
+    hessian[0, 0] = t111 + (t55 + t109 * x) * t1
     return hessian
 
 
@@ -660,7 +662,7 @@ def _nest_hessian_float(x, hessian):
     t109 = t108 + (t57 * t51 + t106 * x1) * t54
     t110 = t1 * t55 - t55 * x * t2 - 2.0 * (t55 * t3)
     t111 = t110 - 2.0 * ((t56 * t55 + t109) * t3) * x + t109 * t2
-    hessian[..., 0, 0] = t111 + (t55 + t109 * x) * t1
+    hessian[0, 0] = t111 + (t55 + t109 * x) * t1
     return hessian
 
 

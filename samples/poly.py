@@ -102,14 +102,16 @@ def f_hessian(x, y):
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
     shape = np.broadcast(x, y).shape
+    hessian = np.zeros(shape + (2, 2), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _f_hessian_body(x, y, np.zeros(shape + (2, 2), dtype))
+        _f_hessian_body(x, y, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _f_hessian_body(x, y, hessian):
     """The statements of f_hessian, for Python floats and arrays alike."""
-    hessian[..., 0, 0] = 2.0 * y
-    hessian[..., 0, 1] = hessian[..., 1, 0] = 2.0 * x
+    hessian[0, 0] = 2.0 * y
+    hessian[0, 1] = hessian[1, 0] = 2.0 * x
     return hessian
 
 

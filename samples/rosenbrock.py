@@ -114,16 +114,18 @@ def rosen_hessian(x, y):
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
     shape = np.broadcast(x, y).shape
+    hessian = np.zeros(shape + (2, 2), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _rosen_hessian_body(x, y, np.zeros(shape + (2, 2), dtype))
+        _rosen_hessian_body(x, y, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _rosen_hessian_body(x, y, hessian):
     """The statements of rosen_hessian, for Python floats and arrays alike."""
     t1 = -400.0 * (y - x**2) + 2.0 + 800.0 * x * x
-    hessian[..., 0, 0] = t1
-    hessian[..., 0, 1] = hessian[..., 1, 0] = -400.0 * x
-    hessian[..., 1, 1] = 200.0
+    hessian[0, 0] = t1
+    hessian[0, 1] = hessian[1, 0] = -400.0 * x
+    hessian[1, 1] = 200.0
     return hessian
 
 
@@ -302,8 +304,10 @@ def rosen4_hessian(x1, x2, x3, x4):
     x3 = np.asarray(x3, dtype)
     x4 = np.asarray(x4, dtype)
     shape = np.broadcast(x1, x2, x3, x4).shape
+    hessian = np.zeros(shape + (4, 4), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _rosen4_hessian_body(x1, x2, x3, x4, np.zeros(shape + (4, 4), dtype))
+        _rosen4_hessian_body(x1, x2, x3, x4, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _rosen4_hessian_body(x1, x2, x3, x4, hessian):
@@ -311,13 +315,13 @@ def _rosen4_hessian_body(x1, x2, x3, x4, hessian):
     t1 = -400.0 * (x2 - x1**2) + 800.0 * x1 * x1 + 2.0
     t2 = -400.0 * (x3 - x2**2) + 200.0 + 800.0 * x2 * x2 + 2.0
     t3 = -400.0 * (x4 - x3**2) + 200.0 + 800.0 * x3 * x3 + 2.0
-    hessian[..., 0, 0] = t1
-    hessian[..., 0, 1] = hessian[..., 1, 0] = -400.0 * x1
-    hessian[..., 1, 1] = t2
-    hessian[..., 1, 2] = hessian[..., 2, 1] = -400.0 * x2
-    hessian[..., 2, 2] = t3
-    hessian[..., 2, 3] = hessian[..., 3, 2] = -400.0 * x3
-    hessian[..., 3, 3] = 200.0
+    hessian[0, 0] = t1
+    hessian[0, 1] = hessian[1, 0] = -400.0 * x1
+    hessian[1, 1] = t2
+    hessian[1, 2] = hessian[2, 1] = -400.0 * x2
+    hessian[2, 2] = t3
+    hessian[2, 3] = hessian[3, 2] = -400.0 * x3
+    hessian[3, 3] = 200.0
     return hessian
 
 

@@ -101,8 +101,10 @@ def t_hessian(x):
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast(x).shape
+    hessian = np.zeros(shape + (1, 1), dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _t_hessian_body(x, np.zeros(shape + (1, 1), dtype))
+        _t_hessian_body(x, np.moveaxis(hessian, (-2, -1), (0, 1)))
+    return hessian
 
 
 def _t_hessian_body(x, hessian):
@@ -117,7 +119,7 @@ def _t_hessian_body(x, hessian):
     t8 = t3 / t5
     t9 = -2.0 * (-t7 - t4) + (-(t3 * t7 / t5) - t8 * t6 / t5)
     t10 = 2.0 * (t3 * (t4 * _sigmoid(t1)))
-    hessian[..., 0, 0] = t10 - 2.0 * ((t9 - t8 / t5) * t2)
+    hessian[0, 0] = t10 - 2.0 * ((t9 - t8 / t5) * t2)
     return hessian
 
 
@@ -187,7 +189,7 @@ def _t_hessian_float(x, hessian):
     t8 = t3 / t5
     t9 = -2.0 * (-t7 - t4) + (-(t3 * t7 / t5) - t8 * t6 / t5)
     t10 = 2.0 * (t3 * (t4 * _sigmoid1(t1)))
-    hessian[..., 0, 0] = t10 - 2.0 * ((t9 - t8 / t5) * t2)
+    hessian[0, 0] = t10 - 2.0 * ((t9 - t8 / t5) * t2)
     return hessian
 
 

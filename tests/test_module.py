@@ -285,10 +285,13 @@ def test_float_path_without_try_gives_ieee_overflow():
 
 def test_hessian_body_fills_a_float_matrix_and_a_batch():
     text = render(poly_spec())
-    assert text.count("hessian[..., 0, 0] = 2.0 * y") == 1
+    assert text.count("hessian[0, 0] = 2.0 * y") == 1  # one body; no [..., i, j]
     h = load(text)["f_hessian"]
     assert h(3.0, 4.0).tolist() == [[8.0, 0.0], [0.0, 0.0]]
-    assert h(np.array([3.0, 1.0]), 4.0).shape == (2, 2, 2)
+    ys = np.arange(6.0).reshape(2, 3)
+    batch = h(np.array([3.0, 1.0, 2.0]), ys)  # a 2-d batch: (2, 3) + (2, 2)
+    assert batch.shape == (2, 3, 2, 2) and batch.flags.c_contiguous
+    assert np.array_equal(batch[..., 0, 0], 2.0 * ys) and not batch[..., 1, :].any()
 
 
 def test_value_and_grad_unpacks_the_value_by_name():
