@@ -7,7 +7,8 @@ checkouts take turns within every repeat, so a busy machine slows them alike:
 
 For each checkout and size: the library's stages (parse, lower, differentiate,
 render, load: what benchmarks/run.py calls compile), and with --cli the wall time
-of `python -m symgrad compile` (the process, imports included), as medians; then
+of `python -m symgrad compile` (the process, imports included), as medians (or,
+with --min, the fastest run: on a shared machine the least disturbed one); then
 the exponent of the total between the two largest sizes.
 """
 
@@ -96,8 +97,10 @@ def measure(checkouts: list[Path], sizes: list[int], repeat: int, cli: bool) -> 
     return samples
 
 
-def table(samples: dict, checkouts: list[Path], sizes: list[int]) -> list[str]:
-    """Medians per checkout and size, and the exponent between the largest sizes."""
+def table(
+    samples: dict, checkouts: list[Path], sizes: list[int], pick=statistics.median
+) -> list[str]:
+    """pick (median) per checkout and size, and the exponent between the largest sizes."""
     keys = [k for k in KEYS if any(k in row for row in samples.values())]
     lines = [
         "| checkout | n | " + " | ".join(f"{k} s" for k in keys) + " | module chars |",
@@ -106,7 +109,7 @@ def table(samples: dict, checkouts: list[Path], sizes: list[int]) -> list[str]:
     for checkout in checkouts:
         for size in sizes:
             row = samples[(checkout, size)]
-            cells = [f"{statistics.median(row[k]):.3g}" for k in keys]
+            cells = [f"{pick(row[k]):.3g}" for k in keys]
             chars = int(row["chars"][0])
             lines.append(
                 f"| {checkout} | {size} | " + " | ".join(cells) + f" | {chars} |"
@@ -118,8 +121,8 @@ def table(samples: dict, checkouts: list[Path], sizes: list[int]) -> list[str]:
             exps = []
             for key in ("total", "cli"):
                 if key in keys:
-                    ta = statistics.median(samples[(checkout, a)][key])
-                    tb = statistics.median(samples[(checkout, b)][key])
+                    ta = pick(samples[(checkout, a)][key])
+                    tb = pick(samples[(checkout, b)][key])
                     k = math.log(tb / ta) / math.log(b / a)
                     exps.append(f"{key} ∝ n^{k:.2f}")
             lines.append(f"{checkout}: between n = {a} and {b}, " + ", ".join(exps))
@@ -133,10 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 3000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cli", action="store_true", help="also time the CLI")
+    parser.add_argument("--min", action="store_true", help="fastest run, not median")
     args = parser.parse_args(argv)
     checkouts = [c.resolve() for c in args.checkouts]
     samples = measure(checkouts, args.sizes, args.repeat, args.cli)
-    print("\n".join(table(samples, checkouts, args.sizes)))
+    pick = min if args.min else statistics.median
+    print("\n".join(table(samples, checkouts, args.sizes, pick)))
     return 0
 
 
