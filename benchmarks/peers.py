@@ -117,17 +117,20 @@ _PROLOGUE = {"dtype", "shape"}
 
 
 def _is_prologue(stmt: ast.stmt) -> bool:
-    """dtype = ..., shape = ... and x = np.asarray(...) lines: not counted as ops."""
+    """dtype = ..., shape = ..., x = np.asarray(...) and `... = _as_arrays(...)` lines.
+
+    None of them is counted as ops: they bring the inputs to one dtype and shape.
+    """
     if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
         return False
     target, value = stmt.targets[0], stmt.value
     if isinstance(target, ast.Name) and target.id in _PROLOGUE:
         return True
-    return (
-        isinstance(value, ast.Call)
-        and isinstance(value.func, ast.Attribute)
-        and value.func.attr == "asarray"
-    )
+    if not isinstance(value, ast.Call):
+        return False
+    if isinstance(value.func, ast.Name):  # many parameters: one helper call
+        return value.func.id == "_as_arrays"
+    return isinstance(value.func, ast.Attribute) and value.func.attr == "asarray"
 
 
 def _is_float_dispatch(stmt: ast.stmt) -> bool:
@@ -163,32 +166,42 @@ def count_ops(source: str, function: str) -> int:
     """ast.BinOp + ast.UnaryOp + ast.Call nodes in one generated function's body.
 
     The prologue, the Python-float dispatch and the np.errstate wrapper are left
-    out: what is counted is the numpy path, the one that runs on arrays. So is
-    output packaging, as CasADi's count leaves out OP_OUTPUT: the Hessian's
-    `np.zeros(...)` allocation, and the `_expand(...)` and `np.copy(...)` that
-    give each output the inputs' broadcast shape (the ops inside their first
+    out: what is counted is the numpy path, the one that runs on arrays. A call of
+    the function's body (`_f_grad_body(x, y)`) counts as the body's statements. So
+    is output packaging left out, as CasADi's count leaves out OP_OUTPUT: the
+    Hessian's `np.zeros(...)` allocation, and the `_expand(...)` and `np.copy(...)`
+    that give each output the inputs' broadcast shape (the ops inside their first
     argument count).
     """
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.FunctionDef) and node.name == function:
-            body = _counted(node.body)
-            return sum(_ops_in(stmt) for stmt in body)
-    raise KeyError(function)
+    defs = {
+        node.name: node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef)
+    }
+    if function not in defs:
+        raise KeyError(function)
+    bodies = {name: f.body for name, f in defs.items() if name.endswith("_body")}
+    return sum(_ops_in(stmt, bodies) for stmt in _counted(defs[function].body))
 
 
 _PACKAGING = {"_expand", "np.copy"}
 
 
-def _ops_in(tree: ast.AST) -> int:
+def _ops_in(tree: ast.AST, bodies: dict[str, list[ast.stmt]]) -> int:
     """The ops under tree, packaging calls left out (their first argument counted)."""
     count, stack = 0, [tree]
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Assign) and _is_hessian_allocation(node):
             continue
-        if isinstance(node, ast.Call) and ast.unparse(node.func) in _PACKAGING:
-            stack.append(node.args[0])
-            continue
+        if isinstance(node, ast.Call):
+            called = ast.unparse(node.func)
+            if called in _PACKAGING:
+                stack.append(node.args[0])
+                continue
+            if called in bodies:  # the arguments are names and the Hessian's zeros
+                stack.extend(bodies[called])
+                continue
         count += _is_op(node)
         stack.extend(ast.iter_child_nodes(node))
     return count

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -12,9 +14,9 @@ from codegen.array_function import (
     array_function_lines,
     is_array_function,
 )
-from codegen.layout import INDENT, LINE_LENGTH, Tuple, collection
+from codegen.layout import INDENT, LINE_LENGTH, Tuple, collection, flat
 from codegen.names import RESERVED as NAMES_RESERVED, python_name
-from codegen.printer import FLOAT, NUMPY, Dialect, definition, expression
+from codegen.printer import FLOAT, INFIX, NUMPY, Dialect, definition, expression
 from codegen.schedule import Namer, Schedule, schedule
 from symgrad.graph import Node
 
@@ -100,6 +102,13 @@ def _min1(a, b):
     """numpy's minimum on floats: nan wins."""
     return a if a <= b else b if b < a else a + b
 ''',
+    "_as_arrays": '''
+def _as_arrays(*values):
+    """The inputs as arrays of one floating dtype, that dtype and their broadcast shape."""
+    dtype = np.result_type(*values, 1.0)
+    arrays = [np.asarray(v, dtype) for v in values]
+    return arrays, dtype, np.broadcast_shapes(*[a.shape for a in arrays])
+''',
     "_expand": '''
 def _expand(value, shape, dtype):
     """value at the inputs' broadcast shape and dtype, as every output is (constants too).
@@ -168,39 +177,63 @@ def _leaves(result: Result) -> list[Node]:
 def render(spec: ModuleSpec) -> str:
     """The full text of the module, laid out in black's style.
 
+    Each public function is a short wrapper around one body that holds its
+    statements: the contract (the Python-float fast path, one dtype, broadcast
+    outputs, numpy's IEEE answers) is in the wrapper, the math in the body. Where
+    Python floats need other spellings (math.exp for np.exp, a branch evaluated
+    lazily), a float twin of the body comes last in the module, out of the way.
     The layout rules of codegen/layout.py give black's output directly; black itself
     runs only when a line could not be laid out within 88 columns (very long names).
     """
     helpers: set[str] = set()
     bodies: list[str] = []
+    twins: list[str] = []
     needs_black = False
     for function in spec.functions:
         leaves = _leaves(function.result)
         if is_array_function(function.params, leaves):
-            lines = array_function_lines(
-                function.name, function.params, function.result, function.doc,
-                function.hints, leaves, helpers, docstring,
-            )  # fmt: skip
+            parts = [
+                array_function_lines(
+                    function.name, function.params, function.result, function.doc,
+                    function.hints, leaves, helpers, docstring,
+                )
+            ]  # fmt: skip
         else:
-            lines = _function(function, _plan(function), helpers)
+            parts = _function(function, _plan(function), helpers)
         # a docstring is one element of lines; black never rewraps its text
-        needs_black |= any(len(x) > LINE_LENGTH and '"""' not in x for x in lines)
-        bodies.append("\n".join(lines))
+        needs_black |= any(
+            len(x) > LINE_LENGTH and '"""' not in x for lines in parts for x in lines
+        )
+        bodies += ["\n".join(lines) for lines in parts[:2]]
+        twins += ["\n".join(lines) for lines in parts[2:]]
+    if twins:
+        twins[0] = "\n".join(TWINS_COMMENT) + "\n" + twins[0]
     names = Tuple(
         tuple(repr(python_name(f.name)).replace("'", '"') for f in spec.functions), "[]"
     )
-    parts = [
-        docstring(spec.doc, ""),
-        "import math\n\nimport numpy as np",
-        "\n".join(collection("__all__ = ", names, "")),
-    ]
-    parts += [HELPER_SOURCE[h].strip("\n") for h in sorted(helpers)]
-    text = "\n\n".join(parts[:2]) + "\n\n" + "\n\n\n".join(parts[2:] + bodies) + "\n"
+    helper_text = [HELPER_SOURCE[h].strip("\n") for h in sorted(helpers)]
+    code = helper_text + bodies + twins
+    imports = "import numpy as np"
+    if any(_USES_MATH.search(text) for text in helper_text + twins):
+        imports = "import math\n\n" + imports
+    parts = [docstring(spec.doc, ""), imports]
+    parts.append("\n".join(collection("__all__ = ", names, "")))
+    text = "\n\n".join(parts[:2]) + "\n\n" + "\n\n\n".join(parts[2:] + code) + "\n"
     if needs_black:
         import black  # a safety net only: most modules never pay for importing it
 
         text = black.format_str(text, mode=black.Mode())
     return text
+
+
+TWINS_COMMENT = (
+    "# The bodies again for Python floats, called by the fast paths above: math for",
+    "# numpy (about 5x faster on a float) and only the branch taken evaluated. A",
+    "# domain edge raises here and the numpy body answers instead.",
+)
+# generated statements spell calls of the math module as math.<name>; names never
+# contain a dot, and docstrings are not searched (helpers' code only, and twins')
+_USES_MATH = re.compile(r"\bmath\.")
 
 
 @dataclass
@@ -211,6 +244,7 @@ class _Plan:
     outputs: list[Node]
     schedule: Schedule
     masks: dict[Node, int]
+    memo: dict
 
     @property
     def names(self) -> list[str]:
@@ -221,47 +255,204 @@ def _plan(spec: FunctionSpec) -> _Plan:
     namer = Namer(RESERVED)
     params = {node: namer.claim(python_name(name)) for name, node in spec.params}
     outputs = _leaves(spec.result)
-    plan = schedule(outputs, params, spec.hints, namer, _output_budget(spec.result))
-    return _Plan(params, outputs, plan, _masks(plan.order, outputs, params))
+    memo: dict = {}
+    budget = _output_budget(spec.result)
+    plan = schedule(outputs, params, spec.hints, namer, budget, memo)
+    return _Plan(params, outputs, plan, _masks(plan.order, outputs, params), memo)
 
 
-def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[str]:
-    """The public function: a Python-float fast path, then numpy for everything else."""
-    pnames = plan.names
-    lines = layout.call(f"def {python_name(spec.name)}(", pnames, "", "):")
+def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[list[str]]:
+    """[wrapper, numpy body] or [wrapper, numpy body, float twin] of one function."""
+    name = python_name(spec.name)
+    body = _body(spec, plan, NUMPY, helpers)
+    twin = body
+    if plan.names and not all(_same_in_both(n) for n in plan.schedule.order):
+        twin = _body(spec, plan, FLOAT, helpers)
+    body_name, twin_name = f"_{name}_body", f"_{name}_float"
+    doc = f"The statements of {name}, for Python floats and arrays alike."
+    if twin[1:] != body[1:]:
+        doc = f"The statements of {name}; the module ends with their float twin."
+        # no docstring: the comment above the twins says what they are
+        head = layout.call(
+            f"def {twin_name}(", _body_params(spec, plan, False), "", "):"
+        )
+        twin = head + twin[1:]
+    else:
+        twin, twin_name = None, body_name  # the same statements serve both
+    uses_dtype = body[0] == "dtype"
+    lines = layout.call(f"def {name}(", plan.names, "", "):")
     lines.append(INDENT + docstring(spec.doc, INDENT))
-    lines += _fast_path(spec, plan, helpers)
-    lines += layout.call("dtype = np.result_type(", pnames + ["1.0"], INDENT)
-    lines += [f"{INDENT}{p} = np.asarray({p}, dtype)" for p in pnames]
+    lines += _fast_path(spec, plan, twin_name)
+    lines += _wrapper_numpy(spec, plan, body_name, uses_dtype, helpers)
+    params = _body_params(spec, plan, uses_dtype)
+    numpy_body = layout.call(f"def {body_name}(", params, "", "):")
+    numpy_body += [INDENT + docstring(doc, INDENT)] + body[1:]
+    return [lines, numpy_body] + ([twin] if twin else [])
+
+
+def _same_in_both(node: Node) -> bool:
+    """Whether node is spelled alike for floats and numpy: operators, not calls."""
+    if node.op == "pow":  # as printer._power: an integer power is **, any other a call
+        k = node.args[1].attrs[0] if node.args[1].op == "const" else None
+        return k is not None and math.isfinite(k) and k == int(k) and abs(k) <= 2**31
+    return node.op in _OPERATORS
+
+
+# Ops printed as Python operators in both dialects (printer.INFIX, plus negation).
+_OPERATORS = frozenset({"const", "var", "neg", *INFIX})
+
+
+def _body_params(spec: FunctionSpec, plan: _Plan, dtype: bool) -> list[str]:
+    """A body's parameters: the function's, dtype if it needs it, the Hessian to fill."""
+    params = plan.names + (["dtype"] if dtype else [])
+    return params + (["hessian"] if isinstance(spec.result, Symmetric) else [])
+
+
+def _body(spec: FunctionSpec, plan: _Plan, dialect: Dialect, helpers) -> list[str]:
+    """["dtype" or "", statements..., return]: a body's lines after its docstring."""
+    names = plan.schedule.names
+    memo = plan.memo if dialect is NUMPY else {}
+    lines = _statements(plan, dialect, helpers, INDENT, memo)
+    if isinstance(spec.result, Symmetric):
+        # hessian[i, j]: a (n, n) array on floats ([..., i, j] costs 100 ns more
+        # an entry there), a view with the batch axes last on arrays
+        lines += _hessian_lines(spec.result, names, dialect, "", INDENT, memo)
+    else:
+        out = lambda n: expression(n, names, memo, dialect)  # noqa: E731
+        lines += _return(spec.result, out, INDENT)
+    # where(c, a, b) of two constants is spelled with the inputs' dtype
+    needs_dtype = dialect is NUMPY and any(
+        _is_where_constants(n) for n in plan.schedule.order
+    )
+    return ["dtype" if needs_dtype else ""] + lines
+
+
+def _is_where_constants(node: Node) -> bool:
+    return node.op == "where" and node.args[1].op == node.args[2].op == "const"
+
+
+# Past this many parameters the numpy path converts them in one helper call
+# instead of a line each: a function of 1,000 parameters would otherwise spend
+# 4,000 lines on dtype, asarray, broadcast and the body's arguments.
+MANY_PARAMETERS = 32
+
+
+def _wrapper_numpy(
+    spec: FunctionSpec, plan: _Plan, body: str, uses_dtype: bool, helpers: set[str]
+) -> list[str]:
+    """The numpy path: one dtype, arrays, the broadcast shape, the body, packaging."""
+    pnames = plan.names
     full = (1 << len(pnames)) - 1
     symmetric = isinstance(spec.result, Symmetric)
     needs_shape = symmetric or any(m != full for m in plan.masks.values())
-    if needs_shape:
-        lines += _broadcast_shape(pnames)
+    namer = Namer(RESERVED | set(pnames))
+    arrays = dict(plan.params)  # each parameter's node -> its array's text
+    if len(pnames) > MANY_PARAMETERS:
+        helpers.add("_as_arrays")
+        name = namer.claim("arrays")
+        head = f"{name}, dtype, shape = _as_arrays("
+        lines = layout.call(head, pnames, INDENT)
+        arrays = {node: f"{name}[{k}]" for k, node in enumerate(plan.params)}
+        args = [f"*{name}"]
+    else:
+        lines = layout.call("dtype = np.result_type(", pnames + ["1.0"], INDENT)
+        lines += [f"{INDENT}{p} = np.asarray({p}, dtype)" for p in pnames]
+        lines += _broadcast_shape(pnames) if needs_shape else []
+        args = list(pnames)
     # numpy's IEEE answers (log(0) = -inf, 1/0 = inf, sqrt(-1) = nan) are the
     # documented values; the warnings numpy would add, and np.where's evaluation of
     # the branch not taken, are noise in derivative code.
-    lines.append(
+    errstate = (
         f'{INDENT}with np.errstate(divide="ignore", invalid="ignore", over="ignore"):'
     )
-    body = INDENT * 2
-    lines += _statements(plan, NUMPY, helpers, body)
-    names = plan.schedule.names
+    args += ["dtype"] if uses_dtype else []
+    if symmetric:  # the body fills hessian[i, j] of a view with the batch axes last
+        n = spec.result.size
+        lines += [f"{INDENT}hessian = np.zeros(shape + ({n}, {n}), dtype)", errstate]
+        args.append("np.moveaxis(hessian, (-2, -1), (0, 1))")
+        call = layout.call(f"{body}(", args, INDENT * 2)
+        return lines + call + [f"{INDENT}return hessian"]
+    lines.append(errstate)
+    packaged = any(
+        node.op == "var" or (needs_shape and plan.masks[node] != full)
+        for node in plan.outputs
+    )
+    if not packaged:
+        return lines + layout.call(f"return {body}(", args, INDENT * 2)
+    return lines + _unpack(
+        spec, plan, (body, args), namer, arrays, needs_shape, helpers
+    )
+
+
+def _unpack(
+    spec: FunctionSpec,
+    plan: _Plan,
+    call: tuple[str, list[str]],
+    namer: Namer,
+    arrays: dict[Node, str],
+    needs_shape: bool,
+    helpers: set[str],
+) -> list[str]:
+    """Name the body's outputs, then return them at the inputs' shape (copies of inputs)."""
+    body, args = call
+    flat_call = f"{body}({', '.join(args)})"
+    # a name and ", " per output: past LINE_LENGTH // 3 outputs no target fits, and
+    # naming thousands of outputs "out", "out_2", ... would take quadratic time
+    fits = len(flat_call) < LINE_LENGTH and len(plan.outputs) <= LINE_LENGTH // 3
+    one = _target(spec, plan, namer) if fits else None
+    if one and len(one[0]) + len(flat_call) <= LINE_LENGTH - 2 * len(INDENT):
+        lines = [f"{INDENT * 2}{one[0]}{flat_call}"]
+        text = one[1].get
+    else:  # too long for one line: one name for the result, its items subscripted
+        result = namer.claim("result")
+        lines = layout.call(f"{result} = {body}(", args, INDENT * 2)
+        paths = _paths(spec.result, result)
+        text = lambda node: paths[node]  # noqa: E731
+    full = (1 << len(plan.names)) - 1
 
     def out(node: Node) -> str:
-        text = expression(node, names)
+        value = arrays[node] if node.op == "var" else text(node)
         if node.op == "var":  # a copy: never hand back the caller's own array
-            text = f"np.copy({text})"
+            value = f"np.copy({value})"
         if needs_shape and plan.masks[node] != full:
             helpers.add("_expand")
-            return f"_expand({text}, shape, dtype)"
-        return text + "[()]" if node.op == "var" else text
+            return f"_expand({value}, shape, dtype)"
+        return value + "[()]" if node.op == "var" else value
 
-    if symmetric:
-        return lines + _hessian_lines(
-            spec.result, names, NUMPY, "shape + (", "..., ", body
-        )
-    return lines + _return(spec.result, out, body)
+    return lines + _return(spec.result, out, INDENT)
+
+
+def _target(spec: FunctionSpec, plan: _Plan, namer: Namer):
+    """`dx, dy = ` or `value, (dx, dy) = `, and the name of each output node."""
+    names: dict[Node, str] = dict(plan.params)
+    for k, node in enumerate(_leaves(spec.result)):
+        if node not in names:
+            hint = plan.schedule.names.get(node)  # dx reads better than t3
+            if hint is None or (hint.startswith("t") and hint[1:].isdigit()):
+                hint = "value" if k == 0 and _is_value(spec.result) else "out"
+            names[node] = namer.claim(hint)
+    if isinstance(spec.result, Node):
+        return f"{names[spec.result]} = ", names
+    target = flat(_as_tuple(spec.result, names.get))  # black writes (dx,) = ...
+    return f"{target if len(spec.result) == 1 else target[1:-1]} = ", names
+
+
+def _is_value(result: Result) -> bool:
+    """Whether the first leaf of result is a function's value: f's, or (value, grad)."""
+    if isinstance(result, Node):
+        return True
+    return len(result) == 2 and isinstance(result[1], tuple)
+
+
+def _paths(result: Result, prefix: str) -> dict[Node, str]:
+    """The subscript that reaches each leaf of a (nested) result tuple."""
+    if isinstance(result, Node):
+        return {result: prefix}
+    paths: dict[Node, str] = {}
+    for k, item in enumerate(result):
+        for node, path in _paths(item, f"{prefix}[{k}]").items():
+            paths.setdefault(node, path)
+    return paths
 
 
 def _broadcast_shape(params: list[str]) -> list[str]:
@@ -274,37 +465,53 @@ def _broadcast_shape(params: list[str]) -> list[str]:
     return layout.call("shape = np.broadcast_shapes(", shapes, INDENT)
 
 
-def _fast_path(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[str]:
+def _fast_path(spec: FunctionSpec, plan: _Plan, body: str) -> list[str]:
     """The body on Python floats (math-module calls, no numpy overhead), if all are.
 
     A domain edge there (log(0), 1/0, overflow) raises, and numpy's semantics after
-    it answer with inf or nan. Inline `type(p) is float` tests are the cheapest
-    check CPython has (about 13 ns a parameter; a helper taking *args costs twice
-    that), and the body sits inline because a call of a float twin costs more than
-    all the arithmetic of a small gradient.
+    it answer with inf or nan; a body that cannot raise on floats needs no try.
+    Inline `type(p) is float` tests are the cheapest check CPython has (about 13 ns
+    a parameter; a helper taking *args costs twice that); calling the body costs
+    about 15 ns more than statements inline (CPython 3.11 inlines the frame).
     """
     if not plan.names:
         return []
-    tests = [f"type({p}) is float" for p in plan.names]
-    body = INDENT * 3
-    lines = layout.condition("if", "and", tests, INDENT) + [f"{INDENT * 2}try:"]
-    lines += _statements(plan, FLOAT, helpers, body)
-    names = plan.schedule.names
+    args = list(plan.names)
     if isinstance(spec.result, Symmetric):
-        lines += _hessian_lines(spec.result, names, FLOAT, "(", "", body)
-    else:
-        float_out = lambda n: expression(n, names, dialect=FLOAT)  # noqa: E731
-        lines += _return(spec.result, float_out, body)
-    return lines + [
-        f"{INDENT * 2}except (ArithmeticError, ValueError):",
-        f"{INDENT * 3}pass",
-    ]
+        args.append(f"np.zeros(({spec.result.size}, {spec.result.size}))")
+    tests = [f"type({p}) is float" for p in plan.names]
+    lines = layout.condition("if", "and", tests, INDENT)
+    if not any(_may_raise(node) for node in plan.schedule.order):
+        return lines + layout.call(f"return {body}(", args, INDENT * 2)
+    return (
+        lines
+        + [f"{INDENT * 2}try:"]
+        + layout.call(f"return {body}(", args, INDENT * 3)
+        + [
+            f"{INDENT * 2}except (ArithmeticError, ValueError):",
+            f"{INDENT * 3}pass",
+        ]
+    )
+
+
+# Ops whose float spelling never raises: IEEE gives inf or nan for +, -, * and the
+# helpers (_sigmoid1 and _softplus1 only exponentiate non-positive numbers), where
+# **, / and every math function raise at a domain edge or on overflow.
+_FLOAT_SAFE = frozenset(
+    "const var add sub mul neg lt le gt ge abs sign step relu max min sigmoid "
+    "softplus where".split()
+)
+
+
+def _may_raise(node: Node) -> bool:
+    """Whether node's float spelling can raise ArithmeticError or ValueError."""
+    return node.op not in _FLOAT_SAFE
 
 
 def _statements(
-    plan: _Plan, dialect: Dialect, helpers: set[str], indent: str
+    plan: _Plan, dialect: Dialect, helpers: set[str], indent: str, memo: dict
 ) -> list[str]:
-    names, memo = plan.schedule.names, {}
+    names = plan.schedule.names
     order = plan.schedule.order
     helpers.update(dialect.helpers[n.op] for n in order if n.op in dialect.helpers)
     return [
@@ -337,16 +544,16 @@ def _masks(
 
 
 def _hessian_lines(
-    result: Symmetric, names, dialect: Dialect, shape: str, batch: str, indent: str
+    result: Symmetric, names, dialect: Dialect, batch: str, indent: str, memo: dict
 ) -> list[str]:
-    size = result.size
-    dtype = ", dtype" if dialect is NUMPY else ""
-    lines = [f"{indent}hessian = np.zeros({shape}{size}, {size}){dtype})"]
+    """Entries into the hessian argument, each pair of symmetric slots at once."""
+    lines = []
     for (i, j), node in sorted(result.entries.items()):
         target = f"hessian[{batch}{i}, {j}]"
         if i != j:
             target += f" = hessian[{batch}{j}, {i}]"
-        lines.append(f"{indent}{target} = {expression(node, names, dialect=dialect)}")
+        text = expression(node, names, memo, dialect)
+        lines.append(f"{indent}{target} = {text}")
     return lines + [f"{indent}return hessian"]
 
 

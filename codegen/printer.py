@@ -72,9 +72,11 @@ NUMPY = Dialect(
         "softmax": "_softmax",
     },
 )
+# np.pi, np.inf and np.nan are Python floats, so constants need no float spelling
+# of their own: bodies with no calls then read the same in both dialects.
 FLOAT = Dialect(
     FLOAT_CALLS,
-    "math",
+    "np",
     {
         "sign": "_sign1",
         "sigmoid": "_sigmoid1",

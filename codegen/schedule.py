@@ -62,12 +62,15 @@ def schedule(
     hints: Mapping[Node, str],
     namer: Namer,
     output_budget: int = STATEMENT_BUDGET,
+    memo: dict | None = None,
 ) -> Schedule:
     """Give a temporary to every shared, hinted or oversized node reachable from outputs.
 
     params maps var nodes to their Python names; hints proposes names (source
     intermediates `u`, adjoints `du`) for nodes worth a statement of their own; an
     output longer than output_budget gets a statement so its use site stays short.
+    memo receives the numpy text of unnamed subexpressions; it stays valid after
+    scheduling, so printing the statements again costs one lookup per argument.
     """
     order = toposort(outputs)
     uses: dict[Node, int] = {}
@@ -78,7 +81,8 @@ def schedule(
         uses[out] = uses.get(out, 0) + 1
     is_output = set(outputs)
     result = Schedule(names=dict(params), order=order)
-    memo: dict = {}  # printed text of unnamed subexpressions, shared by every statement
+    # printed text of unnamed subexpressions, shared by every statement
+    memo = {} if memo is None else memo
     for node in order:
         if not node.args:
             continue

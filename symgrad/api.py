@@ -295,12 +295,10 @@ def module_spec(program: Program, source_name: str) -> ModuleSpec:
         for spec in generated:
             _claim_python_name(spec.name, function, taken)
             specs.append(spec)
-    listing = ", ".join(s.name for s in specs)
+    # the functions are listed once, in __all__: a "Functions: ..." line here ran to
+    # hundreds of characters (review 2026-12 §4.7)
     arrays = [bool(f.shapes or f.body.shape) for f in program.functions]
-    doc = (
-        f"{MARKER} {__version__} from {source_name}. Do not edit: recompile instead.\n\n"
-        f"Functions: {listing}.\n"
-    )
+    doc = f"{MARKER} {__version__} from {source_name}. Do not edit: recompile instead.\n\n"
     if not all(arrays) or not arrays:
         doc += (
             "Scalars in, scalars out; arrays in, outputs have the inputs' broadcast "

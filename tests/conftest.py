@@ -51,7 +51,7 @@ def compile_cli(tmp_path):
 # What a generated module may contain: the AST audit of every module we generate.
 _ALLOWED_NP = {
     "asarray", "copy", "result_type", "broadcast_shapes", "zeros", "full", "where", "errstate",
-    "ndarray", "broadcast",
+    "ndarray", "broadcast", "moveaxis",
     "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "arcsin", "arccos",
     "arctan", "arctan2", "sinh", "cosh", "tanh", "abs", "sign", "logaddexp", "maximum",
     "minimum", "heaviside", "power", "pi", "inf", "nan",
@@ -62,11 +62,14 @@ _ALLOWED_MATH = {
     "atan2", "sinh", "cosh", "tanh", "pow", "pi", "inf", "nan",
 }  # fmt: skip
 _ALLOWED_BUILTINS = {"type", "abs", "all", "max", "ArithmeticError", "ValueError"}
+# Starred and ListComp: _as_arrays(*values), which converts the parameters of a
+# function with very many at once (codegen.module.MANY_PARAMETERS).
 _ALLOWED_NODES = (
     "Module FunctionDef arguments arg Expr Constant Import alias Assign Name Store Load "
     "Return Tuple List BinOp UnaryOp Compare Call Attribute Subscript Slice Ellipsis "
     "With withitem keyword Add Sub Mult Div Pow USub Lt LtE Gt GtE Pass If IfExp "
-    "BoolOp And Is Eq Try ExceptHandler GeneratorExp comprehension MatMult"
+    "BoolOp And Is Eq Try ExceptHandler GeneratorExp comprehension MatMult Starred "
+    "ListComp"
 ).split()
 
 

@@ -112,6 +112,36 @@ def test_count_ops_skips_the_float_dispatch_and_errstate() -> None:
     assert count_ops(source, "f") == 3
 
 
+def test_count_ops_counts_the_body_a_wrapper_calls() -> None:
+    """A call of the function's body counts as its statements; the zeros do not."""
+    source = (
+        "def f(x, y):\n"
+        "    if type(x) is float and type(y) is float:\n"
+        "        return _f_body(x, y, np.zeros((1, 1)))\n"
+        '    with np.errstate(divide="ignore"):\n'
+        "        return _f_body(x, y, np.zeros(shape + (1, 1), dtype))\n"
+        "\n"
+        "def _f_body(x, y, hessian):\n"
+        "    t1 = np.sin(x) * y\n"
+        "    hessian[..., 0, 0] = t1 + -t1\n"
+        "    return hessian\n"
+    )
+    assert count_ops(source, "f") == 4  # sin, *, +, unary -
+
+
+def test_count_ops_skips_the_arrays_helper_of_many_parameters() -> None:
+    """`arrays, dtype, shape = _as_arrays(...)` is prologue; the starred body call is the body."""
+    source = (
+        "def f(x, y):\n"
+        "    arrays, dtype, shape = _as_arrays(x, y)\n"
+        "    return _f_body(*arrays)\n"
+        "\n"
+        "def _f_body(x, y):\n"
+        "    return x * y - 1.0\n"
+    )
+    assert count_ops(source, "f") == 2
+
+
 def test_count_ops_takes_a_negative_literal_as_a_constant() -> None:
     """-2.0 * x is one multiplication (Python folds -2.0); -x is a negation."""
     source = "def f(x):\n    return -2.0 * x + -x\n"

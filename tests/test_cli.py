@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import io
 import math
 import os
@@ -648,3 +649,26 @@ def test_shape_error_is_an_input_error_at_the_operator(tmp_path, capsys):
         " " * 25 + "^",
     ]
     assert not (tmp_path / "shapes.py").exists()
+
+
+def test_compile_pauses_garbage_collection_and_restores_it(tmp_path, monkeypatch):
+    seen = []
+    real = symgrad.cli.compile_source
+
+    def spy(text, name):
+        seen.append(gc.isenabled())
+        return real(text, name)
+
+    monkeypatch.setattr(symgrad.cli, "compile_source", spy)
+    source = tmp_path / "m.sg"
+    source.write_text("f(x) = x^2\n", encoding="utf-8")
+    assert gc.isenabled()
+    assert main(["compile", str(source)]) == 0
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:  # a caller's own choice survives
+        assert main(["compile", str(source), "--force"]) == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert main(["compile", "nope.sg"]) == 1 and gc.isenabled()  # errors too

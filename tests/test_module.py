@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from codegen.module import (
+    MANY_PARAMETERS,
     FunctionSpec,
     ModuleSpec,
     Symmetric,
@@ -236,3 +237,100 @@ def test_outputs_broadcast_over_many_parameters(n):
     for i, d in enumerate(grad):
         assert np.array_equal(d, np.broadcast_to(padded[i] + padded[i + 2], (3, 4)))
     assert ns["f_hessian"](*point).shape == (3, 4, n, n)
+
+
+def one_function(body, params=(("x", x), ("y", y))) -> str:
+    return render(ModuleSpec("doc", (FunctionSpec("f", params, body, "f"),)))
+
+
+def test_arithmetic_statements_appear_once_and_serve_both_paths():
+    # f(x, y) = (x - y)**2 * (x + y): no call, so floats and arrays share one body
+    text = one_function(mul(power(add(x, mul(num(-1), y)), num(2)), add(x, y)))
+    assert text.count("(x - y) ** 2 * (x + y)") == 1
+    assert "def _f_float" not in text and "import math" not in text
+    audit_module(text)
+    ns = load(text)
+    fast, slow = ns["f"](3.0, 1.0), ns["f"](np.float64(3.0), np.float64(1.0))
+    assert type(fast) is float and fast == 16.0
+    assert isinstance(slow, np.float64) and slow == 16.0
+
+
+def test_math_calls_get_a_float_twin_at_the_end_and_import_math():
+    text = one_function(add(call("exp", x), y))
+    assert text.count("np.exp(x)") == 1 and text.count("math.exp(x)") == 1
+    assert text.index("def _f_float(") > text.index("def _f_body(")
+    assert text.index("def _f_float(") > text.index("def f(")
+    assert "import math\n" in text
+    audit_module(text)
+    assert type(load(text)["f"](0.0, 1.0)) is float and load(text)["f"](0.0, 1.0) == 2.0
+
+
+def test_try_only_where_the_float_body_can_raise():
+    # +, -, * give inf or nan on floats; / raises ZeroDivisionError at 0
+    assert "try:" not in one_function(mul(x, add(y, num(1))))
+    text = one_function(mul(x, power(y, num(-1))))
+    assert "try:" in text
+    f = load(text)["f"]
+    assert f(1.0, 4.0) == 0.25
+    with np.errstate(divide="ignore"):
+        assert f(1.0, 0.0) == np.inf  # 1.0 / 0.0 raised; numpy answered
+
+
+def test_float_path_without_try_gives_ieee_overflow():
+    f = load(one_function(mul(x, y)))["f"]
+    assert "try:" not in one_function(mul(x, y))
+    big = f(1e308, 10.0)
+    assert type(big) is float and big == np.inf  # float multiplication never raises
+
+
+def test_hessian_body_fills_a_float_matrix_and_a_batch():
+    text = render(poly_spec())
+    assert text.count("hessian[0, 0] = 2.0 * y") == 1  # one body; no [..., i, j]
+    h = load(text)["f_hessian"]
+    assert h(3.0, 4.0).tolist() == [[8.0, 0.0], [0.0, 0.0]]
+    ys = np.arange(6.0).reshape(2, 3)
+    batch = h(np.array([3.0, 1.0, 2.0]), ys)  # a 2-d batch: (2, 3) + (2, 2)
+    assert batch.shape == (2, 3, 2, 2) and batch.flags.c_contiguous
+    assert np.array_equal(batch[..., 0, 0], 2.0 * ys) and not batch[..., 1, :].any()
+
+
+def test_value_and_grad_unpacks_the_value_by_name():
+    f = add(mul(x, y), num(1))
+    spec = FunctionSpec("f_value_and_grad", (("x", x), ("y", y)), (f, (y, x)), "vg", {})
+    text = render(ModuleSpec("doc", (spec,)))
+    # both partials are inputs: copies, never the caller's arrays
+    assert "value, (y, x) = _f_value_and_grad_body(x, y)" in text
+    xs, ys = np.arange(3.0), np.arange(3.0) + 1
+    value, (dx, dy) = load(text)["f_value_and_grad"](xs, ys)
+    assert np.array_equal(value, xs * ys + 1) and np.array_equal(dx, ys)
+    assert not np.shares_memory(dx, ys) and not np.shares_memory(dy, xs)
+
+
+def test_a_long_call_binds_one_result_and_subscripts_it():
+    spec, _ = chain_spec(40)
+    text = render(spec)
+    assert (
+        "result = _f_grad_body(" in text and "_expand(result[1], shape, dtype)" in text
+    )
+    point = [np.float64(k) for k in range(40)]
+    point[0] = np.arange(2.0)
+    grad = load(text)["f_grad"](*point)
+    assert all(np.shape(d) == (2,) for d in grad)
+    assert np.array_equal(grad[0], [1.0, 1.0]) and grad[1][1] == 1.0 + 2.0
+
+
+def test_very_many_parameters_are_converted_by_one_helper_call():
+    spec, _ = chain_spec(40)
+    text = render(spec)
+    assert "arrays, dtype, shape = _as_arrays(" in text and "np.asarray(x39" not in text
+    audit_module(text)
+    ns = load(text)
+    point = [np.arange(3.0) + k for k in range(40)]
+    point[5] = 7  # an int among arrays: float64 like the rest
+    grad = ns["f_grad"](*point)
+    # d/dx_0 = x_1: a copy of the converted input, never the caller's array
+    assert np.array_equal(grad[0], point[1]) and not np.shares_memory(grad[0], point[1])
+    assert np.array_equal(grad[4], point[3] + 7.0) and grad[4].dtype == np.float64
+    assert ns["f_hessian"](*point).shape == (3, 40, 40)
+    small = render(chain_spec(MANY_PARAMETERS)[0])
+    assert "_as_arrays" not in small and "x31 = np.asarray(x31, dtype)" in small
