@@ -23,7 +23,7 @@ MAX_NODES = 2_000_000
 class Node:
     """One op applied to argument nodes; equal nodes are the same object (interned)."""
 
-    __slots__ = ("op", "args", "attrs", "shape", "__weakref__")
+    __slots__ = ("op", "args", "attrs", "shape", "simplified", "__weakref__")
 
     op: str
     args: tuple[Node, ...]
@@ -143,6 +143,8 @@ def make(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
     object.__setattr__(node, "args", args)
     object.__setattr__(node, "attrs", attrs)
     object.__setattr__(node, "shape", _result_shape(op, args, attrs))
+    # the simplifier's fixpoint of this node, once known (see simplify.build)
+    object.__setattr__(node, "simplified", None)
     _TABLE[key] = node
     return node
 

@@ -42,8 +42,17 @@ def recording() -> Iterator[list[str]]:
 
 
 def build(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
-    """Make a node from simplified arguments and rewrite it to the rules' fixpoint."""
+    """Make a node from simplified arguments and rewrite it to the rules' fixpoint.
+
+    The fixpoint depends on the node alone, so it is remembered on the node: an
+    interned hit (most builds while differentiating) costs one lookup, not a try of
+    every rule of its op. While rules are being recorded (tests) nothing is skipped.
+    """
     node = make(op, args, attrs)
+    done = node.simplified
+    if done is not None and _recording is None:
+        return done
+    start = node
     for _ in range(_MAX_STEPS):
         for name, rule in RULES.get(node.op, ()):
             out = rule(node)
@@ -55,6 +64,8 @@ def build(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
                 node = out
                 break
         else:
+            object.__setattr__(start, "simplified", node)
+            object.__setattr__(node, "simplified", node)
             return node
     return node
 

@@ -459,3 +459,21 @@ def test_simplify_keeps_several_roots_and_is_idempotent() -> None:
     once = simplify.simplify(roots)
     assert once == [_built_model(), M("mul", C(2.0), X), X]
     assert simplify.simplify(once) == once
+
+
+def test_a_built_node_remembers_its_fixpoint(monkeypatch) -> None:
+    x = var("x_memo")
+    raw = make("mul", (x, C(1.0)))  # held, so the interned node (and its memo) lives
+    assert raw.simplified is None
+    assert mul(x, C(1.0)) is x
+    assert raw.simplified is x
+    # a second build of the same node tries no rule at all
+
+    def fail(node):
+        raise AssertionError("a rule ran on a node whose fixpoint is known")
+
+    monkeypatch.setitem(simplify.RULES, "mul", (("fail", fail),))
+    assert mul(x, C(1.0)) is x
+    with recording():  # while rules are recorded nothing is skipped
+        with pytest.raises(AssertionError, match="fixpoint is known"):
+            mul(x, C(1.0))
