@@ -42,7 +42,6 @@ def _identity(shape: tuple) -> Node:
 
 def coefficient(root: Node, t: Node) -> Node | None:
     """C with root = C . t for a root linear in t (None when root does not depend on t)."""
-    trailing = len(t.shape)
     # A coefficient may be smaller than node.shape + t.shape where it is the same
     # along an axis (the coefficient of t in x + t, t a scalar, is 1 for every entry):
     # rules that move entries or sum them stretch it first (`_full`).

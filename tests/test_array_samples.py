@@ -16,7 +16,6 @@ import pytest
 
 from codegen.load import load
 from symgrad import api
-from symgrad.errors import SymgradError
 from symgrad.evaluate import size_of
 from symgrad.lower import lower
 from symgrad.parser import parse

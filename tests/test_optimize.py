@@ -68,6 +68,12 @@ def test_value_and_gradient_are_computed_once_per_point():
     x = obj.x0(w=np.ones(2), b=0.5)
     value, grad = obj.fun(x), obj.jac(x)
     assert len(calls) == 1
+    np.testing.assert_array_equal(
+        grad,
+        np.concatenate(
+            [np.ravel(g) for g in model.loss.grad(np.ones(2), 0.5, *obj._data)]
+        ),
+    )
     obj.fun(x + 1e-3)
     assert len(calls) == 2
     assert value == pytest.approx(model.loss(np.ones(2), 0.5, *obj._data))
