@@ -154,7 +154,10 @@ def s_hessian(z):
 
     s(z) = 1/(1 + exp(-z))"""
     if type(z) is float:
-        return _s_hessian_float(z, np.zeros((1, 1)))
+        try:
+            return _s_hessian_float(z, np.zeros((1, 1)))
+        except (ArithmeticError, ValueError):
+            pass
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     shape = np.broadcast(z).shape
@@ -168,7 +171,7 @@ def _s_hessian_body(z, hessian):
     """The statements of s_hessian; the module ends with their float twin."""
     t1 = _sigmoid(-z)
     t2 = _sigmoid(z)
-    hessian[0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
+    hessian[0, 0] = t1**2 * t2 - t2**2 * t1
     return hessian
 
 
@@ -189,7 +192,7 @@ def _s_hvp_body(z, vz):
     """The statements of s_hvp; the module ends with their float twin."""
     t1 = _sigmoid(-z)
     t2 = _sigmoid(z)
-    return ((t1 * (t2 * t1) - t2 * (t1 * t2)) * vz,)
+    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
 
 
 def s_jvp(z, tz):
@@ -701,14 +704,14 @@ def _s_value_and_grad_float(z):
 def _s_hessian_float(z, hessian):
     t1 = _sigmoid1(-z)
     t2 = _sigmoid1(z)
-    hessian[0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
+    hessian[0, 0] = t1**2 * t2 - t2**2 * t1
     return hessian
 
 
 def _s_hvp_float(z, vz):
     t1 = _sigmoid1(-z)
     t2 = _sigmoid1(z)
-    return ((t1 * (t2 * t1) - t2 * (t1 * t2)) * vz,)
+    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
 
 
 def _s_jvp_float(z, tz):

@@ -121,7 +121,10 @@ def sigmoid_hessian(z):
 
     sigmoid(z) = 1 / (1 + exp(-z))"""
     if type(z) is float:
-        return _sigmoid_hessian_float(z, np.zeros((1, 1)))
+        try:
+            return _sigmoid_hessian_float(z, np.zeros((1, 1)))
+        except (ArithmeticError, ValueError):
+            pass
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     shape = np.broadcast(z).shape
@@ -135,7 +138,7 @@ def _sigmoid_hessian_body(z, hessian):
     """The statements of sigmoid_hessian; the module ends with their float twin."""
     t1 = _sigmoid(-z)
     t2 = _sigmoid(z)
-    hessian[0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
+    hessian[0, 0] = t1**2 * t2 - t2**2 * t1
     return hessian
 
 
@@ -156,7 +159,7 @@ def _sigmoid_hvp_body(z, vz):
     """The statements of sigmoid_hvp; the module ends with their float twin."""
     t1 = _sigmoid(-z)
     t2 = _sigmoid(z)
-    return ((t1 * (t2 * t1) - t2 * (t1 * t2)) * vz,)
+    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
 
 
 def sigmoid_jvp(z, tz):
@@ -216,8 +219,7 @@ def loss_grad(w, b, x, y):
 
 def _loss_grad_body(w, b, x, y):
     """The statements of loss_grad; the module ends with their float twin."""
-    t1 = w * x + b
-    db = (1.0 - y) * _sigmoid(t1) - y * _sigmoid(-t1)
+    db = _sigmoid(w * x + b) - y
     dw = db * x
     return (dw, db)
 
@@ -239,12 +241,10 @@ def loss_value_and_grad(w, b, x, y):
 
 def _loss_value_and_grad_body(w, b, x, y):
     """The statements of loss_value_and_grad; the module ends with their float twin."""
-    t1 = 1.0 - y
-    t2 = w * x + b
-    t3 = -t2
-    db = t1 * _sigmoid(t2) - y * _sigmoid(t3)
+    t1 = w * x + b
+    db = _sigmoid(t1) - y
     dw = db * x
-    return (t1 * _softplus(t2) + y * _softplus(t3), (dw, db))
+    return ((1.0 - y) * _softplus(t1) + y * _softplus(-t1), (dw, db))
 
 
 def loss_hessian(w, b, x, y):
@@ -252,7 +252,10 @@ def loss_hessian(w, b, x, y):
 
     loss(w, b; x, y) = -(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"""
     if type(w) is float and type(b) is float and type(x) is float and type(y) is float:
-        return _loss_hessian_float(w, b, x, y, np.zeros((2, 2)))
+        try:
+            return _loss_hessian_float(w, b, x, y, np.zeros((2, 2)))
+        except (ArithmeticError, ValueError):
+            pass
     dtype = np.result_type(w, b, x, y, 1.0)
     w = np.asarray(w, dtype)
     b = np.asarray(b, dtype)
@@ -268,15 +271,10 @@ def loss_hessian(w, b, x, y):
 def _loss_hessian_body(w, b, x, y, hessian):
     """The statements of loss_hessian; the module ends with their float twin."""
     t1 = w * x + b
-    t2 = _sigmoid(-t1)
-    t3 = _sigmoid(t1)
-    t4 = t2 * t3
-    t5 = 1.0 - y
-    t6 = t3 * t2
-    t7 = x * y * t4 + x * t5 * t6
-    hessian[0, 0] = t7 * x
-    hessian[0, 1] = hessian[1, 0] = t7
-    hessian[1, 1] = y * t4 + t5 * t6
+    t2 = _sigmoid(t1) * _sigmoid(-t1)
+    hessian[0, 0] = x**2 * t2
+    hessian[0, 1] = hessian[1, 0] = x * t2
+    hessian[1, 1] = t2
     return hessian
 
 
@@ -300,18 +298,17 @@ def loss_hvp(w, b, x, y, vw, vb):
     y = np.asarray(y, dtype)
     vw = np.asarray(vw, dtype)
     vb = np.asarray(vb, dtype)
+    shape = np.broadcast(w, b, x, y, vw, vb).shape
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _loss_hvp_body(w, b, x, y, vw, vb)
+        out, out_2 = _loss_hvp_body(w, b, x, y, vw, vb)
+    return (_expand(out, shape, dtype), _expand(out_2, shape, dtype))
 
 
 def _loss_hvp_body(w, b, x, y, vw, vb):
     """The statements of loss_hvp; the module ends with their float twin."""
-    t1 = vb + vw * x
-    t2 = w * x + b
-    t3 = _sigmoid(-t2)
-    t4 = _sigmoid(t2)
-    t5 = t1 * y * (t3 * t4) + t1 * (1.0 - y) * (t4 * t3)
-    return (t5 * x, t5)
+    t1 = w * x + b
+    t2 = (vb + vw * x) * (_sigmoid(t1) * _sigmoid(-t1))
+    return (t2 * x, t2)
 
 
 def loss_jvp(w, b, x, y, tw, tb):
@@ -373,14 +370,14 @@ def _sigmoid_value_and_grad_float(z):
 def _sigmoid_hessian_float(z, hessian):
     t1 = _sigmoid1(-z)
     t2 = _sigmoid1(z)
-    hessian[0, 0] = t1 * (t2 * t1) - t2 * (t1 * t2)
+    hessian[0, 0] = t1**2 * t2 - t2**2 * t1
     return hessian
 
 
 def _sigmoid_hvp_float(z, vz):
     t1 = _sigmoid1(-z)
     t2 = _sigmoid1(z)
-    return ((t1 * (t2 * t1) - t2 * (t1 * t2)) * vz,)
+    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
 
 
 def _sigmoid_jvp_float(z, tz):
@@ -394,42 +391,31 @@ def _loss_float(w, b, x, y):
 
 
 def _loss_grad_float(w, b, x, y):
-    t1 = w * x + b
-    db = (1.0 - y) * _sigmoid1(t1) - y * _sigmoid1(-t1)
+    db = _sigmoid1(w * x + b) - y
     dw = db * x
     return (dw, db)
 
 
 def _loss_value_and_grad_float(w, b, x, y):
-    t1 = 1.0 - y
-    t2 = w * x + b
-    t3 = -t2
-    db = t1 * _sigmoid1(t2) - y * _sigmoid1(t3)
+    t1 = w * x + b
+    db = _sigmoid1(t1) - y
     dw = db * x
-    return (t1 * _softplus1(t2) + y * _softplus1(t3), (dw, db))
+    return ((1.0 - y) * _softplus1(t1) + y * _softplus1(-t1), (dw, db))
 
 
 def _loss_hessian_float(w, b, x, y, hessian):
     t1 = w * x + b
-    t2 = _sigmoid1(-t1)
-    t3 = _sigmoid1(t1)
-    t4 = t2 * t3
-    t5 = 1.0 - y
-    t6 = t3 * t2
-    t7 = x * y * t4 + x * t5 * t6
-    hessian[0, 0] = t7 * x
-    hessian[0, 1] = hessian[1, 0] = t7
-    hessian[1, 1] = y * t4 + t5 * t6
+    t2 = _sigmoid1(t1) * _sigmoid1(-t1)
+    hessian[0, 0] = x**2 * t2
+    hessian[0, 1] = hessian[1, 0] = x * t2
+    hessian[1, 1] = t2
     return hessian
 
 
 def _loss_hvp_float(w, b, x, y, vw, vb):
-    t1 = vb + vw * x
-    t2 = w * x + b
-    t3 = _sigmoid1(-t2)
-    t4 = _sigmoid1(t2)
-    t5 = t1 * y * (t3 * t4) + t1 * (1.0 - y) * (t4 * t3)
-    return (t5 * x, t5)
+    t1 = w * x + b
+    t2 = (vb + vw * x) * (_sigmoid1(t1) * _sigmoid1(-t1))
+    return (t2 * x, t2)
 
 
 def _loss_jvp_float(w, b, x, y, tw, tb):

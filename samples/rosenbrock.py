@@ -124,8 +124,8 @@ def rosen_hessian(x, y):
 
 def _rosen_hessian_body(x, y, hessian):
     """The statements of rosen_hessian, for Python floats and arrays alike."""
-    t1 = -400.0 * (y - x**2) + 2.0 + 800.0 * x * x
-    hessian[0, 0] = t1
+    t1 = x**2
+    hessian[0, 0] = -400.0 * (y - t1) + 2.0 + 800.0 * t1
     hessian[0, 1] = hessian[1, 0] = -400.0 * x
     hessian[1, 1] = 200.0
     return hessian
@@ -158,10 +158,10 @@ def rosen_hvp(x, y, vx, vy):
 
 def _rosen_hvp_body(x, y, vx, vy):
     """The statements of rosen_hvp, for Python floats and arrays alike."""
-    t1 = 400.0 * (vx * x)
-    t2 = 200.0 * vy
-    t3 = 2.0 * vx - 400.0 * vx * (y - x**2) + 2.0 * (t1 - t2) * x
-    return (t3, t2 - t1)
+    t1 = x**2
+    t2 = -400.0 * x
+    t3 = (-400.0 * (y - t1) + 2.0 + 800.0 * t1) * vx + t2 * vy
+    return (t3, t2 * vx + 200.0 * vy)
 
 
 def rosen_jvp(x, y, tx, ty):
@@ -347,14 +347,17 @@ def rosen4_hessian(x1, x2, x3, x4):
 
 def _rosen4_hessian_body(x1, x2, x3, x4, hessian):
     """The statements of rosen4_hessian, for Python floats and arrays alike."""
-    t1 = -400.0 * (x2 - x1**2) + 800.0 * x1 * x1 + 2.0
-    t2 = -400.0 * (x3 - x2**2) + 200.0 + 800.0 * x2 * x2 + 2.0
-    t3 = -400.0 * (x4 - x3**2) + 200.0 + 800.0 * x3 * x3 + 2.0
-    hessian[0, 0] = t1
+    t1 = x1**2
+    t2 = -400.0 * (x2 - t1) + 800.0 * t1 + 2.0
+    t3 = x2**2
+    t4 = -400.0 * (x3 - t3) + 200.0 + 800.0 * t3 + 2.0
+    t5 = x3**2
+    t6 = -400.0 * (x4 - t5) + 200.0 + 800.0 * t5 + 2.0
+    hessian[0, 0] = t2
     hessian[0, 1] = hessian[1, 0] = -400.0 * x1
-    hessian[1, 1] = t2
+    hessian[1, 1] = t4
     hessian[1, 2] = hessian[2, 1] = -400.0 * x2
-    hessian[2, 2] = t3
+    hessian[2, 2] = t6
     hessian[2, 3] = hessian[3, 2] = -400.0 * x3
     hessian[3, 3] = 200.0
     return hessian
@@ -401,17 +404,20 @@ def rosen4_hvp(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
 
 def _rosen4_hvp_body(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
     """The statements of rosen4_hvp, for Python floats and arrays alike."""
-    t1 = -400.0 * x1
-    t2 = (-400.0 * (x2 - x1**2) + 800.0 * x1 * x1 + 2.0) * vx1
-    t3 = -400.0 * (x3 - x2**2) + 200.0 + 800.0 * x2 * x2 + 2.0
-    t4 = -400.0 * x2
-    t5 = -400.0 * (x4 - x3**2) + 200.0 + 800.0 * x3 * x3 + 2.0
-    t6 = -400.0 * x3
+    t1 = x1**2
+    t2 = -400.0 * x1
+    t3 = (-400.0 * (x2 - t1) + 800.0 * t1 + 2.0) * vx1 + t2 * vx2
+    t4 = x2**2
+    t5 = (-400.0 * (x3 - t4) + 200.0 + 800.0 * t4 + 2.0) * vx2
+    t6 = -400.0 * x2
+    t7 = x3**2
+    t8 = (-400.0 * (x4 - t7) + 200.0 + 800.0 * t7 + 2.0) * vx3
+    t9 = -400.0 * x3
     return (
-        t2 + t1 * vx2,
-        t1 * vx1 + t3 * vx2 + t4 * vx3,
-        t4 * vx2 + t5 * vx3 + t6 * vx4,
-        t6 * vx3 + 200.0 * vx4,
+        t3,
+        t2 * vx1 + t5 + t6 * vx3,
+        t6 * vx2 + t8 + t9 * vx4,
+        t9 * vx3 + 200.0 * vx4,
     )
 
 

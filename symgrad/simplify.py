@@ -211,6 +211,7 @@ ADD_RULES: tuple[tuple[str, Rule], ...] = (
     ("add_expm1",      lambda n: call("expm1", n.args[0].args[0]) if n.args[0].op == "exp" and is_const(n.args[1], -1) else None),  # exp(u) + -1
     ("add_where_zero", lambda n: _merge_where(n, add)),
     ("add_common_divisor", lambda n: _common_divisor(n, add)),
+    ("add_sub_cancel", lambda n: n.args[0].args[0] if n.args[0].op == "sub" and n.args[0].args[1] is n.args[1] else n.args[1].args[0] if n.args[1].op == "sub" and n.args[1].args[1] is n.args[0] else None),  # (a - b) + b = a
 )
 SUB_RULES: tuple[tuple[str, Rule], ...] = (
     ("fold",           _fold),
@@ -224,6 +225,7 @@ SUB_RULES: tuple[tuple[str, Rule], ...] = (
     ("one_minus_sigmoid", lambda n: call("sigmoid", neg(n.args[1].args[0])) if is_const(n.args[0], 1) and n.args[1].op == "sigmoid" else None),
     ("sub_where_zero", lambda n: _merge_where(n, sub)),
     ("sub_common_divisor", lambda n: _common_divisor(n, sub)),
+    ("sigmoid_complement", lambda n: _sigmoid_complement(n)),
 )
 MUL_RULES: tuple[tuple[str, Rule], ...] = (
     ("fold",           _fold),
@@ -236,6 +238,7 @@ MUL_RULES: tuple[tuple[str, Rule], ...] = (
     ("mul_neg",        lambda n: neg(mul(n.args[0].args[0], n.args[1])) if n.args[0].op == "neg" else neg(mul(n.args[0], n.args[1].args[0])) if n.args[1].op == "neg" else None),
     ("mul_same",       lambda n: power(n.args[0], const(2.0)) if n.args[0] is n.args[1] and n.args[0].op != "const" else None),
     ("mul_powers",     lambda n: _mul_powers(n.args[0], n.args[1])),
+    ("mul_like_factor", lambda n: _like_factor(n)),
     ("mul_reciprocal", lambda n: div(n.args[0], n.args[1].args[1]) if n.args[1].op == "div" and is_const(n.args[1].args[0], 1) else div(n.args[1], n.args[0].args[1]) if n.args[0].op == "div" and is_const(n.args[0].args[0], 1) else None),
     ("mul_where_zero", lambda n: _absorb_where(n, lambda w, h: mul(w, h), lambda h, w: mul(h, w))),
     ("mul_divide_smaller", lambda n: _divide_smaller(n)),
@@ -396,6 +399,43 @@ def _scalar_out_of_matmul(node: Node) -> Node | None:
             rest[k] = arg.args[1]
             return mul(arg.args[0], build("matmul", tuple(rest)))
     return None
+
+
+def _like_factor(node: Node) -> Node | None:
+    """(a b) a -> a^2 b and a (a b) -> a^2 b: a factor met twice is squared (x^2 s)."""
+    a, b = node.args
+    if a.op == "mul" and b.op != "const" and b in a.args and b.shape == node.shape:
+        other = a.args[1] if a.args[0] is b else a.args[0]
+        return mul(power(b, const(2.0)), other)
+    if b.op == "mul" and a.op != "const" and a in b.args and a.shape == node.shape:
+        other = b.args[1] if b.args[0] is a else b.args[0]
+        return mul(power(a, const(2.0)), other)
+    return None
+
+
+def _sigmoid_scaled(node: Node) -> tuple[Node, Node] | None:
+    """(p, u) for p * sigmoid(u), sigmoid(u) * p or sigmoid(u) itself (p = 1)."""
+    if node.op == "sigmoid":
+        return ONE, node.args[0]
+    if node.op == "mul":
+        for k in (0, 1):
+            if node.args[k].op == "sigmoid":
+                return node.args[1 - k], node.args[k].args[0]
+    return None
+
+
+def _sigmoid_complement(node: Node) -> Node | None:
+    """p s(u) - q s(-u) -> (p + q) s(u) - q when p + q is a constant (s(-u) = 1 - s(u)).
+
+    The logistic loss's derivative (1 - y) s(u) - y s(-u) becomes s(u) - y.
+    """
+    a, b = _sigmoid_scaled(node.args[0]), _sigmoid_scaled(node.args[1])
+    if a is None or b is None or b[1].op != "neg" or b[1].args[0] is not a[1]:
+        return None
+    total = add(a[0], b[0])
+    if total.op != "const":
+        return None
+    return sub(mul(total, call("sigmoid", a[1])), b[0])
 
 
 def _common_divisor(node: Node, combine: Callable[[Node, Node], Node]) -> Node | None:

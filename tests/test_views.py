@@ -597,3 +597,15 @@ def test_graph_html_is_svg_with_graphviz_and_dot_text_without(monkeypatch):
     page = J.graph._repr_html_()
     assert "<svg" not in page and J.graph._repr_svg_() is None
     assert "<details>" in page and "digraph &quot;J&quot;" in page
+
+
+def test_logistic_sample_reads_as_the_lecture_writes_it():
+    # issue 16's acceptance line: dloss/dw = (sigma(w x + b) - y) x, Hessian entries
+    # x^2 sigma(1 - sigma), with sigma(-u) the stable spelling of 1 - sigma(u)
+    loss = symgrad.load(ROOT / "samples" / "logistic.sg").loss
+    grad = repr(loss.grad)
+    assert "∂loss/∂w = (σ(w x + b) − y) x" in grad
+    assert "∂loss/∂b = σ(w x + b) − y" in grad
+    hessian = repr(loss.hessian)
+    assert "x² σ(w x + b) σ(−(w x + b))" in hessian
+    assert "(1 − y)" not in grad + hessian
