@@ -5,7 +5,15 @@ shape; each output has its own shape (a gradient its parameter's)."""
 
 import numpy as np
 
-__all__ = ["nll", "nll_grad", "nll_value_and_grad", "nll_hvp", "nll_hessian", "nll_jvp"]
+__all__ = [
+    "nll",
+    "nll_grad",
+    "nll_value_and_grad",
+    "nll_hvp",
+    "nll_hessian",
+    "nll_hessian_blocks",
+    "nll_jvp",
+]
 
 
 def _arrays(values, shapes, needs=()):
@@ -200,6 +208,59 @@ def nll_hessian(s2, l, noise, D, y):
         hessian[1, 2] = hessian[2, 1] = 4.0 * np.sum(t14 * s2 * t3 * t2 / t1) * l
         hessian[2, 2] = np.sum(t14 * np.eye(n))
         return hessian
+
+
+def nll_hessian_blocks(s2, l, noise, D, y):
+    """The Hessian of nll by blocks over (s2, l, noise).
+
+    Row i, column j holds d2/dp_i dp_j, shaped p_i's shape + p_j's; lower
+    blocks are upper ones transposed, structural zeros arrays of zeros.
+
+    nll(s2, l, noise; D[n, n], y[n]) = 0.5 * y @ solve(K, y) + 0.5 * logdet(K) + 0.5 * n * log(2 * pi)
+    """
+    s2, l, noise, D, y = _arrays(
+        (s2, l, noise, D, y), (("s2",), ("l",), ("noise",), ("D", "n", "n"), ("y", "n"))
+    )
+    n = D.shape[0]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = 2.0 * l**2
+        t2 = D / t1
+        t3 = np.exp(-t2)
+        K = s2 * t3 + noise * np.eye(n)
+        t4 = -t3
+        t5 = np.linalg.solve(K, y)
+        t6 = K.T
+        t7 = np.linalg.solve(t6, 0.5 * y)
+        t8 = (-(np.linalg.solve(K, t4 @ t5)[:, None] * t7)).T
+        t9 = np.linalg.inv(K).T
+        t10 = t8 - np.linalg.solve(t6, t7 @ t4)[:, None] * t5
+        t11 = -np.eye(n)
+        t12 = (-(np.linalg.solve(K, t11 @ t5)[:, None] * t7)).T
+        t13 = t12 - np.linalg.solve(t6, t7 @ t11)[:, None] * t5
+        t14 = t13 - t9 @ ((0.5 * np.eye(n)).T @ t9)
+        t15 = np.sum(t14 * t3)
+        t16 = 4.0 * l
+        t17 = t16 / t1
+        t18 = t17 * t2
+        t19 = t18 * t3
+        t20 = 0.5 * t9 - np.outer(t7, t5)
+        t21 = t19 * s2
+        t22 = -t21
+        t23 = (-(np.linalg.solve(K, t22 @ t5)[:, None] * t7)).T
+        t24 = t23 - np.linalg.solve(t6, t7 @ t22)[:, None] * t5
+        t25 = t24 - t9 @ ((0.5 * t21).T @ t9)
+        t26 = np.sum(t19 * t20) + np.sum(t25 * t3)
+        t27 = 4.0 * np.sum(t14 * s2 * t3 * t2 / t1) * l
+        t28 = t20 * s2
+        t29 = t28 * t3
+        t30 = t29 * t2 / t1
+        t31 = -((t17 * t29 - (t18 * t28 + t25 * s2) * t3) * t2 / t1)
+        t32 = 4.0 * (np.sum(-(t16 * t30 / t1)) + np.sum(t31)) * l
+        return (
+            (np.sum((t10 - t9 @ ((0.5 * t3).T @ t9)) * t3), t26, t15),
+            (t26, 4.0 * np.sum(t30) + t32, t27),
+            (t15, t27, np.sum(t14 * np.eye(n))),
+        )
 
 
 def nll_jvp(s2, l, noise, D, y, ts2, tl, tnoise):

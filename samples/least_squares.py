@@ -15,6 +15,7 @@ __all__ = [
     "f_value_and_grad",
     "f_hvp",
     "f_hessian",
+    "f_hessian_blocks",
     "f_jvp",
 ]
 
@@ -141,6 +142,18 @@ def f_hessian(x, A, b):
     x, A, b = _arrays((x, A, b), (("x", "n"), ("A", "m", "n"), ("b", "m")))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return 2.0 * (A.T @ A)
+
+
+def f_hessian_blocks(x, A, b):
+    """The Hessian of f by blocks over (x).
+
+    Row i, column j holds d2/dp_i dp_j, shaped p_i's shape + p_j's; lower
+    blocks are upper ones transposed, structural zeros arrays of zeros.
+
+    f(x[n]; A[m, n], b[m]) = sum(r(x, A, b)^2)"""
+    x, A, b = _arrays((x, A, b), (("x", "n"), ("A", "m", "n"), ("b", "m")))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return ((2.0 * (A.T @ A),),)
 
 
 def f_jvp(x, A, b, tx):

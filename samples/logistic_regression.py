@@ -11,6 +11,7 @@ __all__ = [
     "loss_value_and_grad",
     "loss_hvp",
     "loss_hessian",
+    "loss_hessian_blocks",
     "loss_jvp",
 ]
 
@@ -141,6 +142,26 @@ def loss_hessian(w, b, X, y):
         hessian[0:d, d] = hessian[d, 0:d] = t1 @ t3
         hessian[d, d] = np.sum(t3)
         return hessian
+
+
+def loss_hessian_blocks(w, b, X, y):
+    """The Hessian of loss by blocks over (w, b).
+
+    Row i, column j holds d2/dp_i dp_j, shaped p_i's shape + p_j's; lower
+    blocks are upper ones transposed, structural zeros arrays of zeros.
+
+    loss(w[d], b; X[n, d], y[n]) = mean(softplus(z) - y*z)"""
+    w, b, X, y = _arrays(
+        (w, b, X, y), (("w", "d"), ("b",), ("X", "n", "d"), ("y", "n"))
+    )
+    n = X.shape[0]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = X.T
+        z = X @ w + b
+        t2 = _sigmoid(z) * _sigmoid(-z)
+        t3 = t2 / n
+        t4 = t1 @ t3
+        return ((t1 @ (X * (t2[:, None] / n)), t4), (t4, np.sum(t3)))
 
 
 def loss_jvp(w, b, X, y, tw, tb):

@@ -5,7 +5,15 @@ shape; each output has its own shape (a gradient its parameter's)."""
 
 import numpy as np
 
-__all__ = ["L", "L_grad", "L_value_and_grad", "L_hvp", "L_hessian", "L_jvp"]
+__all__ = [
+    "L",
+    "L_grad",
+    "L_value_and_grad",
+    "L_hvp",
+    "L_hessian",
+    "L_hessian_blocks",
+    "L_jvp",
+]
 
 
 def _arrays(values, shapes, needs=()):
@@ -310,6 +318,103 @@ def L_hessian(W1, b1, W2, b2, X, Y):
             h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1,
         ] = np.reshape(np.sum(t6, axis=1, keepdims=True), (k * 1, k * 1))
         return hessian
+
+
+def L_hessian_blocks(W1, b1, W2, b2, X, Y):
+    """The Hessian of L by blocks over (W1, b1, W2, b2).
+
+    Row i, column j holds d2/dp_i dp_j, shaped p_i's shape + p_j's; lower
+    blocks are upper ones transposed, structural zeros arrays of zeros.
+
+    L(W1[h, d], b1[h, 1], W2[k, h], b2[k, 1]; X[d, m], Y[k, m]) = mean(logsumexp(Z2, 0) - sum(Y*Z2, 0))
+    """
+    W1, b1, W2, b2, X, Y = _arrays(
+        (W1, b1, W2, b2, X, Y),
+        (
+            ("W1", "h", "d"),
+            ("b1", "h", 1),
+            ("W2", "k", "h"),
+            ("b2", "k", 1),
+            ("X", "d", "m"),
+            ("Y", "k", "m"),
+        ),
+    )
+    h = W1.shape[0]
+    d = W1.shape[1]
+    m = X.shape[1]
+    k = W2.shape[0]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        Z1 = W1 @ X + b1
+        A1 = np.tanh(Z1)
+        Z2 = W2 @ A1 + b2
+        t1 = _softmax(Z2, axis=0)
+        t2 = t1[:, :, None, None]
+        t3 = np.eye(k)[:, None, :, None]
+        t4 = np.eye(1)[None, :, None]
+        t5 = t3 * t4 / m
+        t6 = t2 * (t5 - np.sum(t5 * t2, axis=0, keepdims=True))
+        t7 = A1.T
+        t8 = np.tensordot(t6, t7, axes=(1, 0))
+        t9 = W2.T
+        t10 = (1.0 - A1**2)[:, :, None, None]
+        t11 = np.tensordot(t9, t6, axes=(1, 0)) * t10
+        t12 = np.sum(t11, axis=1, keepdims=True)
+        t13 = t3 * np.eye(h)[None, :, None]
+        t14 = np.tensordot(t13, A1, axes=(1, 0))
+        t15 = np.transpose(t14, (0, 3, 1, 2))
+        t16 = t2 / m
+        t17 = t2 * (t15 / m - np.sum(t15 * t16, axis=0, keepdims=True))
+        t18 = np.tensordot(t17, t7, axes=(1, 0))
+        t19 = X.T
+        t20 = np.tensordot(t11, t19, axes=(1, 0))
+        t21 = np.eye(h)[:, None, :, None]
+        t22 = t21 * t4
+        t23 = (t1 - Y) / m
+        t24 = (t9 @ t23)[:, :, None, None]
+        t25 = A1[:, :, None, None]
+        t26 = np.tensordot(W2, t22 * t10, axes=(1, 0))
+        t27 = t2 * (t26 / m - np.sum(t26 * t16, axis=0, keepdims=True))
+        t28 = np.tensordot(t9, t27, axes=(1, 0))
+        t29 = (-2.0 * (t22 * t24) * t25 + t28) * t10
+        t30 = np.tensordot(t23.T, t13, axes=(1, 0))
+        t31 = np.tensordot(t9, t17, axes=(1, 0))
+        t32 = (np.transpose(t30, (1, 0, 2, 3)) + t31) * t10
+        t33 = np.sum(t32, axis=1, keepdims=True)
+        t34 = np.tensordot(t21 * np.eye(d)[None, :, None], X, axes=(1, 0))
+        t35 = np.transpose(t34, (0, 3, 1, 2))
+        t36 = np.tensordot(W2, t35 * t10, axes=(1, 0))
+        t37 = t2 * (t36 / m - np.sum(t36 * t16, axis=0, keepdims=True))
+        t38 = np.tensordot(t9, t37, axes=(1, 0))
+        t39 = (-2.0 * (t35 * t24) * t25 + t38) * t10
+        t40 = np.tensordot(t39, t19, axes=(1, 0))
+        t41 = np.tensordot(t29, t19, axes=(1, 0))
+        t42 = np.tensordot(t32, t19, axes=(1, 0))
+        return (
+            (
+                np.copy(np.transpose(t40, (0, 3, 1, 2))),
+                np.copy(np.transpose(t41, (0, 3, 1, 2))),
+                np.copy(np.transpose(t42, (0, 3, 1, 2))),
+                np.copy(np.transpose(t20, (0, 3, 1, 2))),
+            ),
+            (
+                np.copy(np.transpose(t41, (1, 2, 0, 3))),
+                np.sum(t29, axis=1, keepdims=True),
+                t33,
+                t12,
+            ),
+            (
+                np.copy(np.transpose(t42, (1, 2, 0, 3))),
+                np.copy(np.transpose(t33, (2, 3, 0, 1))),
+                np.copy(np.transpose(t18, (0, 3, 1, 2))),
+                np.copy(np.transpose(t8, (0, 3, 1, 2))),
+            ),
+            (
+                np.copy(np.transpose(t20, (1, 2, 0, 3))),
+                np.copy(np.transpose(t12, (2, 3, 0, 1))),
+                np.copy(np.transpose(t8, (1, 2, 0, 3))),
+                np.sum(t6, axis=1, keepdims=True),
+            ),
+        )
 
 
 def L_jvp(W1, b1, W2, b2, X, Y, tW1, tb1, tW2, tb2):

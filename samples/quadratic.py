@@ -5,7 +5,15 @@ shape; each output has its own shape (a gradient its parameter's)."""
 
 import numpy as np
 
-__all__ = ["q", "q_grad", "q_value_and_grad", "q_hvp", "q_hessian", "q_jvp"]
+__all__ = [
+    "q",
+    "q_grad",
+    "q_value_and_grad",
+    "q_hvp",
+    "q_hessian",
+    "q_hessian_blocks",
+    "q_jvp",
+]
 
 
 def _arrays(values, shapes, needs=()):
@@ -87,6 +95,18 @@ def q_hessian(x, A):
     x, A = _arrays((x, A), (("x", "n"), ("A", "n", "n")))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return A.T + A
+
+
+def q_hessian_blocks(x, A):
+    """The Hessian of q by blocks over (x).
+
+    Row i, column j holds d2/dp_i dp_j, shaped p_i's shape + p_j's; lower
+    blocks are upper ones transposed, structural zeros arrays of zeros.
+
+    q(x[n]; A[n, n]) = x @ A @ x"""
+    x, A = _arrays((x, A), (("x", "n"), ("A", "n", "n")))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return ((A.T + A,),)
 
 
 def q_jvp(x, A, tx):

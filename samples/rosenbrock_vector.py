@@ -11,6 +11,7 @@ __all__ = [
     "rosen_value_and_grad",
     "rosen_hvp",
     "rosen_hessian",
+    "rosen_hessian_blocks",
     "rosen_jvp",
 ]
 
@@ -118,6 +119,27 @@ def rosen_hessian(x):
         t7 = t6 + 2.0 * (t5 - t1) * t4 + 2.0 * t2
         t8 = np.pad(t1 - t5, ((1, 0), (0, 0)))
         return t8 + np.pad(t7, ((0, 1), (0, 0)))
+
+
+def rosen_hessian_blocks(x):
+    """The Hessian of rosen by blocks over (x).
+
+    Row i, column j holds d2/dp_i dp_j, shaped p_i's shape + p_j's; lower
+    blocks are upper ones transposed, structural zeros arrays of zeros.
+
+    rosen(x[n]) = sum(100*(x[1:] - x[:-1]^2)^2 + (1 - x[:-1])^2)"""
+    (x,) = _arrays((x,), (("x", "n"),), (("n", 1, "the subscript [1:]"),))
+    n = x.shape[0]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = 200.0 * np.eye(n)[1:]
+        t2 = np.eye(n)[:-1]
+        t3 = x[:-1]
+        t4 = t3[:, None]
+        t5 = 400.0 * (t2 * t4)
+        t6 = -400.0 * t2 * (x[1:] - t3**2)[:, None]
+        t7 = t6 + 2.0 * (t5 - t1) * t4 + 2.0 * t2
+        t8 = np.pad(t1 - t5, ((1, 0), (0, 0)))
+        return ((t8 + np.pad(t7, ((0, 1), (0, 0))),),)
 
 
 def rosen_jvp(x, tx):

@@ -11,6 +11,7 @@ __all__ = [
     "loss_value_and_grad",
     "loss_hvp",
     "loss_hessian",
+    "loss_hessian_blocks",
     "loss_jvp",
 ]
 
@@ -162,6 +163,37 @@ def loss_hessian(W, b, X, Y):
         hessian[d * k : d * k + k, 0 : d * k] = hessian[0 : d * k, d * k : d * k + k].T
         hessian[d * k : d * k + k, d * k : d * k + k] = np.sum(t5, axis=0)
         return hessian
+
+
+def loss_hessian_blocks(W, b, X, Y):
+    """The Hessian of loss by blocks over (W, b).
+
+    Row i, column j holds d2/dp_i dp_j, shaped p_i's shape + p_j's; lower
+    blocks are upper ones transposed, structural zeros arrays of zeros.
+
+    loss(W[d, k], b[k]; X[n, d], Y[n, k]) = mean(logsumexp(Z, 1) - sum(Y*Z, 1))"""
+    W, b, X, Y = _arrays(
+        (W, b, X, Y), (("W", "d", "k"), ("b", "k"), ("X", "n", "d"), ("Y", "n", "k"))
+    )
+    d = W.shape[0]
+    k = W.shape[1]
+    n = X.shape[0]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t1 = X.T
+        Z = X @ W + b
+        t2 = _softmax(Z, axis=1)
+        t3 = t2[:, :, None]
+        t4 = np.eye(k) / n
+        t5 = t3 * (t4 - np.sum(t4 * t3, axis=1, keepdims=True))
+        t6 = np.tensordot(t1, t5, axes=(1, 0))
+        t7 = t2[:, :, None, None]
+        t8 = np.eye(d)[:, None, :, None] * np.eye(k)[None, :, None]
+        t9 = np.tensordot(X, t8, axes=(1, 0))
+        t10 = t7 * (t9 / n - np.sum(t9 * (t7 / n), axis=1, keepdims=True))
+        return (
+            (np.tensordot(t1, t10, axes=(1, 0)), t6),
+            (np.copy(np.transpose(t6, (2, 0, 1))), np.sum(t5, axis=0)),
+        )
 
 
 def loss_jvp(W, b, X, Y, tW, tb):

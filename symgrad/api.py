@@ -24,7 +24,7 @@ from symgrad.errors import (
     SymgradError,
 )
 from symgrad.linear import coefficient
-from symgrad.arrays import full
+from symgrad.arrays import full, transpose
 from symgrad.derivatives import (
     adjoints,
     derivative,
@@ -218,9 +218,36 @@ def _hessian_spec(f: Function, d: Derivatives, params, names) -> list[FunctionSp
         "The parameters are raveled in C order and concatenated, scipy.optimize's "
         f"layout.\n\n{f.source}"
     )
+    grid = _block_grid(blocks, f.param_nodes)
+    blocks_doc = (
+        f"The Hessian of {f.name} by blocks over ({', '.join(f.params)}).\n\n"
+        "Row i, column j holds d2/dp_i dp_j, shaped p_i's shape + p_j's; lower\n"
+        f"blocks are upper ones transposed, structural zeros arrays of zeros.\n\n"
+        f"{f.source}"
+    )
     return [
-        FunctionSpec(f.name + "_hessian", params, Blocks(shapes, blocks), doc, names)
+        FunctionSpec(f.name + "_hessian", params, Blocks(shapes, blocks), doc, names),
+        FunctionSpec(f.name + "_hessian_blocks", params, grid, blocks_doc, names),
     ]
+
+
+def _block_grid(blocks: dict, wrt: tuple[Node, ...]) -> tuple[tuple[Node, ...], ...]:
+    """Every block (i, j) of a symmetric block matrix from its upper ones."""
+    rows = []
+    for i, p in enumerate(wrt):
+        row = []
+        for j, q in enumerate(wrt):
+            if (min(i, j), max(i, j)) not in blocks:
+                row.append(full(ZERO, p.shape + q.shape))
+            elif i <= j:
+                row.append(blocks[i, j])
+            else:  # (q, p) block's axes swapped: p's axes first
+                upper = blocks[j, i]
+                k = len(q.shape)
+                perm = tuple(range(k, k + len(p.shape))) + tuple(range(k))
+                row.append(transpose(upper, perm) if upper.shape else upper)
+        rows.append(tuple(row))
+    return tuple(rows)
 
 
 def _jacobian_specs(f: Function, params, names) -> list[FunctionSpec]:

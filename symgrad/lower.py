@@ -39,6 +39,7 @@ GENERATED_SUFFIXES = (
     "_jvp",
     "_vjp",
     "_jacobian",
+    "_hessian_blocks",
 )
 COMPARISONS = {"lt", "le", "gt", "ge"}
 # A constant exponent beyond this is a mistake (9^9^9), not a model.

@@ -431,3 +431,26 @@ def test_a_singular_matrix_gives_ieee_values_or_numpys_error() -> None:
     assert module.l(singular) == -np.inf
     with pytest.raises(np.linalg.LinAlgError):
         module.s(np.ones(3), singular)
+
+
+@pytest.mark.parametrize(
+    "name, f", _hessian_samples(), ids=lambda x: getattr(x, "name", x)
+)
+def test_hessian_blocks_are_the_hessian_by_parameter(name, f) -> None:
+    module = import_path(SAMPLES / f"{name}.py")
+    rng = np.random.default_rng(13)
+    env = _data(f, rng)
+    args = [env[p] for p in f.all_names]
+    hessian = getattr(module, f.name + "_hessian")(*args)
+    grid = getattr(module, f.name + "_hessian_blocks")(*args)
+    sizes = [max(np.size(env[p]), 1) for p in f.params]
+    rows = [
+        np.hstack(
+            [np.reshape(block, (sizes[i], sizes[j])) for j, block in enumerate(row)]
+        )
+        for i, row in enumerate(grid)
+    ]
+    np.testing.assert_allclose(np.vstack(rows), hessian, rtol=1e-13, atol=1e-15)
+    for i, p in enumerate(f.params):
+        for j, q in enumerate(f.params):
+            assert np.shape(grid[i][j]) == np.shape(env[p]) + np.shape(env[q])
