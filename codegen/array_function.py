@@ -139,7 +139,7 @@ def array_function_lines(
     if isinstance(result, Blocks) and _single_block(result) is not None:
         return lines + [f"{body}return {out(_single_block(result))}"]
     if isinstance(result, Blocks):
-        return lines + _assemble(result, plan.names, first, body)
+        return lines + _assemble(result, plan.names, first, body, namer, pnames)
     return lines + collection("return ", _as_tuple(result, out), body)
 
 
@@ -150,46 +150,66 @@ def _single_block(result: Blocks) -> Node | None:
     return None
 
 
-def _assemble(result: Blocks, names, first: str, indent: str) -> list[str]:
-    """hessian[rows, columns] = block for each upper block, and its mirror."""
-    spans, offset = [], "0"
-    for shape in result.shapes:
+def _assemble(
+    result: Blocks, names, first: str, indent: str, namer: Namer, pnames: list[str]
+) -> list[str]:
+    """hessian[rows, columns] = block for each upper block, and its mirror.
+
+    Each parameter's rows are a span of the raveled vector; where a span's end is
+    more than a name or a number it gets a name of its own (`W1_end = h * d`).
+    """
+    lines, spans, sizes, start = [], [], [], "0"
+    for k, shape in enumerate(result.shapes):
         size = _size_text(shape, names)
-        end = _plus(offset, size)
-        spans.append(offset if not shape else _slice_text(offset, end))
-        offset = end
-    lines = [f"{indent}hessian = np.zeros(({offset}, {offset}), {first}.dtype)"]
-    sizes = [_size_text(shape, names) for shape in result.shapes]
+        end = _plus(start, size)
+        if not (end.isidentifier() or end.isdigit()):
+            name = namer.claim(f"{pnames[k]}_end")
+            lines.append(f"{indent}{name} = {end}")
+            end = name
+        spans.append(
+            start if not shape else _slice_text("" if start == "0" else start, end)
+        )
+        sizes.append(size)
+        start = end
+    lines.append(f"{indent}hessian = np.zeros(({start}, {start}), {first}.dtype)")
     for (i, j), node in sorted(result.entries.items()):
         text = expression(node, names)
-        flat = [sizes[k] for k in (i, j) if result.shapes[k]]
+        upper = f"hessian[{spans[i]}, {spans[j]}]"
+        lower = f"hessian[{spans[j]}, {spans[i]}]"
         if len(result.shapes[i]) > 1 or len(result.shapes[j]) > 1:
             # a matrix parameter's block, raveled in C order like the parameter
-            text = f"np.reshape({text}, ({', '.join(flat)}{',' if len(flat) == 1 else ''}))"
-        upper, lower = (
-            f"hessian[{spans[i]}, {spans[j]}]",
-            f"hessian[{spans[j]}, {spans[i]}]",
-        )
-        if i == j:
-            lines.append(f"{indent}{upper} = {text}")
-        elif result.shapes[i] and result.shapes[j]:
-            # a matrix block: the mirror is its transpose, read back, not recomputed
-            lines += [f"{indent}{upper} = {text}", f"{indent}{lower} = {upper}.T"]
+            flat = [sizes[k] for k in (i, j) if result.shapes[k]]
+            shape = f"({', '.join(flat)}{',' if len(flat) == 1 else ''})"
+            lines += layout.call(f"{upper} = np.reshape(", [text, shape], indent)
+        elif i == j or not (result.shapes[i] and result.shapes[j]):
+            target = upper if i == j else f"{upper} = {lower}"
+            lines.append(f"{indent}{target} = {text}")
+            continue
         else:
-            lines.append(f"{indent}{upper} = {lower} = {text}")
+            lines.append(f"{indent}{upper} = {text}")
+        if i != j and result.shapes[i] and result.shapes[j]:
+            # a matrix block: the mirror is its transpose, read back, not recomputed
+            lines.append(f"{indent}{lower} = {upper}.T")
+        elif i != j:
+            lines += layout.call(
+                f"{lower} = np.reshape(",
+                [upper, f"({sizes[j] if result.shapes[j] else sizes[i]},)"],
+                indent,
+            )
     return lines + [f"{indent}return hessian"]
 
 
 def _slice_text(start: str, stop: str) -> str:
     """start:stop spaced as black spaces it: `0:d`, but `d : d + 1`."""
-    simple = all(part.isidentifier() or part.isdigit() for part in (start, stop))
+    simple = all(p == "" or p.isidentifier() or p.isdigit() for p in (start, stop))
     return f"{start}:{stop}" if simple else f"{start} : {stop}"
 
 
 def _size_text(shape: tuple, names) -> str:
     from codegen.printer import dim_text
 
-    return " * ".join(dim_text(d, names) for d in shape) if shape else "1"
+    dims = [dim_text(d, names) for d in shape if d != 1]
+    return " * ".join(dims) if dims else "1"
 
 
 def _plus(a: str, b: str) -> str:

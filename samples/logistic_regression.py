@@ -137,9 +137,10 @@ def loss_hessian(w, b, X, y):
         z = X @ w + b
         t2 = _sigmoid(z) * _sigmoid(-z)
         t3 = t2 / n
-        hessian = np.zeros((d + 1, d + 1), w.dtype)
-        hessian[0:d, 0:d] = t1 @ (X * (t2[:, None] / n))
-        hessian[0:d, d] = hessian[d, 0:d] = t1 @ t3
+        b_end = d + 1
+        hessian = np.zeros((b_end, b_end), w.dtype)
+        hessian[:d, :d] = t1 @ (X * (t2[:, None] / n))
+        hessian[:d, d] = hessian[d, :d] = t1 @ t3
         hessian[d, d] = np.sum(t3)
         return hessian
 

@@ -258,65 +258,47 @@ def L_hessian(W1, b1, W2, b2, X, Y):
         t38 = np.tensordot(t37, t18, axes=(1, 0))
         t39 = np.tensordot(t28, t18, axes=(1, 0))
         t40 = np.tensordot(t31, t18, axes=(1, 0))
-        hessian = np.zeros(
-            (h * d + h * 1 + k * h + k * 1, h * d + h * 1 + k * h + k * 1), W1.dtype
-        )
-        hessian[0 : h * d, 0 : h * d] = np.reshape(
+        W1_end = h * d
+        b1_end = W1_end + h
+        W2_end = b1_end + k * h
+        b2_end = W2_end + k
+        hessian = np.zeros((b2_end, b2_end), W1.dtype)
+        hessian[:W1_end, :W1_end] = np.reshape(
             np.transpose(t38, (0, 3, 1, 2)), (h * d, h * d)
         )
-        hessian[0 : h * d, h * d : h * d + h * 1] = np.reshape(
-            np.transpose(t39, (0, 3, 1, 2)), (h * d, h * 1)
+        hessian[:W1_end, W1_end:b1_end] = np.reshape(
+            np.transpose(t39, (0, 3, 1, 2)), (h * d, h)
         )
-        hessian[h * d : h * d + h * 1, 0 : h * d] = hessian[
-            0 : h * d, h * d : h * d + h * 1
-        ].T
-        hessian[0 : h * d, h * d + h * 1 : h * d + h * 1 + k * h] = np.reshape(
+        hessian[W1_end:b1_end, :W1_end] = hessian[:W1_end, W1_end:b1_end].T
+        hessian[:W1_end, b1_end:W2_end] = np.reshape(
             np.transpose(t40, (0, 3, 1, 2)), (h * d, k * h)
         )
-        hessian[h * d + h * 1 : h * d + h * 1 + k * h, 0 : h * d] = hessian[
-            0 : h * d, h * d + h * 1 : h * d + h * 1 + k * h
-        ].T
-        hessian[0 : h * d, h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1] = (
-            np.reshape(np.transpose(t19, (0, 3, 1, 2)), (h * d, k * 1))
+        hessian[b1_end:W2_end, :W1_end] = hessian[:W1_end, b1_end:W2_end].T
+        hessian[:W1_end, W2_end:b2_end] = np.reshape(
+            np.transpose(t19, (0, 3, 1, 2)), (h * d, k)
         )
-        hessian[h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1, 0 : h * d] = (
-            hessian[0 : h * d, h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1].T
+        hessian[W2_end:b2_end, :W1_end] = hessian[:W1_end, W2_end:b2_end].T
+        hessian[W1_end:b1_end, W1_end:b1_end] = np.reshape(
+            np.sum(t28, axis=1, keepdims=True), (h, h)
         )
-        hessian[h * d : h * d + h * 1, h * d : h * d + h * 1] = np.reshape(
-            np.sum(t28, axis=1, keepdims=True), (h * 1, h * 1)
+        hessian[W1_end:b1_end, b1_end:W2_end] = np.reshape(
+            np.sum(t31, axis=1, keepdims=True), (h, k * h)
         )
-        hessian[h * d : h * d + h * 1, h * d + h * 1 : h * d + h * 1 + k * h] = (
-            np.reshape(np.sum(t31, axis=1, keepdims=True), (h * 1, k * h))
+        hessian[b1_end:W2_end, W1_end:b1_end] = hessian[W1_end:b1_end, b1_end:W2_end].T
+        hessian[W1_end:b1_end, W2_end:b2_end] = np.reshape(
+            np.sum(t11, axis=1, keepdims=True), (h, k)
         )
-        hessian[h * d + h * 1 : h * d + h * 1 + k * h, h * d : h * d + h * 1] = hessian[
-            h * d : h * d + h * 1, h * d + h * 1 : h * d + h * 1 + k * h
-        ].T
-        hessian[
-            h * d : h * d + h * 1, h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1
-        ] = np.reshape(np.sum(t11, axis=1, keepdims=True), (h * 1, k * 1))
-        hessian[
-            h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1, h * d : h * d + h * 1
-        ] = hessian[
-            h * d : h * d + h * 1, h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1
-        ].T
-        hessian[
-            h * d + h * 1 : h * d + h * 1 + k * h, h * d + h * 1 : h * d + h * 1 + k * h
-        ] = np.reshape(np.transpose(t17, (0, 3, 1, 2)), (k * h, k * h))
-        hessian[
-            h * d + h * 1 : h * d + h * 1 + k * h,
-            h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1,
-        ] = np.reshape(np.transpose(t8, (0, 3, 1, 2)), (k * h, k * 1))
-        hessian[
-            h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1,
-            h * d + h * 1 : h * d + h * 1 + k * h,
-        ] = hessian[
-            h * d + h * 1 : h * d + h * 1 + k * h,
-            h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1,
-        ].T
-        hessian[
-            h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1,
-            h * d + h * 1 + k * h : h * d + h * 1 + k * h + k * 1,
-        ] = np.reshape(np.sum(t6, axis=1, keepdims=True), (k * 1, k * 1))
+        hessian[W2_end:b2_end, W1_end:b1_end] = hessian[W1_end:b1_end, W2_end:b2_end].T
+        hessian[b1_end:W2_end, b1_end:W2_end] = np.reshape(
+            np.transpose(t17, (0, 3, 1, 2)), (k * h, k * h)
+        )
+        hessian[b1_end:W2_end, W2_end:b2_end] = np.reshape(
+            np.transpose(t8, (0, 3, 1, 2)), (k * h, k)
+        )
+        hessian[W2_end:b2_end, b1_end:W2_end] = hessian[b1_end:W2_end, W2_end:b2_end].T
+        hessian[W2_end:b2_end, W2_end:b2_end] = np.reshape(
+            np.sum(t6, axis=1, keepdims=True), (k, k)
+        )
         return hessian
 
 

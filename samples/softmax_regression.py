@@ -153,15 +153,17 @@ def loss_hessian(W, b, X, Y):
         t7 = np.eye(d)[:, None, :, None] * np.eye(k)[None, :, None]
         t8 = np.tensordot(X, t7, axes=(1, 0))
         t9 = t6 * (t8 / n - np.sum(t8 * (t6 / n), axis=1, keepdims=True))
-        hessian = np.zeros((d * k + k, d * k + k), W.dtype)
-        hessian[0 : d * k, 0 : d * k] = np.reshape(
+        W_end = d * k
+        b_end = W_end + k
+        hessian = np.zeros((b_end, b_end), W.dtype)
+        hessian[:W_end, :W_end] = np.reshape(
             np.tensordot(t1, t9, axes=(1, 0)), (d * k, d * k)
         )
-        hessian[0 : d * k, d * k : d * k + k] = np.reshape(
+        hessian[:W_end, W_end:b_end] = np.reshape(
             np.tensordot(t1, t5, axes=(1, 0)), (d * k, k)
         )
-        hessian[d * k : d * k + k, 0 : d * k] = hessian[0 : d * k, d * k : d * k + k].T
-        hessian[d * k : d * k + k, d * k : d * k + k] = np.sum(t5, axis=0)
+        hessian[W_end:b_end, :W_end] = hessian[:W_end, W_end:b_end].T
+        hessian[W_end:b_end, W_end:b_end] = np.sum(t5, axis=0)
         return hessian
 
 
