@@ -476,42 +476,6 @@ def agreement_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _size_label(sample: Sample, size: str) -> str:
-    """The dims of a size, compactly: n=10000 d=100."""
-    return " ".join(f"{k}={v}" for k, v in sample.sizes[size].items())
-
-
-def compile_table(rows: list[dict[str, Any]], s: Settings) -> str:
-    """Compile seconds at two data sizes, module size, the target."""
-    small, large = s.compile_sizes
-    lines = [
-        "| sample | sizes (small; large) | .sg chars | module chars | "
-        "symgrad s, small | symgrad s, large | same module | black ran "
-        "| JAX s, small | JAX s, large | target | met |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        sample = SAMPLES[row["workload"]]
-        ours = [row.get(f"symgrad@{z}", {}).get("compile_s") for z in (small, large)]
-        met = "—" if None in ours else ("yes" if max(ours) <= COMPILE_TARGET else "no")
-        cells = [
-            sample.name,
-            f"{_size_label(sample, small)}; {_size_label(sample, large)}",
-            str(row["text_chars"]),
-            f"{row['module_chars']:,}" if "module_chars" in row else "—",
-            arrays._compile_cell(row, f"symgrad@{small}"),
-            arrays._compile_cell(row, f"symgrad@{large}"),
-            "yes (sha256)" if "module_sha256" in row else "—",
-            arrays._black_cell(row, s),
-            arrays._compile_cell(row, f"jax@{small}"),
-            arrays._compile_cell(row, f"jax@{large}"),
-            f"≤ {COMPILE_TARGET} s",
-            met,
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def report(info: dict, runs: list[dict], compiles: list[dict], s: Settings) -> str:
     """The whole markdown report."""
     lines = ["# symgrad Hessians (issue #12): generated code, hand numpy, JAX jit", ""]
@@ -546,7 +510,7 @@ def report(info: dict, runs: list[dict], compiles: list[dict], s: Settings) -> s
             "sees the data. JAX: jit, lower and XLA-compile the Hessian (Rosenbrock: "
             "the HVP) at the data's shapes (`.lower().compile()`).",
             "",
-            compile_table(compiles, s),
+            arrays.compile_table(compiles, s, SAMPLES, COMPILE_TARGET),
         ]
     return "\n".join(lines) + "\n"
 
