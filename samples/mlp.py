@@ -183,7 +183,7 @@ def L_hvp(W1, b1, W2, b2, X, Y, vW1, vb1, vW2, vb2):
         t7 = (t1 - Y) / m
         t8 = t7.T
         t9 = W2.T
-        t10 = ((t8 @ vW2).T - 2.0 * (t2 * (t9 @ t7)) * A1 + t9 @ t6) * t3
+        t10 = (-2.0 * (t2 * (t9 @ t7)) * A1 + (t8 @ vW2).T + t9 @ t6) * t3
         return (
             t10 @ X.T,
             np.sum(t10, axis=1, keepdims=True),
@@ -248,7 +248,7 @@ def L_hessian(W1, b1, W2, b2, X, Y):
         t28 = (-2.0 * (t21 * t23) * t24 + t27) * t10
         t29 = np.tensordot(t22.T, t12, axes=(1, 0))
         t30 = np.tensordot(t9, t16, axes=(1, 0))
-        t31 = (np.transpose(t29, (1, 0, 2, 3)) + t30) * t10
+        t31 = (t30 + np.transpose(t29, (1, 0, 2, 3))) * t10
         t32 = np.tensordot(t20 * np.eye(d)[None, :, None], X, axes=(1, 0))
         t33 = np.transpose(t32, (0, 3, 1, 2))
         t34 = np.tensordot(W2, t33 * t10, axes=(1, 0))
@@ -360,7 +360,7 @@ def L_hessian_blocks(W1, b1, W2, b2, X, Y):
         t29 = (-2.0 * (t22 * t24) * t25 + t28) * t10
         t30 = np.tensordot(t23.T, t13, axes=(1, 0))
         t31 = np.tensordot(t9, t17, axes=(1, 0))
-        t32 = (np.transpose(t30, (1, 0, 2, 3)) + t31) * t10
+        t32 = (t31 + np.transpose(t30, (1, 0, 2, 3))) * t10
         t33 = np.sum(t32, axis=1, keepdims=True)
         t34 = np.tensordot(t21 * np.eye(d)[None, :, None], X, axes=(1, 0))
         t35 = np.transpose(t34, (0, 3, 1, 2))

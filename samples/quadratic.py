@@ -94,7 +94,7 @@ def q_hessian(x, A):
     q(x[n]; A[n, n]) = x @ A @ x"""
     x, A = _arrays((x, A), (("x", "n"), ("A", "n", "n")))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return A.T + A
+        return A + A.T
 
 
 def q_hessian_blocks(x, A):
@@ -106,7 +106,7 @@ def q_hessian_blocks(x, A):
     q(x[n]; A[n, n]) = x @ A @ x"""
     x, A = _arrays((x, A), (("x", "n"), ("A", "n", "n")))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return ((A.T + A,),)
+        return ((A + A.T,),)
 
 
 def q_jvp(x, A, tx):

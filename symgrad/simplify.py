@@ -212,6 +212,7 @@ ADD_RULES: tuple[tuple[str, Rule], ...] = (
     ("add_where_zero", lambda n: _merge_where(n, add)),
     ("add_common_divisor", lambda n: _common_divisor(n, add)),
     ("add_sub_cancel", lambda n: n.args[0].args[0] if n.args[0].op == "sub" and n.args[0].args[1] is n.args[1] else n.args[1].args[0] if n.args[1].op == "sub" and n.args[1].args[1] is n.args[0] else None),  # (a - b) + b = a
+    ("add_transpose_last", lambda n: add(n.args[1], n.args[0]) if n.args[0].op == "transpose" and n.args[1].op != "transpose" and n.args[0].shape == n.args[1].shape else None),  # A.T + B = B + A.T: numpy walks the result in B's (C) order
 )
 SUB_RULES: tuple[tuple[str, Rule], ...] = (
     ("fold",           _fold),

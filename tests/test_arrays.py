@@ -258,12 +258,13 @@ RULE_CASES = (
     ("matmul_scaled",      lambda: make("matmul", (make("mul", (c, A_nd)), B_dn)), lambda: mul(c, arrays.matmul(A_nd, B_dn))),
     ("mul_divide_smaller", lambda: make("mul", (make("div", (A_nd, c)), col)), lambda: mul(A_nd, simplify.div(col, c))),
     ("transpose_eye",      lambda: make("transpose", (make("eye", (), ("n",)),), ((1, 0),)), lambda: make("eye", (), ("n",))),
+    ("add_transpose_last", lambda: make("add", (make("transpose", (S_nn,), ((1, 0),)), S_nn)), lambda: make("add", (S_nn, make("transpose", (S_nn,), ((1, 0),))))),
 )
 # fmt: on
 
 
 # Rules of elementwise ops that only fire on arrays, tested here (not in test_simplify).
-ARRAY_ONLY_RULES = {"mul_divide_smaller"}
+ARRAY_ONLY_RULES = {"mul_divide_smaller", "add_transpose_last"}
 
 
 def test_every_array_rule_has_a_case() -> None:

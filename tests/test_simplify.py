@@ -148,7 +148,7 @@ ALL_RULES = {
     for op, table in simplify.RULES.items()
     if op in ELEMENTWISE
     for name, _ in table
-} - {"mul_divide_smaller"}
+} - {"mul_divide_smaller", "add_transpose_last"}
 
 
 def _value(node: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
