@@ -65,6 +65,21 @@ def _logsumexp(x, axis=None, keepdims=False):
     out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return (out if keepdims else np.squeeze(out, axis=axis))[()]
 ''',
+    "_banded": '''
+def _banded(*diagonals):
+    """The square matrix with these (values, k) diagonals (np.diag's k), zeros elsewhere.
+
+    O(n) beyond the zeros: diagonal k of the C-ordered matrix is every (n + 1)-th
+    entry of its flat view, from entry k (k >= 0) or -k n (k < 0).
+    """
+    values, k = diagonals[0]
+    n = len(values) + abs(k)
+    out = np.zeros((n, n), np.result_type(*(values for values, _ in diagonals)))
+    flat = out.reshape(-1)
+    for values, k in diagonals:
+        flat[k if k >= 0 else -k * n :: n + 1][: n - abs(k)] = values
+    return out
+''',
     "_softmax": '''
 def _softmax(x, axis):
     """exp(x) / sum(exp(x)) over axis, shifted by the max so that it never overflows."""

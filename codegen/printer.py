@@ -70,6 +70,7 @@ NUMPY = Dialect(
         "softplus": "_softplus",
         "logsumexp": "_logsumexp",
         "softmax": "_softmax",
+        "banded": "_banded",
     },
 )
 # np.pi, np.inf and np.nan are Python floats, so constants need no float spelling
@@ -284,6 +285,11 @@ def _dim(node: Node, ctx: _Context) -> tuple[str, int]:
     return (dims[0], ATOM) if len(dims) == 1 else (" * ".join(dims), PRODUCT)
 
 
+def _banded(node: Node, ctx: _Context) -> tuple[str, int]:
+    pairs = [f"({_print(d, ctx)[0]}, {k})" for d, k in zip(node.args, node.attrs[0])]
+    return f"_banded({', '.join(pairs)})", ATOM
+
+
 def _call_of(spelling: str):
     def spell(node: Node, ctx: _Context) -> tuple[str, int]:
         args = ", ".join(_print(a, ctx)[0] for a in node.args)
@@ -311,6 +317,7 @@ ARRAY_SPELLINGS: dict = {
     "det":          _call_of("np.linalg.det"),
     "logdet":       lambda n, ctx: (f"np.linalg.slogdet({_print(n.args[0], ctx)[0]})[1]", ATOM),
     "solve":        _call_of("np.linalg.solve"),
+    "banded":       _banded,
     "tensordot":    lambda n, ctx: (f"np.tensordot({_print(n.args[0], ctx)[0]}, {_print(n.args[1], ctx)[0]}, axes=({_axes_text(n.attrs[0])}, {_axes_text(n.attrs[1])}))", ATOM),
 }
 # fmt: on

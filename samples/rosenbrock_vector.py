@@ -49,6 +49,21 @@ def _arrays(values, shapes, needs=()):
     return arrays
 
 
+def _banded(*diagonals):
+    """The square matrix with these (values, k) diagonals (np.diag's k), zeros elsewhere.
+
+    O(n) beyond the zeros: diagonal k of the C-ordered matrix is every (n + 1)-th
+    entry of its flat view, from entry k (k >= 0) or -k n (k < 0).
+    """
+    values, k = diagonals[0]
+    n = len(values) + abs(k)
+    out = np.zeros((n, n), np.result_type(*(values for values, _ in diagonals)))
+    flat = out.reshape(-1)
+    for values, k in diagonals:
+        flat[k if k >= 0 else -k * n :: n + 1][: n - abs(k)] = values
+    return out
+
+
 def rosen(x):
     """rosen(x[n]) = sum(100*(x[1:] - x[:-1]^2)^2 + (1 - x[:-1])^2)"""
     (x,) = _arrays((x,), (("x", "n"),), (("n", 1, "the subscript [1:]"),))
@@ -110,15 +125,14 @@ def rosen_hessian(x):
     (x,) = _arrays((x,), (("x", "n"),), (("n", 1, "the subscript [1:]"),))
     n = x.shape[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t1 = 200.0 * np.eye(n)[1:]
-        t2 = np.eye(n)[:-1]
-        t3 = x[:-1]
-        t4 = t3[:, None]
-        t5 = 400.0 * (t2 * t4)
-        t6 = -400.0 * t2 * (x[1:] - t3**2)[:, None]
-        t7 = t6 + 2.0 * (t5 - t1) * t4 + 2.0 * t2
-        t8 = np.pad(t1 - t5, ((1, 0), (0, 0)))
-        return t8 + np.pad(t7, ((0, 1), (0, 0)))
+        t1 = x[:-1]
+        t2 = t1**2
+        t3 = np.pad(np.broadcast_to(200.0, (n - 1,)), ((1, 0),))
+        t4 = t3 + np.pad(-400.0 * (x[1:] - t2), ((0, 1),))
+        t5 = np.pad(np.broadcast_to(2.0, (n - 1,)), ((0, 1),))
+        t6 = -400.0 * t1
+        t7 = t4 + np.pad(800.0 * t2, ((0, 1),)) + t5
+        return _banded((t7, 0), (t6, 1), (t6, -1))
 
 
 def rosen_hessian_blocks(x):
@@ -131,15 +145,14 @@ def rosen_hessian_blocks(x):
     (x,) = _arrays((x,), (("x", "n"),), (("n", 1, "the subscript [1:]"),))
     n = x.shape[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t1 = 200.0 * np.eye(n)[1:]
-        t2 = np.eye(n)[:-1]
-        t3 = x[:-1]
-        t4 = t3[:, None]
-        t5 = 400.0 * (t2 * t4)
-        t6 = -400.0 * t2 * (x[1:] - t3**2)[:, None]
-        t7 = t6 + 2.0 * (t5 - t1) * t4 + 2.0 * t2
-        t8 = np.pad(t1 - t5, ((1, 0), (0, 0)))
-        return ((t8 + np.pad(t7, ((0, 1), (0, 0))),),)
+        t1 = x[:-1]
+        t2 = t1**2
+        t3 = np.pad(np.broadcast_to(200.0, (n - 1,)), ((1, 0),))
+        t4 = t3 + np.pad(-400.0 * (x[1:] - t2), ((0, 1),))
+        t5 = np.pad(np.broadcast_to(2.0, (n - 1,)), ((0, 1),))
+        t6 = -400.0 * t1
+        t7 = t4 + np.pad(800.0 * t2, ((0, 1),)) + t5
+        return ((_banded((t7, 0), (t6, 1), (t6, -1)),),)
 
 
 def rosen_jvp(x, tx):

@@ -23,6 +23,7 @@ from symgrad.errors import (
     Span,
     SymgradError,
 )
+from symgrad.banded import banded, diagonals
 from symgrad.linear import coefficient
 from symgrad.arrays import full, transpose
 from symgrad.derivatives import (
@@ -188,12 +189,17 @@ def hessian_blocks(d: Derivatives) -> dict[tuple[int, int], Node]:
     Block (i, j) is the coefficient of v_j in the i-th component of H v (forward
     over reverse, symgrad.linear), so logistic regression's w-w block is
     X.T @ (c[:, None] * X) / n and x @ A @ x's is A + A.T, never a matrix built entry
-    by entry. Structurally zero blocks are absent. Raises DifferentiationError
+    by entry; a vector's own block that is banded (the vectorized Rosenbrock's
+    tridiagonal one) is assembled from its diagonals (symgrad.banded). Structurally
+    zero blocks are absent. Raises DifferentiationError
     where no closed form is known (a matrix parameter).
     """
     blocks = {}
     for i, row in enumerate(d.hvp):
-        for j in range(i, len(d.vector)):
+        band = diagonals(row, d.vector[i])
+        if band is not None:  # a vector's banded block: from its diagonals, O(n)
+            blocks[i, i] = banded(band)
+        for j in range(i + (band is not None), len(d.vector)):
             c = coefficient(row, d.vector[j])
             if c is not None:
                 shape = d.function.param_nodes[i].shape + d.vector[j].shape

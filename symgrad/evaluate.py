@@ -85,6 +85,7 @@ ARRAY_IMPL: dict[str, Callable] = {
     "logdet":       lambda v, a, s: np.linalg.slogdet(v[0])[1],
     "solve":        lambda v, a, s: np.linalg.solve(v[0], v[1]),
     "tensordot":    lambda v, a, s: np.tensordot(v[0], v[1], axes=(a[0], a[1])),
+    "banded":       lambda v, a, s: sum(np.diag(d, k) for d, k in zip(v, a[0])),
 }
 # fmt: on
 

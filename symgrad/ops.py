@@ -79,6 +79,7 @@ OPS: dict[str, OpSpec] = {spec.name: spec for spec in (
     _spec("logdet",        1, "array"),         # log |det A| (slogdet's second value)
     _spec("solve",         2, "array"),         # A^-1 b, never forming A^-1
     _spec("tensordot",     2, "array"),         # attrs (axes_a, axes_b): numpy's tensordot
+    _spec("banded",       -1, "array"),         # attrs (offsets,): a square matrix from its diagonals
 )}
 # fmt: on
 

@@ -223,6 +223,28 @@ def _reorder(x: Node, order: list[int]) -> Node:
     return transpose(x, perm)
 
 
+def _banded_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
+    # each diagonal's adjoint is that diagonal of g: the square block it runs along
+    g = full(g, n.shape)
+    out = []
+    for k in n.attrs[0]:
+        rows, cols = (
+            (slice(None, -k), slice(k, None))
+            if k > 0
+            else (slice(-k, None), slice(None, k or None))
+        )
+        out.append(build("diagonal", (arrays.index(g, (rows, cols)),)))
+    return tuple(out)
+
+
+def _banded_jvp(n: Node, t: "Tangents") -> Node:
+    return build(
+        "banded",
+        tuple(full(ZERO if ti is None else ti, a.shape) for ti, a in zip(t, n.args)),
+        n.attrs,
+    )
+
+
 # fmt: off
 RULES.update({
     "tensordot":    _tensordot_rule,
@@ -242,6 +264,7 @@ RULES.update({
     "diagonal":     lambda n, g: (build("diag", (full(g, n.shape),)),),
     "logsumexp":    lambda n, g: (mul(_reduced_adjoint(n, g), arrays.softmax(n.args[0], n.attrs[0])),),   # lse' = softmax
     "softmax":      _softmax_rule,
+    "banded":       _banded_rule,
 })
 # fmt: on
 
@@ -320,5 +343,6 @@ JVP_RULES: dict[str, Callable[[Node, Tangents], Node | None]] = {
     "logdet":       _logdet_jvp,
     "solve":        _solve_jvp,
     "tensordot":    _bilinear,
+    "banded":       _banded_jvp,
 }
 # fmt: on

@@ -275,6 +275,19 @@ def _slice(shapes: Sequence[Shape], attrs: tuple) -> Shape:
     return tuple(out) + tuple(shape[len(items) :])
 
 
+def _banded(shapes: Sequence[Shape], attrs: tuple) -> Shape:
+    # diagonal k of an n x n matrix has n - |k| entries
+    sizes = set()
+    for shape, k in zip(shapes, attrs[0]):
+        if len(shape) != 1:
+            raise ShapeError(f"a diagonal is a vector; got {show(shape)}")
+        sizes.add(shift(shape[0], abs(k)))
+    if len(sizes) != 1:
+        raise ShapeError(f"diagonals of different matrices: {sorted(map(str, sizes))}")
+    (n,) = sizes
+    return (n, n)
+
+
 def _check_index(k: int, dim: Dim, axis: int) -> None:
     if isinstance(dim, int) and not -dim <= k < dim:
         raise ShapeError(f"index {k} is out of range for axis {axis} of size {dim}")
@@ -314,4 +327,5 @@ SHAPE_RULES: Mapping[str, Callable[[Sequence[Shape], tuple], Shape]] = {
     "logdet": lambda shapes, attrs: _square(shapes, "logdet") and (),
     "solve": _solve,
     "tensordot": _tensordot,
+    "banded": _banded,
 }

@@ -10,6 +10,7 @@ import pytest
 
 from symgrad import arrays, simplify
 from symgrad import derivatives as diff
+from symgrad.banded import banded
 from symgrad.errors import ShapeError
 from symgrad.evaluate import evaluate as _evaluate, size_of
 from symgrad.graph import Node, make, var, variables
@@ -81,6 +82,7 @@ CASES = (
     Case("tensordot",     lambda: arrays.tensordot(A_nd, B_dn, (1,), (0,)),  (A_nd, B_dn), ("n", "n"), "tensordot"),
     Case("tensordot_t",   lambda: arrays.tensordot(A_nd, S_nn, (0,), (1,)),  (A_nd, S_nn), ("d", "n"), "tensordot"),
     Case("tensordot_2",   lambda: arrays.tensordot(A_nd, arrays.transpose(B_dn), (0, 1), (0, 1)), (A_nd, B_dn), (), "tensordot"),
+    Case("banded",        lambda: banded({0: x_n, 1: arrays.index(y_n, (slice(1, None),)), -1: arrays.index(x_n, (slice(None, -1),))}), (x_n, y_n), ("n", "n"), "banded"),
     Case("pad_of_slice",  lambda: arrays.reduce_sum(mul(arrays.index(x_n, (slice(1, None),)), arrays.index(x_n, (slice(None, -1),)))), (x_n,), (), "pad"),
 )
 # fmt: on
