@@ -192,7 +192,7 @@ def _s_hvp_body(z, vz):
     """The statements of s_hvp; the module ends with their float twin."""
     t1 = _sigmoid(-z)
     t2 = _sigmoid(z)
-    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
+    return (vz * (t1 - t2) * (t2 * t1),)
 
 
 def s_jvp(z, tz):
@@ -711,7 +711,7 @@ def _s_hessian_float(z, hessian):
 def _s_hvp_float(z, vz):
     t1 = _sigmoid1(-z)
     t2 = _sigmoid1(z)
-    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
+    return (vz * (t1 - t2) * (t2 * t1),)
 
 
 def _s_jvp_float(z, tz):

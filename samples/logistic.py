@@ -159,7 +159,7 @@ def _sigmoid_hvp_body(z, vz):
     """The statements of sigmoid_hvp; the module ends with their float twin."""
     t1 = _sigmoid(-z)
     t2 = _sigmoid(z)
-    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
+    return (vz * (t1 - t2) * (t2 * t1),)
 
 
 def sigmoid_jvp(z, tz):
@@ -377,7 +377,7 @@ def _sigmoid_hessian_float(z, hessian):
 def _sigmoid_hvp_float(z, vz):
     t1 = _sigmoid1(-z)
     t2 = _sigmoid1(z)
-    return (vz * t1 * (t2 * t1) - vz * t2 * (t1 * t2),)
+    return (vz * (t1 - t2) * (t2 * t1),)
 
 
 def _sigmoid_jvp_float(z, tz):

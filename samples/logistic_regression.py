@@ -176,5 +176,7 @@ def loss_jvp(w, b, X, y, tw, tb):
     n = X.shape[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         z = X @ w + b
-        t1 = X @ tw + tb
-        return (np.sum(_softplus(z) - y * z) / n, np.sum(t1 * _sigmoid(z) - t1 * y) / n)
+        return (
+            np.sum(_softplus(z) - y * z) / n,
+            np.sum((X @ tw + tb) * (_sigmoid(z) - y)) / n,
+        )

@@ -63,7 +63,7 @@ def _t_grad_body(x):
     t1 = -2.0 * x
     t2 = np.exp(t1)
     t3 = t2 + 1.0
-    dx = -2.0 * (np.expm1(t1) / t3 / t3 * t2 - 1.0 / t3 * t2)
+    dx = -2.0 * ((np.expm1(t1) / t3 - 1.0) / t3 * t2)
     return (dx,)
 
 
@@ -88,7 +88,7 @@ def _t_value_and_grad_body(x):
     t2 = np.exp(t1)
     t3 = t2 + 1.0
     t4 = np.expm1(t1) / t3
-    dx = -2.0 * (t4 / t3 * t2 - 1.0 / t3 * t2)
+    dx = -2.0 * ((t4 - 1.0) / t3 * t2)
     return (-t4, (dx,))
 
 
@@ -115,14 +115,12 @@ def _t_hessian_body(x, hessian):
     t1 = -2.0 * x
     t2 = np.exp(t1)
     t3 = t2 + 1.0
-    t4 = -1.0 / t3
-    t5 = np.expm1(t1) / t3
-    t6 = t5 / t3
-    t7 = -2.0 * t2
-    t8 = t7 / t3
-    t9 = -(t7 * t4 / t3) - t7 * t6 / t3 - t8 * t5 / t3
-    t10 = -2.0 * ((-2.0 * t4 - 2.0 * t6 + t9) * t2 + t8 / t3 * t2)
-    hessian[0, 0] = t10
+    t4 = np.expm1(t1) / t3
+    t5 = (t4 - 1.0) / t3
+    t6 = -2.0 * t2
+    t7 = t6 / t3
+    t8 = -2.0 * t5 + (-(t6 * t5 / t3) - t7 * t4 / t3) + t7 / t3
+    hessian[0, 0] = -2.0 * (t8 * t2)
     return hessian
 
 
@@ -148,14 +146,12 @@ def _t_hvp_body(x, vx):
     t2 = -2.0 * x
     t3 = np.exp(t2)
     t4 = t3 + 1.0
-    t5 = -1.0 / t4
-    t6 = np.expm1(t2) / t4
-    t7 = t6 / t4
-    t8 = t1 * t3
-    t9 = t8 / t4
-    t10 = -(t8 * t5 / t4) - t8 * t7 / t4 - t9 * t6 / t4
-    t11 = -2.0 * ((t1 * t5 + t1 * t7 + t10) * t3 + t9 / t4 * t3)
-    return (t11,)
+    t5 = np.expm1(t2) / t4
+    t6 = (t5 - 1.0) / t4
+    t7 = t1 * t3
+    t8 = t7 / t4
+    t9 = (t1 * t6 + (-(t7 * t6 / t4) - t8 * t5 / t4) + t8 / t4) * t3
+    return (-2.0 * t9,)
 
 
 def t_jvp(x, tx):
@@ -198,7 +194,7 @@ def _t_grad_float(x):
     t1 = -2.0 * x
     t2 = math.exp(t1)
     t3 = t2 + 1.0
-    dx = -2.0 * (math.expm1(t1) / t3 / t3 * t2 - 1.0 / t3 * t2)
+    dx = -2.0 * ((math.expm1(t1) / t3 - 1.0) / t3 * t2)
     return (dx,)
 
 
@@ -207,7 +203,7 @@ def _t_value_and_grad_float(x):
     t2 = math.exp(t1)
     t3 = t2 + 1.0
     t4 = math.expm1(t1) / t3
-    dx = -2.0 * (t4 / t3 * t2 - 1.0 / t3 * t2)
+    dx = -2.0 * ((t4 - 1.0) / t3 * t2)
     return (-t4, (dx,))
 
 
@@ -215,14 +211,12 @@ def _t_hessian_float(x, hessian):
     t1 = -2.0 * x
     t2 = math.exp(t1)
     t3 = t2 + 1.0
-    t4 = -1.0 / t3
-    t5 = math.expm1(t1) / t3
-    t6 = t5 / t3
-    t7 = -2.0 * t2
-    t8 = t7 / t3
-    t9 = -(t7 * t4 / t3) - t7 * t6 / t3 - t8 * t5 / t3
-    t10 = -2.0 * ((-2.0 * t4 - 2.0 * t6 + t9) * t2 + t8 / t3 * t2)
-    hessian[0, 0] = t10
+    t4 = math.expm1(t1) / t3
+    t5 = (t4 - 1.0) / t3
+    t6 = -2.0 * t2
+    t7 = t6 / t3
+    t8 = -2.0 * t5 + (-(t6 * t5 / t3) - t7 * t4 / t3) + t7 / t3
+    hessian[0, 0] = -2.0 * (t8 * t2)
     return hessian
 
 
@@ -231,14 +225,12 @@ def _t_hvp_float(x, vx):
     t2 = -2.0 * x
     t3 = math.exp(t2)
     t4 = t3 + 1.0
-    t5 = -1.0 / t4
-    t6 = math.expm1(t2) / t4
-    t7 = t6 / t4
-    t8 = t1 * t3
-    t9 = t8 / t4
-    t10 = -(t8 * t5 / t4) - t8 * t7 / t4 - t9 * t6 / t4
-    t11 = -2.0 * ((t1 * t5 + t1 * t7 + t10) * t3 + t9 / t4 * t3)
-    return (t11,)
+    t5 = math.expm1(t2) / t4
+    t6 = (t5 - 1.0) / t4
+    t7 = t1 * t3
+    t8 = t7 / t4
+    t9 = (t1 * t6 + (-(t7 * t6 / t4) - t8 * t5 / t4) + t8 / t4) * t3
+    return (-2.0 * t9,)
 
 
 def _t_jvp_float(x, tx):

@@ -70,6 +70,26 @@ def build(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
     return node
 
 
+def _common_factor(n: Node, combine: Callable[[Node, Node], Node]) -> Node | None:
+    """a c +- b c -> (a +- b) c and c a +- c b -> c (a +- b): one product, not two.
+
+    Constant coefficients are left to like terms (3 x + 4 x -> 7 x).
+    """
+    p, q = n.args
+    if p.op != "mul" or q.op != "mul":
+        return None
+    if _same_up_to_order(p.args[1], q.args[1]) and p.args[1].op != "const":
+        return mul(combine(p.args[0], q.args[0]), p.args[1])
+    if _same_up_to_order(p.args[0], q.args[0]) and p.args[0].op != "const":
+        return mul(p.args[0], combine(p.args[1], q.args[1]))
+    return None
+
+
+def _same_up_to_order(u: Node, v: Node) -> bool:
+    """u is v, or u = a * b and v = b * a (a + b and b + a): one value either way."""
+    return u is v or (u.op == v.op in ("add", "mul") and u.args == v.args[::-1])
+
+
 def simplify(roots: Sequence[Node]) -> list[Node]:
     """Rebuild a graph built without rules (e.g. from sympy) through the rules."""
     new: dict[Node, Node] = {}
@@ -212,6 +232,7 @@ ADD_RULES: tuple[tuple[str, Rule], ...] = (
     ("add_where_zero", lambda n: _merge_where(n, add)),
     ("add_common_divisor", lambda n: _common_divisor(n, add)),
     ("add_sub_cancel", lambda n: n.args[0].args[0] if n.args[0].op == "sub" and n.args[0].args[1] is n.args[1] else n.args[1].args[0] if n.args[1].op == "sub" and n.args[1].args[1] is n.args[0] else None),  # (a - b) + b = a
+    ("add_common_factor", lambda n: _common_factor(n, add)),
     ("add_transpose_last", lambda n: add(n.args[1], n.args[0]) if n.args[0].op == "transpose" and n.args[1].op != "transpose" and n.args[0].shape == n.args[1].shape else None),  # A.T + B = B + A.T: numpy walks the result in B's (C) order
 )
 SUB_RULES: tuple[tuple[str, Rule], ...] = (
@@ -227,6 +248,7 @@ SUB_RULES: tuple[tuple[str, Rule], ...] = (
     ("sub_where_zero", lambda n: _merge_where(n, sub)),
     ("sub_common_divisor", lambda n: _common_divisor(n, sub)),
     ("sigmoid_complement", lambda n: _sigmoid_complement(n)),
+    ("sub_common_factor", lambda n: _common_factor(n, sub)),
 )
 MUL_RULES: tuple[tuple[str, Rule], ...] = (
     ("fold",           _fold),
