@@ -79,6 +79,7 @@ import numpy as np
 from codegen.load import load
 from codegen.module import MARKER, FunctionSpec, ModuleSpec, render
 from symgrad import syntax
+from symgrad.arrays import full
 from symgrad.api import decode_source
 from symgrad.derivatives import derivative, grad
 from symgrad.errors import Span, SymgradError
@@ -259,8 +260,10 @@ def signature(function: Function) -> str:
 
 def _compile(function: Function) -> types.ModuleType:
     """A generated module with value(...) and gradient(...) of one function."""
-    params = tuple((n, var(n)) for n in function.all_names)
-    gradient = tuple(grad(function.body, function.param_nodes))
+    params = tuple((n, function.var_of(n)) for n in function.all_names)
+    wrt = function.param_nodes
+    # an array parameter's partial has its shape even where it is constant
+    gradient = tuple(full(g, v.shape) for g, v in zip(grad(function.body, wrt), wrt))
     specs = (
         FunctionSpec("value", params, function.body, function.source),
         FunctionSpec("gradient", params, gradient, f"Gradient.\n\n{function.source}"),
@@ -286,14 +289,6 @@ def _resolve(
             raise CheckError(f"{source}: cannot read: {exc.strerror}") from None
     module = parse(source, file)
     selected = _select(lower(module).functions, function, file)
-    if selected.shapes or selected.body.shape:
-        shaped = ", ".join(f"{n}{show_shape(s)}" for n, s in selected.shapes)
-        raise CheckError(
-            f"{file}: '{selected.name}' has array parameters ({shaped}); symgrad "
-            "check compares scalar gradients only for now. The generated module's "
-            f"{selected.name}_grad is tested against finite differences entry by "
-            "entry in tests/test_array_samples.py"
-        )
     return selected, module
 
 
@@ -320,6 +315,12 @@ def _point(function: Function, at: Mapping[str, float], dtype: str) -> dict:
     missing = [n for n in function.all_names if n not in at]
     if missing:
         raise ArgumentError(f"no value for {', '.join(missing)}: {sig} needs them all")
+    for name in function.all_names:
+        if np.ndim(at[name]) != 0:
+            raise ArgumentError(
+                f"{name} is a scalar parameter of {sig}, not an array of shape "
+                f"{np.shape(at[name])}"
+            )
     point = {n: float(DTYPES[dtype](float(at[n]))) for n in function.all_names}
     for name, value in point.items():
         if not math.isfinite(value):
@@ -330,7 +331,14 @@ def _point(function: Function, at: Mapping[str, float], dtype: str) -> dict:
 def _target(source, at, dtype: str, function: str | None, file: str) -> _Target:
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    func, module = _resolve(source, function, file)
+    func, module = (
+        source if isinstance(source, tuple) else _resolve(source, function, file)
+    )
+    if _has_arrays(func):
+        raise ArgumentError(
+            f"--sweep draws the error curve of one scalar input; {signature(func)} "
+            "has array parameters (check them entry by entry without --sweep)"
+        )
     if not func.params:
         raise CheckError(
             f"{signature(func)} has no differentiated parameter", func.span
@@ -338,6 +346,10 @@ def _target(source, at, dtype: str, function: str | None, file: str) -> _Target:
     target = _Target(func, module, dtype, _point(func, at, dtype), _compile(func))
     _check_value(target)
     return target
+
+
+def _has_arrays(function: Function) -> bool:
+    return bool(function.shapes or function.body.shape)
 
 
 def _check_value(t: _Target) -> None:
@@ -686,7 +698,7 @@ def _json_safe(value):
 
 def check(
     source_or_function: str | Path | Function,
-    at: Mapping[str, float],
+    at: Mapping[str, object],
     method: str = "central",
     dtype: str = "float64",
     function: str | None = None,
@@ -694,20 +706,43 @@ def check(
     step: float | None = None,
     against: str | Callable | None = None,
     file: str = "<input>",
-) -> CheckResult:
+    at_file: str | Path | None = None,
+    sizes: Mapping[str, int] | None = None,
+    seed: int = 0,
+    entries: int | None = None,
+):
     """Compare the symbolic gradient with a finite-difference (or complex-step) one.
 
     source_or_function is expression-file text, a Path to one, or a lowered
-    Function; at gives every parameter's value (data too). step fixes the step for
-    every input instead of the optimal one. against is a "module:function" or a
-    callable taking the function's arguments and returning the partials.
+    Function; at gives parameters' values (data too; arrays for array parameters)
+    and at_file an .npz file of more. step fixes the step for every input instead
+    of the optimal one. against is a "module:function" or a callable taking the
+    function's arguments and returning the partials. A function with array
+    parameters is checked entry by entry (symgrad.check_arrays): the values not
+    given are drawn at random for the sizes given or read off the arrays, with
+    seed; entries caps the entries checked per parameter (a random sample).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
     if step is not None and not (math.isfinite(step) and step > 0):
         raise ArgumentError(f"the step must be a positive number, not {step}")
     user = _user_gradient(against) if isinstance(against, str) else against
-    t = _target(source_or_function, at, dtype, function, file)
+    label = against if isinstance(against, str) else getattr(against, "__name__", "")
+    func, module = _resolve(source_or_function, function, file)
+    at, given_as = _merged_point(at, at_file)
+    if _has_arrays(func):
+        from symgrad.check_arrays import check_array
+
+        return check_array(
+            func, at, method, dtype, step=step, user=user,
+            label_of_user=label or "your gradient", sizes=sizes, seed=seed,
+            entries=entries, given_as=given_as,
+        )  # fmt: skip
+    if sizes:
+        raise ArgumentError(f"--sizes: {signature(func)} has no array parameters")
+    t = _target((func, module), at, dtype, function, file)
     if method == "complex":
         _refuse_non_analytic(t)
     symbolic = t.gradient()
@@ -716,7 +751,6 @@ def check(
         for name, g in zip(t.function.params, symbolic)
     )
     estimates = [p.estimate for p in partials]
-    label = against if isinstance(against, str) else getattr(against, "__name__", "")
     return CheckResult(
         signature(t.function),
         method,
@@ -727,6 +761,23 @@ def check(
         TOLERANCE[method][dtype],
         None if user is None else _compare(t, user, label or "your gradient"),
     )
+
+
+def _merged_point(
+    at: Mapping[str, object], at_file: str | Path | None
+) -> tuple[dict[str, object], dict[str, str]]:
+    """The values of --at and of an .npz file together, and where each came from."""
+    given_as = {name: "given (--at)" for name in at}
+    if at_file is None:
+        return dict(at), given_as
+    from symgrad.check_arrays import load_npz
+
+    stored = load_npz(at_file)
+    for name in stored:
+        if name in at:
+            raise ArgumentError(f"{name} is given twice: in --at and in {at_file}")
+        given_as[name] = f"from {at_file}"
+    return {**stored, **at}, given_as
 
 
 def _partial(

@@ -72,9 +72,30 @@ def _add_check_parser(sub) -> None:
     chk.add_argument(
         "--at",
         action="append",
-        required=True,
+        default=[],
         metavar="NAME=VALUE,...",
         help="the point: a value for every parameter, data too (e.g. x=3,y=4)",
+    )
+    chk.add_argument(
+        "--at-file",
+        metavar="DATA.npz",
+        help="values (arrays) by parameter name, from numpy.savez",
+    )
+    chk.add_argument(
+        "--sizes",
+        action="append",
+        default=[],
+        metavar="NAME=SIZE,...",
+        help="sizes for random values of the parameters not given (e.g. n=50,d=5)",
+    )
+    chk.add_argument(
+        "--seed", type=int, default=0, help="the random values' seed (default 0)"
+    )
+    chk.add_argument(
+        "--entries",
+        type=int,
+        metavar="K",
+        help="check a random sample of K entries of a larger parameter (default 100)",
     )
     chk.add_argument(
         "--function", help="the function to check (if the file has several)"
@@ -354,6 +375,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError("--plot draws the --sweep curve; give --sweep VAR too")
     if args.sweep and (args.against or args.step is not None):
         raise UsageError("--sweep takes no --against or --step")
+    if args.sweep and (args.at_file or args.sizes or args.entries is not None):
+        raise UsageError(
+            "--sweep takes a scalar point: no --at-file, --sizes or --entries"
+        )
+    if not (args.at or args.at_file or args.sizes):
+        raise UsageError("give the point: --at NAME=VALUE,..., --at-file or --sizes")
     text, display = read_input(args.file)
     try:
         at = check.parse_point(args.at)
@@ -371,9 +398,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _check_result(check, text: str, display: str, at: dict, args: argparse.Namespace):
     options = dict(dtype=args.dtype, function=args.function, file=display)
     if not args.sweep:
+        from symgrad.check_arrays import parse_sizes
+
         return check.check(
-            text, at, args.method, step=args.step, against=args.against, **options
-        )
+            text, at, args.method, step=args.step, against=args.against,
+            at_file=args.at_file, sizes=parse_sizes(args.sizes), seed=args.seed,
+            entries=args.entries, **options,
+        )  # fmt: skip
     if args.plot:
         check.require_matplotlib()  # before the work: a missing extra is a usage error
     result = check.sweep(text, at, args.sweep, **options)
