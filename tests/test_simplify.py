@@ -485,3 +485,24 @@ def test_a_built_node_remembers_its_fixpoint(monkeypatch) -> None:
     with recording():  # while rules are recorded nothing is skipped
         with pytest.raises(AssertionError, match="fixpoint is known"):
             mul(x, C(1.0))
+
+
+SPECIAL = (0.0, -0.0, 1.0, -2.5, 1e308, -1e308, 5e-324, math.inf, -math.inf, math.nan)
+
+
+@pytest.mark.parametrize(
+    "op, numpy_op", [("add", np.add), ("sub", np.subtract), ("mul", np.multiply)]
+)
+def test_folding_is_numpys_float64_arithmetic_bit_for_bit(op: str, numpy_op) -> None:
+    # fold takes a Python-float shortcut for these ops; it must agree with numpy
+    # on signed zeros, overflow to inf, inf - inf and nan
+    for a in SPECIAL:
+        for b in SPECIAL:
+            folded = simplify.build(op, (C(a), C(b)))
+            with np.errstate(all="ignore"):
+                expected = float(numpy_op(np.float64(a), np.float64(b)))
+            assert folded.op == "const"
+            got = folded.attrs[0]
+            assert (math.isnan(got) and math.isnan(expected)) or (
+                got == expected and math.copysign(1, got) == math.copysign(1, expected)
+            ), (op, a, b, got, expected)
