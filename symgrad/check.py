@@ -61,6 +61,9 @@ derivative (an error of order one) still fails by orders of magnitude:
     richardson   4   3.0e-13 / 2.9e-6                     1e-10 / 1e-4
     complex      -   2.2e-16 / 1.2e-7                     1e-13 / 1e-5
     --against    -   (two exact gradients)                1e-10 / 1e-4
+
+Array functions are checked entry by entry with the same steps and tolerances
+(symgrad/check_arrays.py).
 """
 
 from __future__ import annotations
@@ -85,7 +88,6 @@ from symgrad.derivatives import derivative, grad
 from symgrad.errors import Span, SymgradError
 from symgrad.evaluate import NUMPY_IMPL, evaluate
 from symgrad.graph import Node, is_const, toposort, var
-from symgrad.shapes import show as show_shape
 from symgrad.lower import COMPARISONS, lower, subexpressions
 from symgrad.program import Function
 from symgrad.ops import BINARY_OPERATORS, FUNCTIONS
@@ -740,8 +742,11 @@ def check(
             label_of_user=label or "your gradient", sizes=sizes, seed=seed,
             entries=entries, given_as=given_as,
         )  # fmt: skip
-    if sizes:
-        raise ArgumentError(f"--sizes: {signature(func)} has no array parameters")
+    if sizes or entries is not None:
+        raise ArgumentError(
+            f"--sizes and --entries are for array functions; {signature(func)} has "
+            "no array parameters"
+        )
     t = _target((func, module), at, dtype, function, file)
     if method == "complex":
         _refuse_non_analytic(t)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +59,6 @@ from symgrad.evaluate import evaluate
 from symgrad.graph import Node, toposort, var
 from symgrad.ops import ELEMENTWISE
 from symgrad.program import Function
-from symgrad.shapes import split
 from symgrad.simplify import ONE
 
 DEFAULT_ENTRIES = 100  # per parameter; more are sampled
@@ -157,45 +156,14 @@ def make_point(
             raise ArgumentError(f"the point names '{name}', not a parameter of {sig}")
     bound: dict[str, int] = {}
     origin_of_size: dict[str, str] = {}
-    values: dict[str, np.ndarray] = {}
-    for name in function.all_names:
-        if name in at:
-            values[name] = _given(
-                name, at[name], _shape_of(function, name), bound, origin_of_size
-            )
-    declared = {
-        split(d)[0] for n in function.all_names for d in _shape_of(function, n)
-    } - {None}
-    for size, n in (sizes or {}).items():
-        if size not in declared:
-            known = ", ".join(sorted(declared)) or "none"
-            raise ArgumentError(
-                f"--sizes names '{size}', not a size of {sig} (its sizes: {known})"
-            )
-        if bound.get(size, n) != n:
-            raise ArgumentError(
-                f"--sizes {size}={n}, but {size} is {bound[size]} (from {origin_of_size[size]})"
-            )
-        bound[size] = n
+    values = {
+        name: _given(name, at[name], _shape_of(function, name), bound, origin_of_size)
+        for name in function.all_names
+        if name in at
+    }
+    _bind_sizes(function, sizes or {}, bound, origin_of_size)
     origins = {n: (given_as or {}).get(n, "given") for n in values}
-    roles = _roles(function)
-    for position, name in enumerate(function.all_names):
-        if name in values:
-            continue
-        shape = _shape_of(function, name)
-        missing = [d for d in shape if isinstance(d, str) and d not in bound]
-        if missing:
-            raise ArgumentError(
-                f"no value for {name}{_dims(shape) or ' (a scalar)'} and no size for "
-                f"{', '.join(dict.fromkeys(missing))}: give --sizes "
-                f"{','.join(f'{d}=...' for d in dict.fromkeys(missing))} (random "
-                f"values) or {name} in --at-file"
-            )
-        concrete = tuple(d if isinstance(d, int) else bound[d] for d in shape)
-        rng = np.random.default_rng([seed, position])
-        role = roles.get(name, _Role("uniform" if not shape else "normal"))
-        values[name] = role.draw(rng, concrete)
-        origins[name] = f"random ({role.describe()})"
+    origins.update(_draw_missing(function, values, bound, seed))
     point = {}
     for name in function.all_names:
         value = np.asarray(values[name], np.float64).astype(DTYPES[dtype])
@@ -205,6 +173,51 @@ def make_point(
     ordered = {n: origins[n] for n in function.all_names}
     sizes_in_order = {d: bound[d] for d in _size_order(function) if d in bound}
     return Point(point, sizes_in_order, ordered)
+
+
+def _bind_sizes(
+    function: Function, sizes: Mapping[str, int], bound: dict, origin: dict
+) -> None:
+    """Add --sizes to the sizes the given arrays bound; a conflict is an error."""
+    declared = _size_order(function)
+    for size, n in sizes.items():
+        if size not in declared:
+            known = ", ".join(declared) or "none"
+            raise ArgumentError(
+                f"--sizes names '{size}', not a size of {signature(function)} "
+                f"(its sizes: {known})"
+            )
+        if bound.get(size, n) != n:
+            raise ArgumentError(
+                f"--sizes {size}={n}, but {size} is {bound[size]} (from {origin[size]})"
+            )
+        bound[size] = n
+
+
+def _draw_missing(function: Function, values: dict, bound: dict, seed: int) -> dict:
+    """Random values, by role, for the parameters not given; {name: origin}."""
+    origins = {}
+    roles = _roles(function)
+    for position, name in enumerate(function.all_names):
+        if name in values:
+            continue
+        shape = _shape_of(function, name)
+        missing = [
+            d for d in dict.fromkeys(shape) if isinstance(d, str) and d not in bound
+        ]
+        if missing:
+            raise ArgumentError(
+                f"no value for {name}{_dims(shape)} and no size for "
+                f"{', '.join(missing)}: give --sizes "
+                f"{','.join(f'{d}=...' for d in missing)} (random values) or {name} "
+                "in --at-file"
+            )
+        concrete = tuple(d if isinstance(d, int) else bound[d] for d in shape)
+        role = roles.get(name, _Role("uniform" if not shape else "normal"))
+        # a stream per parameter: giving one value leaves the others' draws alone
+        values[name] = role.draw(np.random.default_rng([seed, position]), concrete)
+        origins[name] = f"random ({role.describe()})"
+    return origins
 
 
 def _size_order(function: Function) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symgrad.check import CheckError, check
+from symgrad.check import check
 from symgrad.check_arrays import make_point, parse_sizes
 from symgrad.cli import main
 from symgrad.lower import lower
@@ -430,10 +430,10 @@ def test_a_point_outside_the_domain_says_so(capsys, tmp_path):
     assert code == 1 and "outside the domain" in err and "--at-file" in err
 
 
-def test_sizes_on_a_scalar_function_is_a_usage_error(capsys):
-    code, _, err = run(
-        capsys, "check", str(SAMPLES / "poly.sg"), "--at", "x=1,y=2", "--sizes", "n=3"
-    )
+@pytest.mark.parametrize("option", [["--sizes", "n=3"], ["--entries", "3"]])
+def test_sizes_on_a_scalar_function_is_a_usage_error(capsys, option):
+    path = str(SAMPLES / "poly.sg")
+    code, _, err = run(capsys, "check", path, "--at", "x=1,y=2", *option)
     assert code == 2 and "has no array parameters" in err
 
 
@@ -447,3 +447,100 @@ def test_a_fresh_process_prints_no_traceback(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("symgrad: error: y: axis 0 has size 4")
+
+
+# ---------------------------------------------------------------------------
+# the predicted step of each entry, against oracles that do not use symgrad.check
+
+CLUSTER = [1 + j / 10 for j in range(8)]
+
+
+def _golden_case(name: str, function: str, sizes: str):
+    """The check's result and, from the golden module, f(point with one entry moved)."""
+    f = _function(name, function)
+    result = check(
+        SAMPLES / f"{name}.sg", {}, function=function, sizes=parse_sizes([sizes])
+    )
+    point = make_point(f, {}, result.sizes, 0, "float64").values
+    module = import_path(SAMPLES / f"{name}.py")
+    value, grad = getattr(module, function), getattr(module, f"{function}_grad")
+
+    def moved(param: str, index: tuple, x: float, call=value):
+        args = dict(point)
+        args[param] = np.array(point[param], dtype=float)
+        args[param][index] = x
+        return call(*[args[n] for n in f.all_names])
+
+    return f, result, point, moved, grad
+
+
+def _value_at(name: str, function: str, f, point) -> float:
+    module = import_path(SAMPLES / f"{name}.py")
+    return float(getattr(module, function)(*[point[n] for n in f.all_names]))
+
+
+def _entries(result, f, point):
+    """(partial, parameter, index, entry value) for up to 6 entries of the result."""
+    found = []
+    for p in result.partials[:: max(1, len(result.partials) // 6)]:
+        param, _, rest = p.name.partition("[")
+        index = tuple(int(i) for i in rest.rstrip("]").split(", ")) if rest else ()
+        found.append((p, param, index, float(np.asarray(point[param])[index])))
+    return found
+
+
+@pytest.mark.parametrize("name, function, sizes", ARRAY_SAMPLES)
+def test_each_step_is_the_model_optimum_of_its_own_third_derivative(
+    name, function, sizes
+):
+    # f''' along the entry from second differences of the golden gradient's entry
+    f, result, point, moved, grad = _golden_case(name, function, sizes)
+    params = list(f.params)
+    value = _value_at(name, function, f, point)
+    compared = 0
+    for p, param, index, x in _entries(result, f, point):
+        k = params.index(param)
+
+        def g(t):
+            partial = moved(param, index, x + t, call=grad)[k]
+            return float(np.asarray(partial)[index])
+
+        d = 1e-3 * max(abs(x), 1.0)
+        f3 = (g(d) - 2 * g(0.0) + g(-d)) / d**2
+        scale = max(abs(g(0.0)), abs(value), 1.0)
+        if abs(f3) < 1e-4 * scale:  # zero, or too small for the oracle to resolve
+            continue
+        assert p.rule == "optimal"
+        if p.why.startswith("optimal h* = (3 eps |f| / |f'''|)"):  # not capped
+            expected = (3 * EPS * abs(value) / abs(f3)) ** (1 / 3)
+            assert p.step == pytest.approx(expected, rel=2e-3), p.name
+            compared += 1
+    assert compared or name in ("least_squares", "quadratic")
+
+
+@pytest.mark.parametrize("name, function, sizes", ARRAY_SAMPLES)
+def test_each_predicted_step_is_near_its_observed_minimum(name, function, sizes):
+    # central differences of the golden module over h = 1e-1 ... 1e-12, each error
+    # the RMS over h (1 + j/10): the predicted step's within 10x of the best decade
+    f, result, point, moved, _ = _golden_case(name, function, sizes)
+
+    def rms(param, index, x, h, exact) -> float:
+        errors = []
+        for c in CLUSTER:
+            xp, xm = x + h * c, x - h * c
+            slope = (moved(param, index, xp) - moved(param, index, xm)) / (xp - xm)
+            errors.append((slope - exact) ** 2)
+        return float(np.sqrt(np.mean(errors)))
+
+    value = _value_at(name, function, f, point)
+    for p, param, index, x in _entries(result, f, point):
+        at_step = rms(param, index, x, p.step, p.symbolic)
+        if p.rule == "fallback":
+            # f''' = 0 (least squares and x @ A @ x are quadratic, Rosenbrock is
+            # quadratic in its last entry): no truncation error, only rounding, which
+            # shrinks as h grows; the honest bound is the model's eps |f| / h
+            assert "f''' = 0" in p.why
+            assert at_step <= 10 * EPS * abs(value) / p.step, (p.name, at_step)
+            continue
+        observed = min(rms(param, index, x, 10.0**-k, p.symbolic) for k in range(1, 13))
+        assert at_step <= 10 * observed, (p.name, at_step, observed)
