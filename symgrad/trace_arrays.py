@@ -71,7 +71,7 @@ class Sizes:
             return  # an affine size (after a slice): never merged
         if self.actual[a] != self.actual[b]:
             raise ShapeError(
-                f"{what}: sizes {a} and {b} must be equal, but the first call has "
+                f"sizes {a} and {b} must be equal, but the first call has "
                 f"{self.actual[a]} and {self.actual[b]}"
             )
         keep, drop = sorted((a, b), key=self._rank)
@@ -90,7 +90,10 @@ def elementwise(tape, shapes: list[Shape]) -> Shape:
         for k in range(1, rank + 1):
             dims = [s[-k] for s in shapes if len(s) >= k and s[-k] != 1]
             for other in dims[1:]:
-                sizes.same(dims[0], other, "broadcasting")
+                try:
+                    sizes.same(dims[0], other, "broadcasting")
+                except ShapeError as error:
+                    raise ShapeError(f"broadcasting: {error.message}", _user_span())
         shapes = [sizes.shape(s) for s in shapes]
     try:
         return broadcast(shapes)
