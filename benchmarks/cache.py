@@ -58,6 +58,22 @@ WORKLOADS = {
         exec(f"def rosen50({names}):\\n    return {terms}\\n", namespace)
         rosen50 = symgrad.compile(namespace["rosen50"])
     """,
+    "logistic regression (arrays, annotated)": """
+        from symgrad import Array, Data
+
+        @symgrad.compile
+        def loss(w: Array["d"], b: float, X: Data["n", "d"], y: Data["n"]):
+            z = X @ w + b
+            return np.mean(np.logaddexp(0, z) - y * z)
+    """,
+    "logistic regression (arrays, first call)": """
+        @symgrad.compile(wrt=("w", "b"))
+        def loss(w, b, X, y):
+            z = X @ w + b
+            return np.mean(np.logaddexp(0, z) - y * z)
+
+        loss(np.zeros(3), 0.0, np.ones((5, 3)), np.ones(5))
+    """,
     "nested depth 30": """
         @symgrad.compile
         def nested30(x):

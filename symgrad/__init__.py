@@ -5,6 +5,8 @@ The public API (loaded on first use, so `import symgrad` stays light):
     compile_file(path)          an expression file -> generated module text
     diff(expression, variable, order=1)  an n-th derivative to show and call
     compile                     decorator: f(...), f.grad, f.hessian, f.hvp, f.source
+    Array["n", "d"], Data[...]  shapes (and the data role) of a decorated function's
+                                parameters, as annotations
     function(text_or_sympy)     the same object from "f(x, y) = ..." or sympy
     load(path)                  every function of an expression file, by name
     to_sympy(obj)               expression, gradient and Hessian as sympy objects
@@ -19,6 +21,8 @@ _EXPORTS = {
     "diff": "symgrad.api",
     "Derivative": "symgrad.api",
     "compile": "symgrad.decorator",
+    "Array": "symgrad.annotations",
+    "Data": "symgrad.annotations",
     "function": "symgrad.api",
     "load": ("symgrad.api", "load_file"),
     "to_sympy": ("symgrad.repl", "to_sympy"),

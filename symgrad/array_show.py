@@ -64,3 +64,84 @@ def describe(function: Function, names: dict[Node, str]) -> list[str]:
             text = readable(expression(node, plan.names, memo))
             lines.append(f"  ∂{function.name}/∂{param} = {text}")
     return lines + [""]
+
+
+def signature_line(function: Function) -> str:
+    """`loss(w[d], b; X[n, d], y[n])`: the parameters with their shapes, data last."""
+    shapes = dict(function.shapes)
+
+    def param(name: str) -> str:
+        shape = shapes.get(name)
+        return f"{name}[{', '.join(map(str, shape))}]" if shape else name
+
+    params = ", ".join(param(p) for p in function.params)
+    data = ", ".join(param(p) for p in function.data)
+    return f"{function.name}({params}{'; ' + data if data else ''})"
+
+
+_TOKEN = re.compile(
+    r"(?P<partial>∂\w+/∂\w+)|(?P<name>[A-Za-z_]\w*)(?P<T>\.T)?"
+    r"|(?P<number>\d+(?:\.\d+)?(?:e[+-]?\d+)?)|(?P<other>\S)"
+)
+# the functions of the readable text, as LaTeX writes them
+_LATEX_FUNCTIONS = {"sigmoid": r"\sigma", "exp": r"\exp", "log": r"\log",
+                    "tanh": r"\tanh", "sin": r"\sin", "cos": r"\cos"}  # fmt: skip
+_LATEX_SYMBOLS = {"@": r"\,", "*": r" \odot ", "(": r"\left(", ")": r"\right)",
+                  ",": r",\,", "−": "-"}  # fmt: skip
+
+
+def _latex_name(name: str) -> str:
+    base, _, rest = name.partition("_")
+    match = re.fullmatch(r"([A-Za-z]+)(\d*)", base)
+    if match is None:
+        escaped = name.replace("_", "\\_")
+        return rf"\mathit{{{escaped}}}"
+    letters, digits = match.groups()
+    out = letters if len(letters) == 1 else rf"\mathit{{{letters}}}"
+    index = ",".join(x for x in (digits, rest.replace("_", "")) if x)
+    return f"{out}_{{{index}}}" if index else out
+
+
+def latex_expression(text: str) -> str:
+    """Readable array text (`X.T @ dz`, `sum(dz)`) as LaTeX math."""
+    out, tokens = [], list(_TOKEN.finditer(text))
+    for k, token in enumerate(tokens):
+        following = tokens[k + 1].group() if k + 1 < len(tokens) else ""
+        if token.group("partial"):
+            f, p = token.group("partial")[1:].split("/∂")
+            out.append(
+                rf"\frac{{\partial {_latex_name(f)}}}{{\partial {_latex_name(p)}}}"
+            )
+        elif token.group("name"):
+            name = token.group("name")
+            if following == "(":
+                out.append(_LATEX_FUNCTIONS.get(name, rf"\operatorname{{{name}}}"))
+            elif name == "keepdims":
+                out.append(r"\mathrm{keepdims}")
+            else:
+                out.append(_latex_name(name))
+            if token.group("T"):
+                out.append(r"^{\top}")
+        elif token.group("number"):
+            number = token.group("number")
+            out.append(f"{{{number}}}" if out and out[-1] == "^" else number)
+        elif token.group() == "*" and k and tokens[k - 1].group("number"):
+            out.append(r"\,")  # a number times an array: no Hadamard product
+        else:
+            out.append(_LATEX_SYMBOLS.get(token.group(), token.group()))
+    return " ".join(out).replace(" ^ ", "^")
+
+
+def latex(lines: list[str]) -> str:
+    """describe's lines as one LaTeX array: the signature, then `target = text` rows."""
+    head, rows = lines[0], []
+    for line in lines[1:]:
+        if " = " in line:
+            target, text = line.strip().split(" = ", 1)
+            rows.append(rf"{latex_expression(target)} &=& {latex_expression(text)}")
+    body = r" \\ ".join(rows)
+    title = head.replace("\\", "").replace("{", "(").replace("}", ")")
+    return (
+        rf"$\displaystyle \text{{{title}}}:\quad "
+        rf"\begin{{array}}{{rcl}} {body} \end{{array}}$"
+    )

@@ -66,7 +66,7 @@ class Compiled(functools.partial):
         function: Function | LazyFunction,
         module: types.ModuleType,
         source: str | Callable[[], str],
-        names: dict[Node, str] | None = None,
+        names: dict[Node, str] | Callable[[], dict] | None = None,
         signature: inspect.Signature | Callable[[], inspect.Signature] | None = None,
         defaults: tuple | None = (),
     ):
@@ -79,7 +79,7 @@ class Compiled(functools.partial):
         self._function = function
         self.module = module
         self._source = source
-        self.names = names or {}
+        self._names = names or {}
         self._signature = signature or _signature(function)
         self.__name__ = function.name
         self.__qualname__ = function.name
@@ -87,6 +87,13 @@ class Compiled(functools.partial):
         self._positional = len(function.all_names)
 
     __signature__ = _LazySignature()
+
+    @property
+    def names(self) -> dict[Node, str]:
+        """Source names of intermediates (a decorated array function's: on first use)."""
+        if callable(self._names):
+            self._names = self._names()
+        return self._names
 
     @property
     def function(self) -> Function:

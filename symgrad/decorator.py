@@ -12,32 +12,82 @@ import linecache
 import numbers
 from collections.abc import Callable, Sequence
 from functools import cache
+from typing import NamedTuple
 
 from symgrad.cache import cache_key, cached_module, module_source
 from symgrad.compiled import Compiled
 from symgrad.program import LazyFunction, Program
-from symgrad.trace import EMPTY, Param, TracingError, record, signature_of
+from symgrad.annotations import declared
+from symgrad.trace import EMPTY, NeedsRanks, Param, TracingError, record, signature_of
 
 
 def compile(fn: Callable | None = None, *, wrt: Sequence[str] | None = None):
-    """Decorate a function of numbers: f(...), f.grad, f.hessian, f.hvp, f.source.
+    """Decorate a function of numbers or arrays: f(...), f.grad, f.hessian, f.source.
 
     Used bare (@symgrad.compile) or with options (@symgrad.compile(wrt=("x",))).
     Parameters without defaults are differentiated (or those named in wrt); a
-    parameter with a numeric default is data, passed through and not
-    differentiated; any other default is fixed at its value.
+    parameter with a numeric default, or annotated symgrad.Data, is data, passed
+    through and not differentiated; any other default is fixed at its value.
+    Array shapes come from annotations (symgrad.Array["n", "d"]) or, when array
+    code (@, np.sum, ...) meets unannotated parameters, from the first call.
     """
     if fn is None:
         return lambda f: compile(f, wrt=wrt)
     return compile_function(fn, wrt)
 
 
-def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
+class Plan(NamedTuple):
+    """What compiling fn needs besides its shapes: signature and parameter roles."""
+
+    fn: Callable
+    signature: tuple[Param, ...]
+    params: tuple[str, ...]
+    data: tuple[str, ...]
+    fixed: dict
+    order: tuple[str, ...]
+
+
+def compile_function(fn: Callable, wrt: Sequence[str] | None):
     """Trace, differentiate, generate and load fn (through the disk cache)."""
     signature = signature_of(fn)
-    params, data, fixed = _classify(fn, signature, wrt)
+    notes = declared(fn, signature) if getattr(fn, "__annotations__", None) else {}
+    params, data, fixed = _classify(fn, signature, wrt, notes)
     order = tuple(p.name for p in signature if p.name not in fixed)
-    traced = record(fn, list(order), fixed, signature)
+    plan = Plan(fn, signature, params, data, fixed, order)
+    shapes = {n: notes[n].shape for n in order if n in notes}
+    shapes = {n: shape for n, shape in shapes.items() if shape is not None}
+    if notes and len(shapes) == len(order):  # every parameter's shape declared
+        traced = record(fn, list(order), fixed, signature, shapes)
+        return compiled_from(plan, traced, _array_shapes(traced, order))
+    if not notes:
+        try:
+            traced = record(fn, list(order), fixed, signature)
+        except NeedsRanks:  # array code: the ranks come from the first call
+            return _by_ranks(plan, shapes)
+        return compiled_from(plan, traced, ())
+    return _by_ranks(plan, shapes)
+
+
+def _by_ranks(plan: Plan, shapes: dict):
+    from symgrad.ranked import RankedFunction
+
+    return RankedFunction(plan, shapes)
+
+
+def _array_shapes(traced, order: tuple[str, ...]) -> tuple[tuple[str, tuple], ...]:
+    """(name, shape) of each array parameter, as the tape's var rows hold them."""
+    found = {}
+    for op, attrs, _ in traced.tape.rows:
+        if op != "var":
+            break
+        if len(attrs) > 1:
+            found[attrs[0]] = tuple(attrs[1])
+    return tuple((n, found[n]) for n in order if n in found)
+
+
+def compiled_from(plan: Plan, traced, shapes: tuple) -> Compiled:
+    """The compiled function of a traced call (generated, or read from the cache)."""
+    fn, fixed, order, params = plan.fn, plan.fixed, plan.order, plan.params
     name = _name_of(fn)
     source = _source_of(fn)
     # The key comes from the tape: a hit builds no graph (only a symbolic view of
@@ -45,7 +95,9 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
     # generated docstrings quote it, so an edit that leaves the graph alone (a
     # comment, a spelling) must not reuse old text.
     key = cache_key(name, source, ",".join(params), ",".join(order), traced.key())
-    function = LazyFunction(name, params, data, source, order, cache(traced.graph))
+    function = LazyFunction(
+        name, params, plan.data, source, order, cache(traced.graph), shapes
+    )
     file = getattr(fn, "__module__", None) or "<function>"
 
     def build() -> str:
@@ -53,17 +105,18 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
         from codegen.module import render
         from symgrad.api import module_spec
 
-        program = Program(file, [function.resolve()], {})
+        program = Program(file, [function.resolve()], names())
         return render(module_spec(program, f"{file}.{name}"))
 
+    names = cache(traced.names)
     module, _ = cached_module(key, name, build)
     compiled = Compiled(
         function,
         module,
         lambda: module_source(module, build),
-        {},
-        lambda: _public_signature(inspect.signature(fn), fixed),
-        defaults=_defaults(fn, signature, fixed),
+        names if traced.locals else {},
+        lambda: public_signature(inspect.signature(fn), fixed),
+        defaults=_defaults(fn, plan.signature, fixed),
     )
     compiled.__wrapped__ = fn
     compiled.__doc__ = fn.__doc__
@@ -73,7 +126,7 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
     return compiled
 
 
-def _classify(fn, signature: tuple[Param, ...], wrt: Sequence[str] | None):
+def _classify(fn, signature: tuple[Param, ...], wrt: Sequence[str] | None, notes: dict):
     """(differentiated params, data params, fixed values) from the signature."""
     names = [p.name for p in signature]
     if names[:1] in (["self"], ["cls"]):
@@ -91,8 +144,15 @@ def _classify(fn, signature: tuple[Param, ...], wrt: Sequence[str] | None):
     for p in signature:
         has_default = p.default is not EMPTY
         numeric = has_default and isinstance(p.default, numbers.Real)
+        is_data = p.name in notes and notes[p.name].data
+        if is_data and p.name in (wrt or ()):
+            raise TracingError(
+                f"'{p.name}' is annotated as data (symgrad.Data) and named in wrt"
+            )
         if has_default and not numeric and p.name not in (wrt or ()):
             fixed[p.name] = p.default
+        elif is_data:
+            data.append(p.name)
         elif wrt is None:
             (data if has_default else params).append(p.name)
         else:
@@ -113,7 +173,7 @@ def _defaults(fn: Callable, signature: tuple[Param, ...], fixed: dict) -> tuple 
     return tuple(p.default for p in signature if p.default is not EMPTY)
 
 
-def _public_signature(sig: inspect.Signature, fixed: dict) -> inspect.Signature:
+def public_signature(sig: inspect.Signature, fixed: dict) -> inspect.Signature:
     return sig.replace(
         parameters=[p for n, p in sig.parameters.items() if n not in fixed]
     )

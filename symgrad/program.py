@@ -59,7 +59,7 @@ class LazyFunction:
     derivatives needs the graph. (A plain class: a dataclass costs ~1 ms of import.)
     """
 
-    __slots__ = ("name", "params", "data", "source", "call_order", "_body")
+    __slots__ = ("name", "params", "data", "source", "call_order", "_body", "shapes")
 
     def __init__(
         self,
@@ -69,9 +69,11 @@ class LazyFunction:
         source: str,
         call_order: tuple[str, ...],
         body: Callable[[], Node],
+        shapes: tuple[tuple[str, tuple], ...] = (),
     ):
         self.name, self.params, self.data = name, params, data
         self.source, self.call_order, self._body = source, call_order, body
+        self.shapes = shapes
 
     @property
     def all_names(self) -> tuple[str, ...]:
@@ -82,5 +84,5 @@ class LazyFunction:
         """The Function, with its body graph built now."""
         return Function(
             self.name, self.params, self.data, self._body(), self.source, None,
-            self.call_order,
+            self.call_order, self.shapes,
         )  # fmt: skip

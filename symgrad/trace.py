@@ -32,10 +32,23 @@ class TracingError(SymgradError):
     """A construct in a traced Python function that symgrad cannot follow."""
 
 
+class NeedsRanks(TracingError):
+    """An array op in a trace whose arguments' ranks are not known yet (all scalars)."""
+
+
+# Frames of symgrad's tracer and of numpy's Python code are skipped to find the
+# user's line.
+_INTERNAL = (__file__, __file__.replace("trace.py", "trace_arrays.py"))
+_NUMPY_DIR = np.__file__.rsplit("__init__", 1)[0]
+
+
 def _user_span(depth: int = 2) -> Span | None:
     """The line of the traced user code that is running now."""
     frame = sys._getframe(depth)
-    while frame is not None and frame.f_code.co_filename == __file__:
+    while frame is not None and (
+        frame.f_code.co_filename in _INTERNAL
+        or frame.f_code.co_filename.startswith(_NUMPY_DIR)
+    ):
         frame = frame.f_back
     if frame is None:
         return None
@@ -57,19 +70,41 @@ Handle = int | float
 class Tape:
     """The operations one traced call performed, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, sizes=None) -> None:
         self.rows: list[tuple[str, tuple, tuple[Handle, ...]]] = []
+        self.shapes: list[tuple] = []  # each row's shape (size names before merges)
+        # The size names of an array trace (trace_arrays.Sizes); None while the
+        # arguments' ranks are unknown (every argument a scalar).
+        self.sizes = sizes
 
-    def record(self, op: str, args: tuple[Handle, ...], attrs: tuple = ()) -> int:
-        """Append op(args) and return its row."""
+    def record(
+        self,
+        op: str,
+        args: tuple[Handle, ...],
+        attrs: tuple = (),
+        shape: tuple | None = None,
+    ) -> int:
+        """Append op(args) and return its row; shape None: an elementwise op's."""
         if len(self.rows) >= MAX_NODES:
             raise LimitError(
                 f"limit exceeded: the traced function performs more than "
                 f"{MAX_NODES:,} operations",
                 _user_span(3),
             )
+        if shape is None:
+            shapes = self.shapes
+            given = [shapes[a] for a in args if type(a) is int and shapes[a]]
+            shape = _arrays.elementwise(self, given) if given else ()
         self.rows.append((op, attrs, args))
+        self.shapes.append(shape)
         return len(self.rows) - 1
+
+    def shape_of(self, handle: Handle) -> tuple:
+        """The shape of a handle's value (size names after merges)."""
+        if type(handle) is not int:
+            return ()
+        shape = self.shapes[handle]
+        return self.sizes.shape(shape) if shape else shape
 
     def live(self, root: Handle) -> list[int]:
         """The rows the result depends on, in order (dead computations dropped)."""
@@ -100,7 +135,10 @@ class Tape:
         for i in self.live(root):
             op, attrs, args = self.rows[i]
             if op == "var":
-                nodes[i] = var_node(attrs[0])
+                nodes[i] = var_node(*attrs)
+            elif op[0] == "@":  # an array op: its builder in arrays.py
+                args_ = tuple(_node(a, nodes) for a in args)
+                nodes[i] = _arrays.REPLAY[op](args_, attrs)
             else:
                 nodes[i] = build(op, tuple(_node(a, nodes) for a in args))
         return _node(root, nodes)
@@ -295,6 +333,63 @@ class Symbol:
     def __array_function__(self, func, types_, args, kwargs):
         return _array_function(func, args, kwargs)
 
+    # ---- arrays: numpy's methods and attributes, spelled as numpy spells them
+    def __matmul__(self, other):
+        return _arrays.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _arrays.matmul(other, self)
+
+    @property
+    def T(self):  # noqa: N802 (numpy's name)
+        """The transpose (all axes reversed)."""
+        return _arrays.apply("@transpose", "x.T", (self,), (None,))
+
+    @property
+    def shape(self) -> tuple:
+        """The shape: ints for fixed sizes, scalar symbols for named sizes."""
+        return _arrays.shape_of(self)
+
+    @property
+    def ndim(self) -> int:
+        """The number of axes."""
+        return _arrays.rank_of(self)
+
+    def transpose(self, *axes):
+        """numpy's a.transpose(): reversed axes, or the axes in the order given."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        perm = tuple(int(k) for k in axes) if axes else None
+        return _arrays.apply("@transpose", "x.transpose", (self,), (perm,))
+
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+        """numpy's a.sum(axis, keepdims)."""
+        return _arrays.reduction("@sum", "x.sum")(self, axis, dtype, out, keepdims)
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
+        """numpy's a.mean(axis, keepdims)."""
+        return _arrays.reduction("@mean", "x.mean")(self, axis, dtype, out, keepdims)
+
+    def dot(self, other):
+        """numpy's a.dot(b)."""
+        return _arrays.NUMPY_FUNCTIONS[np.dot](self, other)
+
+    def __getitem__(self, key):
+        return Symbol(_index(self, key).node)
+
+    def __len__(self):
+        raise TracingError(
+            "len() of a symbolic array is a size, not a number: use x.shape[0]",
+            _user_span(),
+        )
+
+    def __iter__(self):
+        raise TracingError(
+            "a loop over the entries of a symbolic array cannot be traced; "
+            "write it with array operations (sums, @, slices)",
+            _user_span(),
+        )
+
     def __repr__(self) -> str:
         # A print() while tracing shows the expression so far (replayed for it).
         tape = _RECORDING.tape
@@ -323,7 +418,6 @@ _UNSUPPORTED = {
     "trunc":    ("math.trunc()", _PIECEWISE),
     "floor":    ("math.floor()", _PIECEWISE),
     "ceil":     ("math.ceil()", _PIECEWISE),
-    "matmul":   ("'@'", "traced arguments are scalars; write the sum of products"),
     "and":      ("'&'", "bitwise operators are for integers"),
     "or":       ("'|'", "bitwise operators are for integers"),
     "xor":      ("'^' (bitwise xor)", "write ** for a power"),
@@ -339,20 +433,47 @@ for _name, (_what, _why) in _UNSUPPORTED.items():
 
 
 def _array_function(func, args, kwargs):
-    if func is np.where and len(args) == 3 and not kwargs:
-        cond, a, b = args
-        if not isinstance(cond, Condition):
+    return _arrays.array_function(func, args, kwargs)
+
+
+def _index(x: Symbol, key) -> Symbol:
+    """x[key]: whole-number indices and slices with constant bounds, step 1."""
+    items = []
+    for item in key if isinstance(key, tuple) else (key,):
+        if isinstance(item, slice) and all(
+            b is None or isinstance(b, (int, np.integer))
+            for b in (item.start, item.stop, item.step)
+        ):
+            if item.step not in (None, 1):
+                raise TracingError("slices with a step are not supported", _user_span())
+            start = None if item.start is None else int(item.start)
+            stop = None if item.stop is None else int(item.stop)
+            items.append(("s", start, stop))
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            items.append(("i", int(item)))
+        else:
             raise TracingError(
-                "np.where's condition must compare symbolic values (x > 0)",
+                f"x[{item!r}]: symbolic arrays take whole-number indices and slices "
+                "with constant bounds only",
                 _user_span(),
             )
-        return Symbol(call("where", cond.node, _lift(a), _lift(b)))
-    name = f"{func.__module__}.{func.__name__}".replace("numpy.", "np.")
-    raise TracingError(f"{name} is not supported on symbolic values", _user_span())
+    return _arrays.apply("@index", "x[...]", (x,), (tuple(items),))
 
 
 def _unary(op: str):
     return lambda x: Symbol(call(op, _lift(x)))
+
+
+def _log(x) -> Symbol:
+    """log, with log(sum(exp(x), axis)) taken as the stable logsumexp(x, axis)."""
+    handle = _lift(x)
+    tape = _RECORDING.tape
+    if type(handle) is int and tape is not None and tape.rows[handle][0] == "@sum":
+        _, attrs, (inner,) = tape.rows[handle]
+        if type(inner) is int and tape.rows[inner][0] == "exp":
+            (exponent,) = tape.rows[inner][2]
+            return _arrays.apply("@logsumexp", "np.log", (Symbol(exponent),), attrs)
+    return Symbol(call("log", handle))
 
 
 def _binary_call(op: str):
@@ -376,6 +497,11 @@ def _logaddexp(a, b, scale: float) -> Symbol:
     At a = b = +-inf the gap a - b is nan, and so is the result (numpy: +-inf).
     """
     a, b = _lift(a), _lift(b)
+    if scale == 1.0 and (
+        type(a) is float and a == 0.0 or type(b) is float and b == 0.0
+    ):
+        # log(1 + e^u): the language's softplus, as logistic_regression.sg writes it
+        return Symbol(call("softplus", b if type(a) is float and a == 0.0 else a))
 
     def branch(top: Handle, gap: Handle) -> Handle:
         if scale == 1.0:
@@ -419,7 +545,7 @@ UFUNCS: dict[str, Callable] = {
     "positive": lambda a: a,
     "square": lambda a: Symbol(power(_lift(a), num(2.0))),
     "reciprocal": lambda a: Symbol(div(num(1.0), _lift(a))),
-    "exp": _unary("exp"), "log": _unary("log"), "log1p": _unary("log1p"),
+    "exp": _unary("exp"), "log": _log, "log1p": _unary("log1p"),
     "expm1": _unary("expm1"), "sqrt": _unary("sqrt"), "sin": _unary("sin"),
     "cos": _unary("cos"), "tan": _unary("tan"), "arcsin": _unary("asin"),
     "arccos": _unary("acos"), "arctan": _unary("atan"), "sinh": _unary("sinh"),
@@ -429,6 +555,7 @@ UFUNCS: dict[str, Callable] = {
     "minimum": _binary_call("min"), "fmax": _binary_call("max"), "fmin": _binary_call("min"),
     "logaddexp": lambda a, b: _logaddexp(a, b, 1.0), "logaddexp2": lambda a, b: _logaddexp(a, b, _LN2),
     "hypot": lambda a, b: _hypot(a, b),
+    "matmul": lambda a, b: _arrays.matmul(a, b),
     "less": _ufunc_compare("lt"), "less_equal": _ufunc_compare("le"),
     "greater": _ufunc_compare("gt"), "greater_equal": _ufunc_compare("ge"),
 }
@@ -524,26 +651,48 @@ def _cells(fn: types.FunctionType, memo: dict):
 def _swap(value, memo: dict):
     if value is math:
         return SYMBOLIC_MATH
+    if value is np:
+        return _arrays.SYMBOLIC_NUMPY
     if id(value) in _MATH_BY_ID and callable(value):
         return _MATH_BY_ID[id(value)]
+    if id(value) in _arrays.NUMPY_BY_ID and callable(value):
+        return _arrays.NUMPY_BY_ID[id(value)]
+    stand_in = _arrays.scipy_stand_in(value)
+    if stand_in is not None:
+        return stand_in
     if isinstance(value, types.FunctionType) and value.__code__.co_filename != __file__:
         return _traceable(value, memo)
     return value
 
 
 class Traced(NamedTuple):
-    """A traced call: its tape and the handle of its result."""
+    """A traced call: its tape, the handle of its result, its named locals."""
 
     tape: Tape
     root: Handle
+    # row -> the name of the local holding it (array traces only: the generated
+    # code names intermediates as the user did, as a .sg file's are named)
+    locals: tuple[tuple[int, str], ...] = ()
 
     def key(self) -> str:
         """The cache key's text of the traced graph (no graph is built)."""
-        return self.tape.key(self.root)
+        key = self.tape.key(self.root)
+        return f"{key} {self.locals!r}" if self.locals else key
 
     def graph(self) -> Node:
         """The simplified graph of the result."""
         return self.tape.replay(self.root)
+
+    def names(self) -> dict[Node, str]:
+        """node -> local name, for the locals that are operations of the result."""
+        live = set(self.tape.live(self.root))
+        names: dict[Node, str] = {}
+        for row, name in self.locals:
+            if row in live and row != self.root:
+                node = self.tape.replay(row)
+                if node.args and node.op != "const":
+                    names.setdefault(node, name)
+        return names
 
 
 def trace(
@@ -551,12 +700,17 @@ def trace(
     symbolic: list[str],
     constants: dict[str, object],
     params: tuple[Param, ...] | None = None,
+    shapes: dict[str, tuple] | None = None,
+    sizes=None,
 ) -> Node:
     """Call fn with var nodes for the symbolic parameters and constants for the rest.
 
-    params is signature_of(fn) when the caller has it already.
+    params is signature_of(fn) when the caller has it already. shapes gives each
+    symbolic parameter's shape (missing: a scalar); None: every parameter is a
+    scalar and an array op raises NeedsRanks. sizes (trace_arrays.Sizes) names
+    the sizes that may be merged.
     """
-    return record(fn, symbolic, constants, params).graph()
+    return record(fn, symbolic, constants, params, shapes, sizes).graph()
 
 
 def record(
@@ -564,17 +718,56 @@ def record(
     symbolic: list[str],
     constants: dict[str, object],
     params: tuple[Param, ...] | None = None,
+    shapes: dict[str, tuple] | None = None,
+    sizes=None,
 ) -> Traced:
     """trace, stopping at the tape: what a cache lookup needs, and cheaper by far."""
     target = _traceable(fn, {}) if isinstance(fn, types.FunctionType) else fn
-    tape, previous = Tape(), _RECORDING.tape
+    if shapes is not None and sizes is None:
+        sizes = _arrays.Sizes({}, ())
+    tape, previous = Tape(sizes), _RECORDING.tape
     _RECORDING.tape = tape
     try:
-        values = {n: Symbol(tape.record("var", (), (n,))) for n in symbolic}
-        result = _call(fn, target, values | dict(constants), params)
+        values = {}
+        for n in symbolic:
+            shape = shapes.get(n, ()) if shapes else ()
+            attrs = (n, tuple(shape)) if shape else (n,)
+            values[n] = Symbol(tape.record("var", (), attrs, tuple(shape)))
+        if shapes is None:
+            result = _call(fn, target, values | dict(constants), params)
+        else:
+            result, found = _with_locals(fn, target, values | dict(constants), params)
     finally:
         _RECORDING.tape = previous
-    return Traced(tape, result)
+    if shapes is None:
+        return Traced(tape, result)
+    _arrays.finish(tape)
+    named = [
+        (value.node, name)
+        for name, value in found.items()
+        if isinstance(value, Symbol) and type(value.node) is int
+        and name not in values and not name.startswith("_")
+    ]  # fmt: skip
+    return Traced(tape, result, tuple(named))
+
+
+def _with_locals(fn: Callable, target: Callable, values: dict, params):
+    """_call, and the locals of target's frame as it returns (a profiler hook)."""
+    code = getattr(target, "__code__", None)
+    found: dict[str, object] = {}
+
+    def hook(frame, event, arg):
+        if event == "return" and frame.f_code is code:
+            found.clear()  # the outermost call returns last (recursion)
+            found.update(frame.f_locals)
+
+    previous = sys.getprofile()
+    sys.setprofile(hook)
+    try:
+        result = _call(fn, target, values, params)
+    finally:
+        sys.setprofile(previous)
+    return result, found
 
 
 def _call(fn: Callable, target: Callable, values: dict, params) -> Handle:
@@ -680,3 +873,7 @@ def _star_error(name: str, fn: Callable) -> TracingError:
         "name every parameter",
         _span_of(fn),
     )
+
+
+# Array tracing lives in its own module, which uses Symbol and the recorders above.
+from symgrad import trace_arrays as _arrays  # noqa: E402

@@ -168,11 +168,26 @@ def _is_array(function) -> bool:
     return bool(function.shapes) or bool(function.body.shape)
 
 
-def _array_text(compiled: Compiled) -> str:
+def _array_lines(compiled: Compiled) -> list[str]:
     """An array function's derivatives in matrix notation (symgrad show's form)."""
-    from symgrad.array_show import describe
+    from symgrad.array_show import describe, signature_line
 
-    return "\n".join(describe(compiled.function, compiled.names)).rstrip()
+    lines = describe(compiled.function, compiled.names)
+    if hasattr(compiled, "__wrapped__"):  # a decorated function: its signature
+        lines[0] = signature_line(compiled.function)
+    return lines
+
+
+def _array_text(compiled: Compiled) -> str:
+    """An array function's derivatives in matrix notation, as text."""
+    return "\n".join(_array_lines(compiled)).rstrip()
+
+
+def _array_latex(compiled: Compiled) -> str:
+    """An array function's derivatives in matrix notation, as LaTeX."""
+    from symgrad.array_show import latex
+
+    return latex(_array_lines(compiled))
 
 
 class GradientView(functools.partial):
@@ -239,7 +254,7 @@ class GradientView(functools.partial):
 
     def _repr_latex_(self) -> str | None:
         if _is_array(self.function):
-            return None  # matrix notation is shown as text (_repr_html_)
+            return _array_latex(self._compiled)
         if not self.function.params:
             return rf"$\text{{{latex_text(repr(self))}}}$"
         listing = self.listing()
@@ -490,7 +505,7 @@ class HessianView(functools.partial):
 
     def _repr_latex_(self) -> str | None:
         if _is_array(self.function):
-            return None  # matrix notation is shown as text (_repr_html_)
+            return _array_latex(self._compiled)
         if not self.n:
             return rf"$\text{{{latex_text(repr(self))}}}$"
         f, p = self.function.name, self.function.params

@@ -151,6 +151,15 @@ class GraphView:
     def __repr__(self) -> str:
         width = self._width()
         lines = [f"  {self.names[n]:<{width}} = {self.text(n)}" for n in self.nodes]
+        if any(n.shape for n in self.nodes):  # an array function: each node's shape
+            from symgrad.shapes import show
+
+            pad = max(len(line) for line in lines)
+            lines = [
+                f"{line:<{pad}}  {show(n.shape)}" if n.op != "dim" else
+                f"{line[: line.rindex('dim()')]}size {', '.join(n.attrs[0])}"
+                for line, n in zip(lines, self.nodes)
+            ]  # fmt: skip
         count = _count(len(self.nodes), "node")
         title = f"computation graph of {head(self.function)}, {count}:"
         return "\n".join([title] + _elide_lines(lines))

@@ -45,7 +45,7 @@ def _trace_locals(fn, code) -> dict[Node, str]:
     from symgrad.trace import Symbol, record, signature_of
 
     signature = signature_of(fn)
-    fixed = _classify(fn, signature, None)[2]
+    fixed = _classify(fn, signature, None, {})[2]
     order = [p.name for p in signature if p.name not in fixed]
     captured: dict[str, object] = {}
 

@@ -32,6 +32,13 @@ LINES = [
     "n.nest.grad",
     "n.nest.hessian",
     'symgrad.diff("sin(sin(x))", "x", order=10)',
+    "import numpy as np",
+    "@symgrad.compile(wrt=('w', 'b'))\n"
+    "def loss(w, b, X, y):\n"
+    "    z = X @ w + b\n"
+    "    return np.mean(np.logaddexp(0, z) - y * z)\n",
+    "loss(np.zeros(3), 0.5, np.eye(4, 3), np.ones(4))",
+    "loss.grad",
 ]
 
 
@@ -104,3 +111,10 @@ def test_the_nested_sample_does_not_hang(screen):
         assert "x2 = sin(x1) x1 + exp(−x1²)" in printed
         assert seconds < PROMPT_TIMEOUT  # it used to run for minutes
     assert "graph nodes" in screen['symgrad.diff("sin(sin(x))", "x", order=10)'][0]
+
+
+@pytest.mark.slow
+def test_a_decorated_array_function_shows_matrix_notation(screen):
+    printed = screen["loss.grad"][0]
+    assert "∂loss/∂w = X.T @ dz" in printed and "∂loss/∂b = sum(dz)" in printed
+    assert "dz = (sigmoid(z) - y) / X_0" in printed

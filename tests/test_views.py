@@ -66,7 +66,8 @@ def test_array_functions_show_matrix_notation(sample, name):
         assert text.splitlines()[0] == compiled.function.source
         assert all(f"∂{name}/∂{p}" in text for p in compiled.function.params)
         assert max(len(line) for line in text.splitlines()[1:]) <= 120
-        assert view._repr_latex_() is None and view._repr_html_().startswith("<pre>")
+        assert_latex_parses(view._repr_latex_())
+        assert view._repr_html_().startswith("<pre>")
 
 
 def views_of(compiled) -> dict[str, object]:
@@ -609,3 +610,50 @@ def test_logistic_sample_reads_as_the_lecture_writes_it():
     hessian = repr(loss.hessian)
     assert "x² σ(w x + b) σ(−(w x + b))" in hessian
     assert "(1 − y)" not in grad + hessian
+
+
+def assert_latex_parses(latex: str) -> None:
+    """Each row of an array view's LaTeX is math that matplotlib's mathtext parses."""
+    from matplotlib.mathtext import MathTextParser
+
+    assert latex.startswith("$\\displaystyle") and latex.endswith("\\end{array}$")
+    body = latex.split("\\begin{array}{rcl}", 1)[1].rsplit("\\end{array}", 1)[0]
+    parser = MathTextParser("path")
+    for row in body.split(" \\\\ "):
+        left, right = row.split("&=&")
+        parser.parse(f"${left} = {right}$")  # raises ValueError on bad LaTeX
+
+
+def test_decorated_array_functions_show_matrix_notation():
+    @symgrad.compile(wrt=("w", "b"))
+    def loss(w, b, X, y):
+        z = X @ w + b
+        return np.mean(np.logaddexp(0, z) - y * z)
+
+    rng = np.random.default_rng(0)
+    X, y, w = rng.normal(size=(6, 3)), (rng.random(6) > 0.5) * 1.0, rng.normal(size=3)
+    loss(w, 0.2, X, y)  # the first call fixes the ranks
+    text = repr(loss.grad)
+    assert text.splitlines() == [
+        "loss(w[w_0], b; X[X_0, w_0], y[X_0])",
+        "  z = X @ w + b",
+        "  dz = (sigmoid(z) - y) / X_0",
+        "  ∂loss/∂w = X.T @ dz",
+        "  ∂loss/∂b = sum(dz)",
+    ]
+    latex = loss.grad._repr_latex_()
+    assert (
+        r"\frac{\partial \mathit{loss}}{\partial w} &=& X ^{\top} \, \mathit{dz}"
+        in latex
+    )
+    assert_latex_parses(latex)
+    assert_latex_parses(loss.hessian._repr_latex_())
+    # the Hessian evaluates to the matrix: X^T diag(s (1 - s)) X / n, with b's row
+    hessian = loss.hessian(w, 0.2, X, y)
+    s = 1 / (1 + np.exp(-(X @ w + 0.2)))
+    design = np.hstack([X, np.ones((6, 1))])
+    expected = design.T @ np.diag(s * (1 - s)) @ design / 6
+    np.testing.assert_allclose(hessian, expected, rtol=1e-12)
+    assert np.all(loss.hessian.eigenvalues(w, 0.2, X, y) > 0)
+    graph = repr(loss.graph)
+    assert "= matmul(X, w)  [X_0]" in graph and "= data          [X_0, w_0]" in graph
