@@ -33,7 +33,7 @@ def _arrays(values, shapes, needs=()):
     (size name, least size, what needs it) for indices and slices.
     """
     dtype = np.result_type(*values, 1.0)
-    arrays = tuple(np.asarray(value, dtype) for value in values)
+    arrays = tuple(_array(value, dtype) for value in values)
     sizes, origin = {}, {}
     for (name, *dims), array in zip(shapes, arrays):
         if array.ndim != len(dims):
@@ -56,6 +56,33 @@ def _arrays(values, shapes, needs=()):
                 f"{what} needs {dim} >= {least}, but {dim} is {sizes[dim]}"
             )
     return arrays
+''',
+    "_array": '''
+def _array(value, dtype):
+    """value as an array of dtype: another library's array (dask, CuPy) stays one.
+
+    numpy's functions dispatch on such arrays (__array_function__), so the body
+    builds dask's graph lazily where np.asarray would compute it into memory.
+    numpy's own subclasses (np.matrix) become plain arrays, as they always did.
+    """
+    if type(value) is np.ndarray or not hasattr(value, "__array_function__"):
+        return np.asarray(value, dtype)
+    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype)
+    return value if value.dtype == dtype else value.astype(dtype)
+''',
+    "_zeros": '''
+def _zeros(shape, *arrays):
+    """Zeros of the arrays' dtype, of the first one's library that is not numpy."""
+    for array in arrays:
+        if type(array) is not np.ndarray:
+            return np.zeros_like(array, shape=shape)
+    return np.zeros(shape, arrays[0].dtype)
+''',
+    "_copy": '''
+def _copy(x):
+    """A new array of x's library with x's values (np.copy would compute dask's)."""
+    return x.copy()
 ''',
     "_logsumexp": '''
 def _logsumexp(x, axis=None, keepdims=False):
@@ -129,7 +156,7 @@ def array_function_lines(
     for size in sizes:
         names[make("dim", (), ((size,),))] = namer.claim(size)
     plan = schedule(reverse_sweep_order(leaves), names, hints, namer)
-    helpers.add("_arrays")
+    helpers.update(("_arrays", "_array"))
     lines = layout.call(f"def {python_name(name)}(", pnames, "", "):")
     lines.append(INDENT + docstring(doc, INDENT))
     lines += _checks(params, names, leaves, helpers)
@@ -147,14 +174,15 @@ def array_function_lines(
     first = pnames[0] if pnames else None
 
     def out(node: Node) -> str:
-        return _output(node, plan.names, first)
+        return _output(node, plan.names, first, helpers)
 
     if isinstance(result, Node):
         return lines + [f"{body}return {out(result)}"]
     if isinstance(result, Blocks) and _single_block(result) is not None:
         return lines + [f"{body}return {out(_single_block(result))}"]
     if isinstance(result, Blocks):
-        return lines + _assemble(result, plan.names, first, body, namer, pnames)
+        helpers.add("_zeros")
+        return lines + _assemble(result, plan.names, body, namer, pnames)
     return lines + collection("return ", _as_tuple(result, out), body)
 
 
@@ -166,7 +194,7 @@ def _single_block(result: Blocks) -> Node | None:
 
 
 def _assemble(
-    result: Blocks, names, first: str, indent: str, namer: Namer, pnames: list[str]
+    result: Blocks, names, indent: str, namer: Namer, pnames: list[str]
 ) -> list[str]:
     """hessian[rows, columns] = block for each upper block, and its mirror.
 
@@ -186,7 +214,9 @@ def _assemble(
         )
         sizes.append(size)
         start = end
-    lines.append(f"{indent}hessian = np.zeros(({start}, {start}), {first}.dtype)")
+    # zeros of the arguments' library: dask blocks set into numpy's would compute
+    zeros = f"hessian = _zeros(({start}, {start}), "
+    lines += layout.call(zeros, pnames, indent)
     for (i, j), node in sorted(result.entries.items()):
         text = expression(node, names)
         upper = f"hessian[{spans[i]}, {spans[j]}]"
@@ -361,7 +391,7 @@ def _bind_sizes(sizes, params, names) -> list[str]:
     return lines
 
 
-def _output(node: Node, names, first: str | None) -> str:
+def _output(node: Node, names, first: str | None, helpers: set[str]) -> str:
     """An output's text: a fresh array of its own shape, never an alias of an input."""
     text = expression(node, names)
     if node.op == "const":
@@ -370,7 +400,8 @@ def _output(node: Node, names, first: str | None) -> str:
         value = expression(node.args[0], names)
         return f"np.full({shape_text(node.shape, names)}, {value}, {first}.dtype)"
     if node.op in _ALIASING:
-        return f"np.copy({text})" + ("" if node.shape else "[()]")
+        helpers.add("_copy")
+        return f"_copy({text})" + ("" if node.shape else "[()]")
     return text
 
 

@@ -124,6 +124,48 @@ def _expand(value, shape, dtype):
         return value
     return np.full(shape, value, dtype)[()]
 ''',
+    "_foreign": '''
+def _foreign(*values, ndarray=np.ndarray, number=(float, int)):
+    """Whether an argument is an array of another library (dask, CuPy), not numpy's.
+
+    Every numpy call pays this test: the keywords are locals, faster to read than
+    np.ndarray, and numbers (np.float64 too) skip the slower hasattr.
+    """
+    for value in values:
+        if type(value) is ndarray or isinstance(value, number):
+            continue
+        if hasattr(value, "__array_function__") and not isinstance(value, ndarray):
+            return True  # np.matrix and other subclasses are numpy's own
+    return False
+''',
+    "_on_foreign": '''
+def _on_foreign(body, values, with_dtype=False, hessian=0):
+    """body on another library's arrays (dask, CuPy): that library's arrays out.
+
+    numpy's functions dispatch on them (__array_function__), so dask's graph is
+    built and nothing computed. As on the numpy path, each output has the inputs'
+    broadcast shape and dtype; a Hessian has the batch axes first.
+    """
+    like = next(v for v in values if _foreign(v))
+    dtype = np.result_type(*values, 1.0)
+    arrays = [_array(value, dtype) for value in values]
+    shape = np.broadcast_shapes(*[np.shape(array) for array in arrays])
+    args = arrays + [dtype] * with_dtype
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if hessian:
+            out = np.zeros_like(like, dtype=dtype, shape=(hessian, hessian) + shape)
+            return np.moveaxis(body(*args, out), (0, 1), (-2, -1))
+        return _as_like(body(*args), like, shape, dtype)
+''',
+    "_as_like": '''
+def _as_like(out, like, shape, dtype):
+    """Each output as a new array of like's library at shape and dtype."""
+    if type(out) is tuple:
+        return tuple(_as_like(item, like, shape, dtype) for item in out)
+    if not _foreign(out):
+        out = np.asarray(out, dtype, like=like)
+    return np.broadcast_to(out, shape).astype(dtype).copy()
+''',
     **ARRAY_HELPER_SOURCE,
 }
 
@@ -347,15 +389,16 @@ def _wrapper_numpy(
     needs_shape = symmetric or any(m != full for m in plan.masks.values())
     namer = Namer(RESERVED | set(pnames))
     arrays = dict(plan.params)  # each parameter's node -> its array's text
+    lines = _foreign_path(spec, pnames, body, uses_dtype, helpers)
     if len(pnames) > MANY_PARAMETERS:
         helpers.add("_as_arrays")
         name = namer.claim("arrays")
         head = f"{name}, dtype, shape = _as_arrays("
-        lines = layout.call(head, pnames, INDENT)
+        lines += layout.call(head, pnames, INDENT)
         arrays = {node: f"{name}[{k}]" for k, node in enumerate(plan.params)}
         args = [f"*{name}"]
     else:
-        lines = layout.call("dtype = np.result_type(", pnames + ["1.0"], INDENT)
+        lines += layout.call("dtype = np.result_type(", pnames + ["1.0"], INDENT)
         lines += [f"{INDENT}{p} = np.asarray({p}, dtype)" for p in pnames]
         lines += _broadcast_shape(pnames) if needs_shape else []
         args = list(pnames)
@@ -382,6 +425,21 @@ def _wrapper_numpy(
     return lines + _unpack(
         spec, plan, (body, args), namer, arrays, needs_shape, helpers
     )
+
+
+def _foreign_path(
+    spec: FunctionSpec, pnames: list[str], body: str, uses_dtype: bool, helpers
+) -> list[str]:
+    """`if _foreign(x, y): return _on_foreign(...)`: dask's or CuPy's arrays stay so."""
+    if not pnames:
+        return []
+    helpers.update(("_foreign", "_on_foreign", "_as_like", "_array"))
+    args = [body, flat(Tuple(tuple(pnames)))]
+    args += ["with_dtype=True"] if uses_dtype else []
+    if isinstance(spec.result, Symmetric):
+        args.append(f"hessian={spec.result.size}")
+    lines = layout.call("if _foreign(", pnames, INDENT, "):")
+    return lines + layout.call("return _on_foreign(", args, INDENT * 2)
 
 
 def _unpack(
@@ -413,7 +471,8 @@ def _unpack(
     def out(node: Node) -> str:
         value = arrays[node] if node.op == "var" else text(node)
         if node.op == "var":  # a copy: never hand back the caller's own array
-            value = f"np.copy({value})"
+            helpers.add("_copy")
+            value = f"_copy({value})"
         if needs_shape and plan.masks[node] != full:
             helpers.add("_expand")
             return f"_expand({value}, shape, dtype)"

@@ -40,6 +40,29 @@ __all__ = [
 ]
 
 
+def _array(value, dtype):
+    """value as an array of dtype: another library's array (dask, CuPy) stays one.
+
+    numpy's functions dispatch on such arrays (__array_function__), so the body
+    builds dask's graph lazily where np.asarray would compute it into memory.
+    numpy's own subclasses (np.matrix) become plain arrays, as they always did.
+    """
+    if type(value) is np.ndarray or not hasattr(value, "__array_function__"):
+        return np.asarray(value, dtype)
+    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype)
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
+def _as_like(out, like, shape, dtype):
+    """Each output as a new array of like's library at shape and dtype."""
+    if type(out) is tuple:
+        return tuple(_as_like(item, like, shape, dtype) for item in out)
+    if not _foreign(out):
+        out = np.asarray(out, dtype, like=like)
+    return np.broadcast_to(out, shape).astype(dtype).copy()
+
+
 def _expand(value, shape, dtype):
     """value at the inputs' broadcast shape and dtype, as every output is (constants too).
 
@@ -55,9 +78,42 @@ def _expand(value, shape, dtype):
     return np.full(shape, value, dtype)[()]
 
 
+def _foreign(*values, ndarray=np.ndarray, number=(float, int)):
+    """Whether an argument is an array of another library (dask, CuPy), not numpy's.
+
+    Every numpy call pays this test: the keywords are locals, faster to read than
+    np.ndarray, and numbers (np.float64 too) skip the slower hasattr.
+    """
+    for value in values:
+        if type(value) is ndarray or isinstance(value, number):
+            continue
+        if hasattr(value, "__array_function__") and not isinstance(value, ndarray):
+            return True  # np.matrix and other subclasses are numpy's own
+    return False
+
+
 def _max1(a, b):
     """numpy's maximum on floats: nan wins."""
     return a if a >= b else b if b > a else a + b
+
+
+def _on_foreign(body, values, with_dtype=False, hessian=0):
+    """body on another library's arrays (dask, CuPy): that library's arrays out.
+
+    numpy's functions dispatch on them (__array_function__), so dask's graph is
+    built and nothing computed. As on the numpy path, each output has the inputs'
+    broadcast shape and dtype; a Hessian has the batch axes first.
+    """
+    like = next(v for v in values if _foreign(v))
+    dtype = np.result_type(*values, 1.0)
+    arrays = [_array(value, dtype) for value in values]
+    shape = np.broadcast_shapes(*[np.shape(array) for array in arrays])
+    args = arrays + [dtype] * with_dtype
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if hessian:
+            out = np.zeros_like(like, dtype=dtype, shape=(hessian, hessian) + shape)
+            return np.moveaxis(body(*args, out), (0, 1), (-2, -1))
+        return _as_like(body(*args), like, shape, dtype)
 
 
 def _sigmoid(x):
@@ -101,6 +157,8 @@ def s(z):
     """s(z) = 1/(1 + exp(-z))"""
     if type(z) is float:
         return _s_float(z)
+    if _foreign(z):
+        return _on_foreign(_s_body, (z,))
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -118,6 +176,8 @@ def s_grad(z):
     s(z) = 1/(1 + exp(-z))"""
     if type(z) is float:
         return _s_grad_float(z)
+    if _foreign(z):
+        return _on_foreign(_s_grad_body, (z,))
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -136,6 +196,8 @@ def s_value_and_grad(z):
     s(z) = 1/(1 + exp(-z))"""
     if type(z) is float:
         return _s_value_and_grad_float(z)
+    if _foreign(z):
+        return _on_foreign(_s_value_and_grad_body, (z,))
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -158,6 +220,8 @@ def s_hessian(z):
             return _s_hessian_float(z, np.zeros((1, 1)))
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(z):
+        return _on_foreign(_s_hessian_body, (z,), hessian=1)
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     shape = np.broadcast(z).shape
@@ -181,6 +245,8 @@ def s_hvp(z, vz):
     s(z) = 1/(1 + exp(-z))"""
     if type(z) is float and type(vz) is float:
         return _s_hvp_float(z, vz)
+    if _foreign(z, vz):
+        return _on_foreign(_s_hvp_body, (z, vz))
     dtype = np.result_type(z, vz, 1.0)
     z = np.asarray(z, dtype)
     vz = np.asarray(vz, dtype)
@@ -201,6 +267,8 @@ def s_jvp(z, tz):
     s(z) = 1/(1 + exp(-z))"""
     if type(z) is float and type(tz) is float:
         return _s_jvp_float(z, tz)
+    if _foreign(z, tz):
+        return _on_foreign(_s_jvp_body, (z, tz))
     dtype = np.result_type(z, tz, 1.0)
     z = np.asarray(z, dtype)
     tz = np.asarray(tz, dtype)
@@ -220,6 +288,8 @@ def sp(x):
     """sp(x) = log(1 + exp(x))"""
     if type(x) is float:
         return _sp_float(x)
+    if _foreign(x):
+        return _on_foreign(_sp_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -237,6 +307,8 @@ def sp_grad(x):
     sp(x) = log(1 + exp(x))"""
     if type(x) is float:
         return _sp_grad_float(x)
+    if _foreign(x):
+        return _on_foreign(_sp_grad_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -255,6 +327,8 @@ def sp_value_and_grad(x):
     sp(x) = log(1 + exp(x))"""
     if type(x) is float:
         return _sp_value_and_grad_float(x)
+    if _foreign(x):
+        return _on_foreign(_sp_value_and_grad_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -273,6 +347,8 @@ def sp_hessian(x):
     sp(x) = log(1 + exp(x))"""
     if type(x) is float:
         return _sp_hessian_float(x, np.zeros((1, 1)))
+    if _foreign(x):
+        return _on_foreign(_sp_hessian_body, (x,), hessian=1)
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast(x).shape
@@ -294,6 +370,8 @@ def sp_hvp(x, vx):
     sp(x) = log(1 + exp(x))"""
     if type(x) is float and type(vx) is float:
         return _sp_hvp_float(x, vx)
+    if _foreign(x, vx):
+        return _on_foreign(_sp_hvp_body, (x, vx))
     dtype = np.result_type(x, vx, 1.0)
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
@@ -312,6 +390,8 @@ def sp_jvp(x, tx):
     sp(x) = log(1 + exp(x))"""
     if type(x) is float and type(tx) is float:
         return _sp_jvp_float(x, tx)
+    if _foreign(x, tx):
+        return _on_foreign(_sp_jvp_body, (x, tx))
     dtype = np.result_type(x, tx, 1.0)
     x = np.asarray(x, dtype)
     tx = np.asarray(tx, dtype)
@@ -330,6 +410,8 @@ def r(x):
     """r(x) = max(x, 0)"""
     if type(x) is float:
         return _r_float(x)
+    if _foreign(x):
+        return _on_foreign(_r_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -347,6 +429,8 @@ def r_grad(x):
     r(x) = max(x, 0)"""
     if type(x) is float:
         return _r_grad_float(x)
+    if _foreign(x):
+        return _on_foreign(_r_grad_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -365,6 +449,8 @@ def r_value_and_grad(x):
     r(x) = max(x, 0)"""
     if type(x) is float:
         return _r_value_and_grad_float(x)
+    if _foreign(x):
+        return _on_foreign(_r_value_and_grad_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -383,6 +469,8 @@ def r_hessian(x):
     r(x) = max(x, 0)"""
     if type(x) is float:
         return _r_hessian_body(x, np.zeros((1, 1)))
+    if _foreign(x):
+        return _on_foreign(_r_hessian_body, (x,), hessian=1)
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast(x).shape
@@ -403,6 +491,8 @@ def r_hvp(x, vx):
     r(x) = max(x, 0)"""
     if type(x) is float and type(vx) is float:
         return _r_hvp_body(x, vx)
+    if _foreign(x, vx):
+        return _on_foreign(_r_hvp_body, (x, vx))
     dtype = np.result_type(x, vx, 1.0)
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
@@ -423,6 +513,8 @@ def r_jvp(x, tx):
     r(x) = max(x, 0)"""
     if type(x) is float and type(tx) is float:
         return _r_jvp_float(x, tx)
+    if _foreign(x, tx):
+        return _on_foreign(_r_jvp_body, (x, tx))
     dtype = np.result_type(x, tx, 1.0)
     x = np.asarray(x, dtype)
     tx = np.asarray(tx, dtype)
@@ -441,6 +533,8 @@ def leaky(x):
     """leaky(x) = max(x, 0.01*x)"""
     if type(x) is float:
         return _leaky_float(x)
+    if _foreign(x):
+        return _on_foreign(_leaky_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -458,6 +552,8 @@ def leaky_grad(x):
     leaky(x) = max(x, 0.01*x)"""
     if type(x) is float:
         return _leaky_grad_float(x)
+    if _foreign(x):
+        return _on_foreign(_leaky_grad_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -477,6 +573,8 @@ def leaky_value_and_grad(x):
     leaky(x) = max(x, 0.01*x)"""
     if type(x) is float:
         return _leaky_value_and_grad_float(x)
+    if _foreign(x):
+        return _on_foreign(_leaky_value_and_grad_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -496,6 +594,8 @@ def leaky_hessian(x):
     leaky(x) = max(x, 0.01*x)"""
     if type(x) is float:
         return _leaky_hessian_body(x, np.zeros((1, 1)))
+    if _foreign(x):
+        return _on_foreign(_leaky_hessian_body, (x,), hessian=1)
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast(x).shape
@@ -516,6 +616,8 @@ def leaky_hvp(x, vx):
     leaky(x) = max(x, 0.01*x)"""
     if type(x) is float and type(vx) is float:
         return _leaky_hvp_body(x, vx)
+    if _foreign(x, vx):
+        return _on_foreign(_leaky_hvp_body, (x, vx))
     dtype = np.result_type(x, vx, 1.0)
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
@@ -536,6 +638,8 @@ def leaky_jvp(x, tx):
     leaky(x) = max(x, 0.01*x)"""
     if type(x) is float and type(tx) is float:
         return _leaky_jvp_float(x, tx)
+    if _foreign(x, tx):
+        return _on_foreign(_leaky_jvp_body, (x, tx))
     dtype = np.result_type(x, tx, 1.0)
     x = np.asarray(x, dtype)
     tx = np.asarray(tx, dtype)
@@ -558,6 +662,8 @@ def th(x):
             return _th_float(x)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x):
+        return _on_foreign(_th_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -578,6 +684,8 @@ def th_grad(x):
             return _th_grad_float(x)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x):
+        return _on_foreign(_th_grad_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -599,6 +707,8 @@ def th_value_and_grad(x):
             return _th_value_and_grad_float(x)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x):
+        return _on_foreign(_th_value_and_grad_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -621,6 +731,8 @@ def th_hessian(x):
             return _th_hessian_float(x, np.zeros((1, 1)))
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x):
+        return _on_foreign(_th_hessian_body, (x,), hessian=1)
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast(x).shape
@@ -646,6 +758,8 @@ def th_hvp(x, vx):
             return _th_hvp_float(x, vx)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, vx):
+        return _on_foreign(_th_hvp_body, (x, vx))
     dtype = np.result_type(x, vx, 1.0)
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
@@ -668,6 +782,8 @@ def th_jvp(x, tx):
             return _th_jvp_float(x, tx)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, tx):
+        return _on_foreign(_th_jvp_body, (x, tx))
     dtype = np.result_type(x, tx, 1.0)
     x = np.asarray(x, dtype)
     tx = np.asarray(tx, dtype)

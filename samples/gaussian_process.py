@@ -16,6 +16,20 @@ __all__ = [
 ]
 
 
+def _array(value, dtype):
+    """value as an array of dtype: another library's array (dask, CuPy) stays one.
+
+    numpy's functions dispatch on such arrays (__array_function__), so the body
+    builds dask's graph lazily where np.asarray would compute it into memory.
+    numpy's own subclasses (np.matrix) become plain arrays, as they always did.
+    """
+    if type(value) is np.ndarray or not hasattr(value, "__array_function__"):
+        return np.asarray(value, dtype)
+    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype)
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
 def _arrays(values, shapes, needs=()):
     """The arguments as arrays of one float dtype, each checked against its shape.
 
@@ -24,7 +38,7 @@ def _arrays(values, shapes, needs=()):
     (size name, least size, what needs it) for indices and slices.
     """
     dtype = np.result_type(*values, 1.0)
-    arrays = tuple(np.asarray(value, dtype) for value in values)
+    arrays = tuple(_array(value, dtype) for value in values)
     sizes, origin = {}, {}
     for (name, *dims), array in zip(shapes, arrays):
         if array.ndim != len(dims):
@@ -47,6 +61,14 @@ def _arrays(values, shapes, needs=()):
                 f"{what} needs {dim} >= {least}, but {dim} is {sizes[dim]}"
             )
     return arrays
+
+
+def _zeros(shape, *arrays):
+    """Zeros of the arrays' dtype, of the first one's library that is not numpy."""
+    for array in arrays:
+        if type(array) is not np.ndarray:
+            return np.zeros_like(array, shape=shape)
+    return np.zeros(shape, arrays[0].dtype)
 
 
 def nll(s2, l, noise, D, y):
@@ -200,7 +222,7 @@ def nll_hessian(s2, l, noise, D, y):
         t27 = t26 * t2 / t1
         t28 = -((t16 * t26 - (t17 * t25 + t24 * s2) * t3) * t2 / t1)
         t29 = 4.0 * (np.sum(-(t15 * t27 / t1)) + np.sum(t28)) * l
-        hessian = np.zeros((3, 3), s2.dtype)
+        hessian = _zeros((3, 3), s2, l, noise, D, y)
         hessian[0, 0] = np.sum((t10 - t9 @ ((0.5 * t3).T @ t9)) * t3)
         hessian[0, 1] = hessian[1, 0] = np.sum(t18 * t19) + np.sum(t24 * t3)
         hessian[0, 2] = hessian[2, 0] = np.sum(t14 * t3)

@@ -7,6 +7,29 @@ import numpy as np
 __all__ = ["J", "J_grad", "J_value_and_grad", "J_hessian", "J_hvp", "J_jvp"]
 
 
+def _array(value, dtype):
+    """value as an array of dtype: another library's array (dask, CuPy) stays one.
+
+    numpy's functions dispatch on such arrays (__array_function__), so the body
+    builds dask's graph lazily where np.asarray would compute it into memory.
+    numpy's own subclasses (np.matrix) become plain arrays, as they always did.
+    """
+    if type(value) is np.ndarray or not hasattr(value, "__array_function__"):
+        return np.asarray(value, dtype)
+    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype)
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
+def _as_like(out, like, shape, dtype):
+    """Each output as a new array of like's library at shape and dtype."""
+    if type(out) is tuple:
+        return tuple(_as_like(item, like, shape, dtype) for item in out)
+    if not _foreign(out):
+        out = np.asarray(out, dtype, like=like)
+    return np.broadcast_to(out, shape).astype(dtype).copy()
+
+
 def _expand(value, shape, dtype):
     """value at the inputs' broadcast shape and dtype, as every output is (constants too).
 
@@ -22,10 +45,45 @@ def _expand(value, shape, dtype):
     return np.full(shape, value, dtype)[()]
 
 
+def _foreign(*values, ndarray=np.ndarray, number=(float, int)):
+    """Whether an argument is an array of another library (dask, CuPy), not numpy's.
+
+    Every numpy call pays this test: the keywords are locals, faster to read than
+    np.ndarray, and numbers (np.float64 too) skip the slower hasattr.
+    """
+    for value in values:
+        if type(value) is ndarray or isinstance(value, number):
+            continue
+        if hasattr(value, "__array_function__") and not isinstance(value, ndarray):
+            return True  # np.matrix and other subclasses are numpy's own
+    return False
+
+
+def _on_foreign(body, values, with_dtype=False, hessian=0):
+    """body on another library's arrays (dask, CuPy): that library's arrays out.
+
+    numpy's functions dispatch on them (__array_function__), so dask's graph is
+    built and nothing computed. As on the numpy path, each output has the inputs'
+    broadcast shape and dtype; a Hessian has the batch axes first.
+    """
+    like = next(v for v in values if _foreign(v))
+    dtype = np.result_type(*values, 1.0)
+    arrays = [_array(value, dtype) for value in values]
+    shape = np.broadcast_shapes(*[np.shape(array) for array in arrays])
+    args = arrays + [dtype] * with_dtype
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if hessian:
+            out = np.zeros_like(like, dtype=dtype, shape=(hessian, hessian) + shape)
+            return np.moveaxis(body(*args, out), (0, 1), (-2, -1))
+        return _as_like(body(*args), like, shape, dtype)
+
+
 def J(a, b, c):
     """J(a, b, c) = 3*v"""
     if type(a) is float and type(b) is float and type(c) is float:
         return _J_body(a, b, c)
+    if _foreign(a, b, c):
+        return _on_foreign(_J_body, (a, b, c))
     dtype = np.result_type(a, b, c, 1.0)
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)
@@ -47,6 +105,8 @@ def J_grad(a, b, c):
     J(a, b, c) = 3*v"""
     if type(a) is float and type(b) is float and type(c) is float:
         return _J_grad_body(a, b, c)
+    if _foreign(a, b, c):
+        return _on_foreign(_J_grad_body, (a, b, c))
     dtype = np.result_type(a, b, c, 1.0)
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)
@@ -74,6 +134,8 @@ def J_value_and_grad(a, b, c):
     J(a, b, c) = 3*v"""
     if type(a) is float and type(b) is float and type(c) is float:
         return _J_value_and_grad_body(a, b, c)
+    if _foreign(a, b, c):
+        return _on_foreign(_J_value_and_grad_body, (a, b, c))
     dtype = np.result_type(a, b, c, 1.0)
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)
@@ -106,6 +168,8 @@ def J_hessian(a, b, c):
     J(a, b, c) = 3*v"""
     if type(a) is float and type(b) is float and type(c) is float:
         return _J_hessian_body(a, b, c, np.zeros((3, 3)))
+    if _foreign(a, b, c):
+        return _on_foreign(_J_hessian_body, (a, b, c), hessian=3)
     dtype = np.result_type(a, b, c, 1.0)
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)
@@ -136,6 +200,8 @@ def J_hvp(a, b, c, va, vb, vc):
         and type(vc) is float
     ):
         return _J_hvp_body(a, b, c, va, vb, vc)
+    if _foreign(a, b, c, va, vb, vc):
+        return _on_foreign(_J_hvp_body, (a, b, c, va, vb, vc))
     dtype = np.result_type(a, b, c, va, vb, vc, 1.0)
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)
@@ -171,6 +237,8 @@ def J_jvp(a, b, c, ta, tb, tc):
         and type(tc) is float
     ):
         return _J_jvp_body(a, b, c, ta, tb, tc)
+    if _foreign(a, b, c, ta, tb, tc):
+        return _on_foreign(_J_jvp_body, (a, b, c, ta, tb, tc))
     dtype = np.result_type(a, b, c, ta, tb, tc, 1.0)
     a = np.asarray(a, dtype)
     b = np.asarray(b, dtype)

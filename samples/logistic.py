@@ -22,6 +22,29 @@ __all__ = [
 ]
 
 
+def _array(value, dtype):
+    """value as an array of dtype: another library's array (dask, CuPy) stays one.
+
+    numpy's functions dispatch on such arrays (__array_function__), so the body
+    builds dask's graph lazily where np.asarray would compute it into memory.
+    numpy's own subclasses (np.matrix) become plain arrays, as they always did.
+    """
+    if type(value) is np.ndarray or not hasattr(value, "__array_function__"):
+        return np.asarray(value, dtype)
+    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype)
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
+def _as_like(out, like, shape, dtype):
+    """Each output as a new array of like's library at shape and dtype."""
+    if type(out) is tuple:
+        return tuple(_as_like(item, like, shape, dtype) for item in out)
+    if not _foreign(out):
+        out = np.asarray(out, dtype, like=like)
+    return np.broadcast_to(out, shape).astype(dtype).copy()
+
+
 def _expand(value, shape, dtype):
     """value at the inputs' broadcast shape and dtype, as every output is (constants too).
 
@@ -35,6 +58,39 @@ def _expand(value, shape, dtype):
     ):
         return value
     return np.full(shape, value, dtype)[()]
+
+
+def _foreign(*values, ndarray=np.ndarray, number=(float, int)):
+    """Whether an argument is an array of another library (dask, CuPy), not numpy's.
+
+    Every numpy call pays this test: the keywords are locals, faster to read than
+    np.ndarray, and numbers (np.float64 too) skip the slower hasattr.
+    """
+    for value in values:
+        if type(value) is ndarray or isinstance(value, number):
+            continue
+        if hasattr(value, "__array_function__") and not isinstance(value, ndarray):
+            return True  # np.matrix and other subclasses are numpy's own
+    return False
+
+
+def _on_foreign(body, values, with_dtype=False, hessian=0):
+    """body on another library's arrays (dask, CuPy): that library's arrays out.
+
+    numpy's functions dispatch on them (__array_function__), so dask's graph is
+    built and nothing computed. As on the numpy path, each output has the inputs'
+    broadcast shape and dtype; a Hessian has the batch axes first.
+    """
+    like = next(v for v in values if _foreign(v))
+    dtype = np.result_type(*values, 1.0)
+    arrays = [_array(value, dtype) for value in values]
+    shape = np.broadcast_shapes(*[np.shape(array) for array in arrays])
+    args = arrays + [dtype] * with_dtype
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if hessian:
+            out = np.zeros_like(like, dtype=dtype, shape=(hessian, hessian) + shape)
+            return np.moveaxis(body(*args, out), (0, 1), (-2, -1))
+        return _as_like(body(*args), like, shape, dtype)
 
 
 def _sigmoid(x):
@@ -68,6 +124,8 @@ def sigmoid(z):
     """sigmoid(z) = 1 / (1 + exp(-z))"""
     if type(z) is float:
         return _sigmoid_float(z)
+    if _foreign(z):
+        return _on_foreign(_sigmoid_body, (z,))
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -85,6 +143,8 @@ def sigmoid_grad(z):
     sigmoid(z) = 1 / (1 + exp(-z))"""
     if type(z) is float:
         return _sigmoid_grad_float(z)
+    if _foreign(z):
+        return _on_foreign(_sigmoid_grad_body, (z,))
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -103,6 +163,8 @@ def sigmoid_value_and_grad(z):
     sigmoid(z) = 1 / (1 + exp(-z))"""
     if type(z) is float:
         return _sigmoid_value_and_grad_float(z)
+    if _foreign(z):
+        return _on_foreign(_sigmoid_value_and_grad_body, (z,))
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -125,6 +187,8 @@ def sigmoid_hessian(z):
             return _sigmoid_hessian_float(z, np.zeros((1, 1)))
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(z):
+        return _on_foreign(_sigmoid_hessian_body, (z,), hessian=1)
     dtype = np.result_type(z, 1.0)
     z = np.asarray(z, dtype)
     shape = np.broadcast(z).shape
@@ -148,6 +212,8 @@ def sigmoid_hvp(z, vz):
     sigmoid(z) = 1 / (1 + exp(-z))"""
     if type(z) is float and type(vz) is float:
         return _sigmoid_hvp_float(z, vz)
+    if _foreign(z, vz):
+        return _on_foreign(_sigmoid_hvp_body, (z, vz))
     dtype = np.result_type(z, vz, 1.0)
     z = np.asarray(z, dtype)
     vz = np.asarray(vz, dtype)
@@ -168,6 +234,8 @@ def sigmoid_jvp(z, tz):
     sigmoid(z) = 1 / (1 + exp(-z))"""
     if type(z) is float and type(tz) is float:
         return _sigmoid_jvp_float(z, tz)
+    if _foreign(z, tz):
+        return _on_foreign(_sigmoid_jvp_body, (z, tz))
     dtype = np.result_type(z, tz, 1.0)
     z = np.asarray(z, dtype)
     tz = np.asarray(tz, dtype)
@@ -187,6 +255,8 @@ def loss(w, b, x, y):
     """loss(w, b; x, y) = -(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"""
     if type(w) is float and type(b) is float and type(x) is float and type(y) is float:
         return _loss_float(w, b, x, y)
+    if _foreign(w, b, x, y):
+        return _on_foreign(_loss_body, (w, b, x, y))
     dtype = np.result_type(w, b, x, y, 1.0)
     w = np.asarray(w, dtype)
     b = np.asarray(b, dtype)
@@ -208,6 +278,8 @@ def loss_grad(w, b, x, y):
     loss(w, b; x, y) = -(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"""
     if type(w) is float and type(b) is float and type(x) is float and type(y) is float:
         return _loss_grad_float(w, b, x, y)
+    if _foreign(w, b, x, y):
+        return _on_foreign(_loss_grad_body, (w, b, x, y))
     dtype = np.result_type(w, b, x, y, 1.0)
     w = np.asarray(w, dtype)
     b = np.asarray(b, dtype)
@@ -230,6 +302,8 @@ def loss_value_and_grad(w, b, x, y):
     loss(w, b; x, y) = -(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"""
     if type(w) is float and type(b) is float and type(x) is float and type(y) is float:
         return _loss_value_and_grad_float(w, b, x, y)
+    if _foreign(w, b, x, y):
+        return _on_foreign(_loss_value_and_grad_body, (w, b, x, y))
     dtype = np.result_type(w, b, x, y, 1.0)
     w = np.asarray(w, dtype)
     b = np.asarray(b, dtype)
@@ -256,6 +330,8 @@ def loss_hessian(w, b, x, y):
             return _loss_hessian_float(w, b, x, y, np.zeros((2, 2)))
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(w, b, x, y):
+        return _on_foreign(_loss_hessian_body, (w, b, x, y), hessian=2)
     dtype = np.result_type(w, b, x, y, 1.0)
     w = np.asarray(w, dtype)
     b = np.asarray(b, dtype)
@@ -291,6 +367,8 @@ def loss_hvp(w, b, x, y, vw, vb):
         and type(vb) is float
     ):
         return _loss_hvp_float(w, b, x, y, vw, vb)
+    if _foreign(w, b, x, y, vw, vb):
+        return _on_foreign(_loss_hvp_body, (w, b, x, y, vw, vb))
     dtype = np.result_type(w, b, x, y, vw, vb, 1.0)
     w = np.asarray(w, dtype)
     b = np.asarray(b, dtype)
@@ -324,6 +402,8 @@ def loss_jvp(w, b, x, y, tw, tb):
         and type(tb) is float
     ):
         return _loss_jvp_float(w, b, x, y, tw, tb)
+    if _foreign(w, b, x, y, tw, tb):
+        return _on_foreign(_loss_jvp_body, (w, b, x, y, tw, tb))
     dtype = np.result_type(w, b, x, y, tw, tb, 1.0)
     w = np.asarray(w, dtype)
     b = np.asarray(b, dtype)

@@ -16,6 +16,20 @@ __all__ = [
 ]
 
 
+def _array(value, dtype):
+    """value as an array of dtype: another library's array (dask, CuPy) stays one.
+
+    numpy's functions dispatch on such arrays (__array_function__), so the body
+    builds dask's graph lazily where np.asarray would compute it into memory.
+    numpy's own subclasses (np.matrix) become plain arrays, as they always did.
+    """
+    if type(value) is np.ndarray or not hasattr(value, "__array_function__"):
+        return np.asarray(value, dtype)
+    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype)
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
 def _arrays(values, shapes, needs=()):
     """The arguments as arrays of one float dtype, each checked against its shape.
 
@@ -24,7 +38,7 @@ def _arrays(values, shapes, needs=()):
     (size name, least size, what needs it) for indices and slices.
     """
     dtype = np.result_type(*values, 1.0)
-    arrays = tuple(np.asarray(value, dtype) for value in values)
+    arrays = tuple(_array(value, dtype) for value in values)
     sizes, origin = {}, {}
     for (name, *dims), array in zip(shapes, arrays):
         if array.ndim != len(dims):
@@ -61,6 +75,14 @@ def _softplus(x):
     numpy's logaddexp(0, x) gives the same values, five times slower.
     """
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _zeros(shape, *arrays):
+    """Zeros of the arrays' dtype, of the first one's library that is not numpy."""
+    for array in arrays:
+        if type(array) is not np.ndarray:
+            return np.zeros_like(array, shape=shape)
+    return np.zeros(shape, arrays[0].dtype)
 
 
 def loss(w, b, X, y):
@@ -138,7 +160,7 @@ def loss_hessian(w, b, X, y):
         t2 = _sigmoid(z) * _sigmoid(-z)
         t3 = t2 / n
         b_end = d + 1
-        hessian = np.zeros((b_end, b_end), w.dtype)
+        hessian = _zeros((b_end, b_end), w, b, X, y)
         hessian[:d, :d] = t1 @ (X * (t2[:, None] / n))
         hessian[:d, d] = hessian[d, :d] = t1 @ t3
         hessian[d, d] = np.sum(t3)

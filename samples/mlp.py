@@ -16,6 +16,20 @@ __all__ = [
 ]
 
 
+def _array(value, dtype):
+    """value as an array of dtype: another library's array (dask, CuPy) stays one.
+
+    numpy's functions dispatch on such arrays (__array_function__), so the body
+    builds dask's graph lazily where np.asarray would compute it into memory.
+    numpy's own subclasses (np.matrix) become plain arrays, as they always did.
+    """
+    if type(value) is np.ndarray or not hasattr(value, "__array_function__"):
+        return np.asarray(value, dtype)
+    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype)
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
 def _arrays(values, shapes, needs=()):
     """The arguments as arrays of one float dtype, each checked against its shape.
 
@@ -24,7 +38,7 @@ def _arrays(values, shapes, needs=()):
     (size name, least size, what needs it) for indices and slices.
     """
     dtype = np.result_type(*values, 1.0)
-    arrays = tuple(np.asarray(value, dtype) for value in values)
+    arrays = tuple(_array(value, dtype) for value in values)
     sizes, origin = {}, {}
     for (name, *dims), array in zip(shapes, arrays):
         if array.ndim != len(dims):
@@ -49,6 +63,11 @@ def _arrays(values, shapes, needs=()):
     return arrays
 
 
+def _copy(x):
+    """A new array of x's library with x's values (np.copy would compute dask's)."""
+    return x.copy()
+
+
 def _logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over axis, shifted by the max so that it never overflows."""
     m = np.max(x, axis=axis, keepdims=True)
@@ -61,6 +80,14 @@ def _softmax(x, axis):
     """exp(x) / sum(exp(x)) over axis, shifted by the max so that it never overflows."""
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _zeros(shape, *arrays):
+    """Zeros of the arrays' dtype, of the first one's library that is not numpy."""
+    for array in arrays:
+        if type(array) is not np.ndarray:
+            return np.zeros_like(array, shape=shape)
+    return np.zeros(shape, arrays[0].dtype)
 
 
 def L(W1, b1, W2, b2, X, Y):
@@ -262,7 +289,7 @@ def L_hessian(W1, b1, W2, b2, X, Y):
         b1_end = W1_end + h
         W2_end = b1_end + k * h
         b2_end = W2_end + k
-        hessian = np.zeros((b2_end, b2_end), W1.dtype)
+        hessian = _zeros((b2_end, b2_end), W1, b1, W2, b2, X, Y)
         hessian[:W1_end, :W1_end] = np.reshape(
             np.transpose(t38, (0, 3, 1, 2)), (h * d, h * d)
         )
@@ -373,27 +400,27 @@ def L_hessian_blocks(W1, b1, W2, b2, X, Y):
         t42 = np.tensordot(t32, t19, axes=(1, 0))
         return (
             (
-                np.copy(np.transpose(t40, (0, 3, 1, 2))),
-                np.copy(np.transpose(t41, (0, 3, 1, 2))),
-                np.copy(np.transpose(t42, (0, 3, 1, 2))),
-                np.copy(np.transpose(t20, (0, 3, 1, 2))),
+                _copy(np.transpose(t40, (0, 3, 1, 2))),
+                _copy(np.transpose(t41, (0, 3, 1, 2))),
+                _copy(np.transpose(t42, (0, 3, 1, 2))),
+                _copy(np.transpose(t20, (0, 3, 1, 2))),
             ),
             (
-                np.copy(np.transpose(t41, (1, 2, 0, 3))),
+                _copy(np.transpose(t41, (1, 2, 0, 3))),
                 np.sum(t29, axis=1, keepdims=True),
                 t33,
                 t12,
             ),
             (
-                np.copy(np.transpose(t42, (1, 2, 0, 3))),
-                np.copy(np.transpose(t33, (2, 3, 0, 1))),
-                np.copy(np.transpose(t18, (0, 3, 1, 2))),
-                np.copy(np.transpose(t8, (0, 3, 1, 2))),
+                _copy(np.transpose(t42, (1, 2, 0, 3))),
+                _copy(np.transpose(t33, (2, 3, 0, 1))),
+                _copy(np.transpose(t18, (0, 3, 1, 2))),
+                _copy(np.transpose(t8, (0, 3, 1, 2))),
             ),
             (
-                np.copy(np.transpose(t20, (1, 2, 0, 3))),
-                np.copy(np.transpose(t12, (2, 3, 0, 1))),
-                np.copy(np.transpose(t8, (1, 2, 0, 3))),
+                _copy(np.transpose(t20, (1, 2, 0, 3))),
+                _copy(np.transpose(t12, (2, 3, 0, 1))),
+                _copy(np.transpose(t8, (1, 2, 0, 3))),
                 np.sum(t6, axis=1, keepdims=True),
             ),
         )

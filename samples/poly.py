@@ -7,6 +7,29 @@ import numpy as np
 __all__ = ["f", "f_grad", "f_value_and_grad", "f_hessian", "f_hvp", "f_jvp"]
 
 
+def _array(value, dtype):
+    """value as an array of dtype: another library's array (dask, CuPy) stays one.
+
+    numpy's functions dispatch on such arrays (__array_function__), so the body
+    builds dask's graph lazily where np.asarray would compute it into memory.
+    numpy's own subclasses (np.matrix) become plain arrays, as they always did.
+    """
+    if type(value) is np.ndarray or not hasattr(value, "__array_function__"):
+        return np.asarray(value, dtype)
+    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype)
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
+def _as_like(out, like, shape, dtype):
+    """Each output as a new array of like's library at shape and dtype."""
+    if type(out) is tuple:
+        return tuple(_as_like(item, like, shape, dtype) for item in out)
+    if not _foreign(out):
+        out = np.asarray(out, dtype, like=like)
+    return np.broadcast_to(out, shape).astype(dtype).copy()
+
+
 def _expand(value, shape, dtype):
     """value at the inputs' broadcast shape and dtype, as every output is (constants too).
 
@@ -22,6 +45,39 @@ def _expand(value, shape, dtype):
     return np.full(shape, value, dtype)[()]
 
 
+def _foreign(*values, ndarray=np.ndarray, number=(float, int)):
+    """Whether an argument is an array of another library (dask, CuPy), not numpy's.
+
+    Every numpy call pays this test: the keywords are locals, faster to read than
+    np.ndarray, and numbers (np.float64 too) skip the slower hasattr.
+    """
+    for value in values:
+        if type(value) is ndarray or isinstance(value, number):
+            continue
+        if hasattr(value, "__array_function__") and not isinstance(value, ndarray):
+            return True  # np.matrix and other subclasses are numpy's own
+    return False
+
+
+def _on_foreign(body, values, with_dtype=False, hessian=0):
+    """body on another library's arrays (dask, CuPy): that library's arrays out.
+
+    numpy's functions dispatch on them (__array_function__), so dask's graph is
+    built and nothing computed. As on the numpy path, each output has the inputs'
+    broadcast shape and dtype; a Hessian has the batch axes first.
+    """
+    like = next(v for v in values if _foreign(v))
+    dtype = np.result_type(*values, 1.0)
+    arrays = [_array(value, dtype) for value in values]
+    shape = np.broadcast_shapes(*[np.shape(array) for array in arrays])
+    args = arrays + [dtype] * with_dtype
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if hessian:
+            out = np.zeros_like(like, dtype=dtype, shape=(hessian, hessian) + shape)
+            return np.moveaxis(body(*args, out), (0, 1), (-2, -1))
+        return _as_like(body(*args), like, shape, dtype)
+
+
 def f(x, y):
     """f(x, y) = x^2*y + y + 2"""
     if type(x) is float and type(y) is float:
@@ -29,6 +85,8 @@ def f(x, y):
             return _f_body(x, y)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, y):
+        return _on_foreign(_f_body, (x, y))
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
@@ -50,6 +108,8 @@ def f_grad(x, y):
             return _f_grad_body(x, y)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, y):
+        return _on_foreign(_f_grad_body, (x, y))
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
@@ -75,6 +135,8 @@ def f_value_and_grad(x, y):
             return _f_value_and_grad_body(x, y)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, y):
+        return _on_foreign(_f_value_and_grad_body, (x, y))
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
@@ -98,6 +160,8 @@ def f_hessian(x, y):
     f(x, y) = x^2*y + y + 2"""
     if type(x) is float and type(y) is float:
         return _f_hessian_body(x, y, np.zeros((2, 2)))
+    if _foreign(x, y):
+        return _on_foreign(_f_hessian_body, (x, y), hessian=2)
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
@@ -126,6 +190,8 @@ def f_hvp(x, y, vx, vy):
         and type(vy) is float
     ):
         return _f_hvp_body(x, y, vx, vy)
+    if _foreign(x, y, vx, vy):
+        return _on_foreign(_f_hvp_body, (x, y, vx, vy))
     dtype = np.result_type(x, y, vx, vy, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
@@ -157,6 +223,8 @@ def f_jvp(x, y, tx, ty):
             return _f_jvp_body(x, y, tx, ty)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, y, tx, ty):
+        return _on_foreign(_f_jvp_body, (x, y, tx, ty))
     dtype = np.result_type(x, y, tx, ty, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)

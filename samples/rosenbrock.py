@@ -20,6 +20,29 @@ __all__ = [
 ]
 
 
+def _array(value, dtype):
+    """value as an array of dtype: another library's array (dask, CuPy) stays one.
+
+    numpy's functions dispatch on such arrays (__array_function__), so the body
+    builds dask's graph lazily where np.asarray would compute it into memory.
+    numpy's own subclasses (np.matrix) become plain arrays, as they always did.
+    """
+    if type(value) is np.ndarray or not hasattr(value, "__array_function__"):
+        return np.asarray(value, dtype)
+    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype)
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
+def _as_like(out, like, shape, dtype):
+    """Each output as a new array of like's library at shape and dtype."""
+    if type(out) is tuple:
+        return tuple(_as_like(item, like, shape, dtype) for item in out)
+    if not _foreign(out):
+        out = np.asarray(out, dtype, like=like)
+    return np.broadcast_to(out, shape).astype(dtype).copy()
+
+
 def _expand(value, shape, dtype):
     """value at the inputs' broadcast shape and dtype, as every output is (constants too).
 
@@ -35,6 +58,39 @@ def _expand(value, shape, dtype):
     return np.full(shape, value, dtype)[()]
 
 
+def _foreign(*values, ndarray=np.ndarray, number=(float, int)):
+    """Whether an argument is an array of another library (dask, CuPy), not numpy's.
+
+    Every numpy call pays this test: the keywords are locals, faster to read than
+    np.ndarray, and numbers (np.float64 too) skip the slower hasattr.
+    """
+    for value in values:
+        if type(value) is ndarray or isinstance(value, number):
+            continue
+        if hasattr(value, "__array_function__") and not isinstance(value, ndarray):
+            return True  # np.matrix and other subclasses are numpy's own
+    return False
+
+
+def _on_foreign(body, values, with_dtype=False, hessian=0):
+    """body on another library's arrays (dask, CuPy): that library's arrays out.
+
+    numpy's functions dispatch on them (__array_function__), so dask's graph is
+    built and nothing computed. As on the numpy path, each output has the inputs'
+    broadcast shape and dtype; a Hessian has the batch axes first.
+    """
+    like = next(v for v in values if _foreign(v))
+    dtype = np.result_type(*values, 1.0)
+    arrays = [_array(value, dtype) for value in values]
+    shape = np.broadcast_shapes(*[np.shape(array) for array in arrays])
+    args = arrays + [dtype] * with_dtype
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if hessian:
+            out = np.zeros_like(like, dtype=dtype, shape=(hessian, hessian) + shape)
+            return np.moveaxis(body(*args, out), (0, 1), (-2, -1))
+        return _as_like(body(*args), like, shape, dtype)
+
+
 def rosen(x, y):
     """rosen(x, y) = (1 - x)^2 + 100*(y - x^2)^2"""
     if type(x) is float and type(y) is float:
@@ -42,6 +98,8 @@ def rosen(x, y):
             return _rosen_body(x, y)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, y):
+        return _on_foreign(_rosen_body, (x, y))
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
@@ -63,6 +121,8 @@ def rosen_grad(x, y):
             return _rosen_grad_body(x, y)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, y):
+        return _on_foreign(_rosen_grad_body, (x, y))
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
@@ -87,6 +147,8 @@ def rosen_value_and_grad(x, y):
             return _rosen_value_and_grad_body(x, y)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, y):
+        return _on_foreign(_rosen_value_and_grad_body, (x, y))
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
@@ -112,6 +174,8 @@ def rosen_hessian(x, y):
             return _rosen_hessian_body(x, y, np.zeros((2, 2)))
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, y):
+        return _on_foreign(_rosen_hessian_body, (x, y), hessian=2)
     dtype = np.result_type(x, y, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
@@ -145,6 +209,8 @@ def rosen_hvp(x, y, vx, vy):
             return _rosen_hvp_body(x, y, vx, vy)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, y, vx, vy):
+        return _on_foreign(_rosen_hvp_body, (x, y, vx, vy))
     dtype = np.result_type(x, y, vx, vy, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
@@ -178,6 +244,8 @@ def rosen_jvp(x, y, tx, ty):
             return _rosen_jvp_body(x, y, tx, ty)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, y, tx, ty):
+        return _on_foreign(_rosen_jvp_body, (x, y, tx, ty))
     dtype = np.result_type(x, y, tx, ty, 1.0)
     x = np.asarray(x, dtype)
     y = np.asarray(y, dtype)
@@ -209,6 +277,8 @@ def rosen4(x1, x2, x3, x4):
             return _rosen4_body(x1, x2, x3, x4)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x1, x2, x3, x4):
+        return _on_foreign(_rosen4_body, (x1, x2, x3, x4))
     dtype = np.result_type(x1, x2, x3, x4, 1.0)
     x1 = np.asarray(x1, dtype)
     x2 = np.asarray(x2, dtype)
@@ -240,6 +310,8 @@ def rosen4_grad(x1, x2, x3, x4):
             return _rosen4_grad_body(x1, x2, x3, x4)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x1, x2, x3, x4):
+        return _on_foreign(_rosen4_grad_body, (x1, x2, x3, x4))
     dtype = np.result_type(x1, x2, x3, x4, 1.0)
     x1 = np.asarray(x1, dtype)
     x2 = np.asarray(x2, dtype)
@@ -283,6 +355,8 @@ def rosen4_value_and_grad(x1, x2, x3, x4):
             return _rosen4_value_and_grad_body(x1, x2, x3, x4)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x1, x2, x3, x4):
+        return _on_foreign(_rosen4_value_and_grad_body, (x1, x2, x3, x4))
     dtype = np.result_type(x1, x2, x3, x4, 1.0)
     x1 = np.asarray(x1, dtype)
     x2 = np.asarray(x2, dtype)
@@ -333,6 +407,8 @@ def rosen4_hessian(x1, x2, x3, x4):
             return _rosen4_hessian_body(x1, x2, x3, x4, np.zeros((4, 4)))
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x1, x2, x3, x4):
+        return _on_foreign(_rosen4_hessian_body, (x1, x2, x3, x4), hessian=4)
     dtype = np.result_type(x1, x2, x3, x4, 1.0)
     x1 = np.asarray(x1, dtype)
     x2 = np.asarray(x2, dtype)
@@ -382,6 +458,8 @@ def rosen4_hvp(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
             return _rosen4_hvp_body(x1, x2, x3, x4, vx1, vx2, vx3, vx4)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
+        return _on_foreign(_rosen4_hvp_body, (x1, x2, x3, x4, vx1, vx2, vx3, vx4))
     dtype = np.result_type(x1, x2, x3, x4, vx1, vx2, vx3, vx4, 1.0)
     x1 = np.asarray(x1, dtype)
     x2 = np.asarray(x2, dtype)
@@ -440,6 +518,8 @@ def rosen4_jvp(x1, x2, x3, x4, tx1, tx2, tx3, tx4):
             return _rosen4_jvp_body(x1, x2, x3, x4, tx1, tx2, tx3, tx4)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x1, x2, x3, x4, tx1, tx2, tx3, tx4):
+        return _on_foreign(_rosen4_jvp_body, (x1, x2, x3, x4, tx1, tx2, tx3, tx4))
     dtype = np.result_type(x1, x2, x3, x4, tx1, tx2, tx3, tx4, 1.0)
     x1 = np.asarray(x1, dtype)
     x2 = np.asarray(x2, dtype)

@@ -16,6 +16,20 @@ __all__ = [
 ]
 
 
+def _array(value, dtype):
+    """value as an array of dtype: another library's array (dask, CuPy) stays one.
+
+    numpy's functions dispatch on such arrays (__array_function__), so the body
+    builds dask's graph lazily where np.asarray would compute it into memory.
+    numpy's own subclasses (np.matrix) become plain arrays, as they always did.
+    """
+    if type(value) is np.ndarray or not hasattr(value, "__array_function__"):
+        return np.asarray(value, dtype)
+    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype)
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
 def _arrays(values, shapes, needs=()):
     """The arguments as arrays of one float dtype, each checked against its shape.
 
@@ -24,7 +38,7 @@ def _arrays(values, shapes, needs=()):
     (size name, least size, what needs it) for indices and slices.
     """
     dtype = np.result_type(*values, 1.0)
-    arrays = tuple(np.asarray(value, dtype) for value in values)
+    arrays = tuple(_array(value, dtype) for value in values)
     sizes, origin = {}, {}
     for (name, *dims), array in zip(shapes, arrays):
         if array.ndim != len(dims):

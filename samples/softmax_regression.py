@@ -16,6 +16,20 @@ __all__ = [
 ]
 
 
+def _array(value, dtype):
+    """value as an array of dtype: another library's array (dask, CuPy) stays one.
+
+    numpy's functions dispatch on such arrays (__array_function__), so the body
+    builds dask's graph lazily where np.asarray would compute it into memory.
+    numpy's own subclasses (np.matrix) become plain arrays, as they always did.
+    """
+    if type(value) is np.ndarray or not hasattr(value, "__array_function__"):
+        return np.asarray(value, dtype)
+    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype)
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
 def _arrays(values, shapes, needs=()):
     """The arguments as arrays of one float dtype, each checked against its shape.
 
@@ -24,7 +38,7 @@ def _arrays(values, shapes, needs=()):
     (size name, least size, what needs it) for indices and slices.
     """
     dtype = np.result_type(*values, 1.0)
-    arrays = tuple(np.asarray(value, dtype) for value in values)
+    arrays = tuple(_array(value, dtype) for value in values)
     sizes, origin = {}, {}
     for (name, *dims), array in zip(shapes, arrays):
         if array.ndim != len(dims):
@@ -49,6 +63,11 @@ def _arrays(values, shapes, needs=()):
     return arrays
 
 
+def _copy(x):
+    """A new array of x's library with x's values (np.copy would compute dask's)."""
+    return x.copy()
+
+
 def _logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over axis, shifted by the max so that it never overflows."""
     m = np.max(x, axis=axis, keepdims=True)
@@ -61,6 +80,14 @@ def _softmax(x, axis):
     """exp(x) / sum(exp(x)) over axis, shifted by the max so that it never overflows."""
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _zeros(shape, *arrays):
+    """Zeros of the arrays' dtype, of the first one's library that is not numpy."""
+    for array in arrays:
+        if type(array) is not np.ndarray:
+            return np.zeros_like(array, shape=shape)
+    return np.zeros(shape, arrays[0].dtype)
 
 
 def loss(W, b, X, Y):
@@ -155,7 +182,7 @@ def loss_hessian(W, b, X, Y):
         t9 = t6 * (t8 / n - np.sum(t8 * (t6 / n), axis=1, keepdims=True))
         W_end = d * k
         b_end = W_end + k
-        hessian = np.zeros((b_end, b_end), W.dtype)
+        hessian = _zeros((b_end, b_end), W, b, X, Y)
         hessian[:W_end, :W_end] = np.reshape(
             np.tensordot(t1, t9, axes=(1, 0)), (d * k, d * k)
         )
@@ -194,7 +221,7 @@ def loss_hessian_blocks(W, b, X, Y):
         t10 = t7 * (t9 / n - np.sum(t9 * (t7 / n), axis=1, keepdims=True))
         return (
             (np.tensordot(t1, t10, axes=(1, 0)), t6),
-            (np.copy(np.transpose(t6, (2, 0, 1))), np.sum(t5, axis=0)),
+            (_copy(np.transpose(t6, (2, 0, 1))), np.sum(t5, axis=0)),
         )
 
 

@@ -9,6 +9,29 @@ import numpy as np
 __all__ = ["t", "t_grad", "t_value_and_grad", "t_hessian", "t_hvp", "t_jvp"]
 
 
+def _array(value, dtype):
+    """value as an array of dtype: another library's array (dask, CuPy) stays one.
+
+    numpy's functions dispatch on such arrays (__array_function__), so the body
+    builds dask's graph lazily where np.asarray would compute it into memory.
+    numpy's own subclasses (np.matrix) become plain arrays, as they always did.
+    """
+    if type(value) is np.ndarray or not hasattr(value, "__array_function__"):
+        return np.asarray(value, dtype)
+    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype)
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
+def _as_like(out, like, shape, dtype):
+    """Each output as a new array of like's library at shape and dtype."""
+    if type(out) is tuple:
+        return tuple(_as_like(item, like, shape, dtype) for item in out)
+    if not _foreign(out):
+        out = np.asarray(out, dtype, like=like)
+    return np.broadcast_to(out, shape).astype(dtype).copy()
+
+
 def _expand(value, shape, dtype):
     """value at the inputs' broadcast shape and dtype, as every output is (constants too).
 
@@ -24,6 +47,39 @@ def _expand(value, shape, dtype):
     return np.full(shape, value, dtype)[()]
 
 
+def _foreign(*values, ndarray=np.ndarray, number=(float, int)):
+    """Whether an argument is an array of another library (dask, CuPy), not numpy's.
+
+    Every numpy call pays this test: the keywords are locals, faster to read than
+    np.ndarray, and numbers (np.float64 too) skip the slower hasattr.
+    """
+    for value in values:
+        if type(value) is ndarray or isinstance(value, number):
+            continue
+        if hasattr(value, "__array_function__") and not isinstance(value, ndarray):
+            return True  # np.matrix and other subclasses are numpy's own
+    return False
+
+
+def _on_foreign(body, values, with_dtype=False, hessian=0):
+    """body on another library's arrays (dask, CuPy): that library's arrays out.
+
+    numpy's functions dispatch on them (__array_function__), so dask's graph is
+    built and nothing computed. As on the numpy path, each output has the inputs'
+    broadcast shape and dtype; a Hessian has the batch axes first.
+    """
+    like = next(v for v in values if _foreign(v))
+    dtype = np.result_type(*values, 1.0)
+    arrays = [_array(value, dtype) for value in values]
+    shape = np.broadcast_shapes(*[np.shape(array) for array in arrays])
+    args = arrays + [dtype] * with_dtype
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if hessian:
+            out = np.zeros_like(like, dtype=dtype, shape=(hessian, hessian) + shape)
+            return np.moveaxis(body(*args, out), (0, 1), (-2, -1))
+        return _as_like(body(*args), like, shape, dtype)
+
+
 def t(x):
     """t(x) = (1 - exp(-2*x)) / (1 + exp(-2*x))"""
     if type(x) is float:
@@ -31,6 +87,8 @@ def t(x):
             return _t_float(x)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x):
+        return _on_foreign(_t_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -52,6 +110,8 @@ def t_grad(x):
             return _t_grad_float(x)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x):
+        return _on_foreign(_t_grad_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -76,6 +136,8 @@ def t_value_and_grad(x):
             return _t_value_and_grad_float(x)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x):
+        return _on_foreign(_t_value_and_grad_body, (x,))
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -101,6 +163,8 @@ def t_hessian(x):
             return _t_hessian_float(x, np.zeros((1, 1)))
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x):
+        return _on_foreign(_t_hessian_body, (x,), hessian=1)
     dtype = np.result_type(x, 1.0)
     x = np.asarray(x, dtype)
     shape = np.broadcast(x).shape
@@ -133,6 +197,8 @@ def t_hvp(x, vx):
             return _t_hvp_float(x, vx)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, vx):
+        return _on_foreign(_t_hvp_body, (x, vx))
     dtype = np.result_type(x, vx, 1.0)
     x = np.asarray(x, dtype)
     vx = np.asarray(vx, dtype)
@@ -163,6 +229,8 @@ def t_jvp(x, tx):
             return _t_jvp_float(x, tx)
         except (ArithmeticError, ValueError):
             pass
+    if _foreign(x, tx):
+        return _on_foreign(_t_jvp_body, (x, tx))
     dtype = np.result_type(x, tx, 1.0)
     x = np.asarray(x, dtype)
     tx = np.asarray(tx, dtype)

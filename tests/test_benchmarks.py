@@ -213,3 +213,20 @@ def test_the_hessian_benchmark_prints_its_tables_after_its_checks() -> None:
     for name in ("logistic", "quadratic", "least_squares", "rosen"):
         assert f"\n| {name} |" in compiled
     assert compiled.count("yes (sha256)") == 4
+
+
+@pytest.mark.slow
+def test_the_dask_benchmark_checks_then_reports_time_and_memory() -> None:
+    """benchmarks/dask_logistic.py on 200,000 rows: checked, then one row per run."""
+    pytest.importorskip("dask.array", reason="dask is not installed (the [dask] extra)")
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "dask_logistic.py"
+    command = [sys.executable, str(script), "--rows", "200000", "--chunk", "50000"]
+    command += ["--numpy-rows", "100000", "--repeat", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert rows[1].startswith("| numpy in memory | 1e+05 |")
+    assert rows[2].startswith("| dask, threads | 2e+05 |")
+    peak = float(rows[2].split("|")[-2])
+    assert 0 < peak < 1000  # megabytes
+    assert "checked against hand-written numpy on two chunks" in done.stdout
