@@ -324,8 +324,12 @@ def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[list[s
     uses_dtype = body[0] == "dtype"
     lines = layout.call(f"def {name}(", plan.names, "", "):")
     lines.append(INDENT + docstring(spec.doc, INDENT))
-    lines += _fast_path(spec, plan, twin_name)
-    lines += _wrapper_numpy(spec, plan, body_name, uses_dtype, helpers)
+    point = None
+    if len(plan.names) > MANY_PARAMETERS:  # listed once; every path reads them here
+        point = Namer(RESERVED | set(plan.names)).claim("point")
+        lines += layout.collection(f"{point} = ", Tuple(tuple(plan.names)), INDENT)
+    lines += _fast_path(spec, plan, twin_name, point)
+    lines += _wrapper_numpy(spec, plan, body_name, uses_dtype, helpers, point)
     params = _body_params(spec, plan, uses_dtype)
     numpy_body = layout.call(f"def {body_name}(", params, "", "):")
     numpy_body += [INDENT + docstring(doc, INDENT)] + body[1:]
@@ -373,28 +377,35 @@ def _is_where_constants(node: Node) -> bool:
     return node.op == "where" and node.args[1].op == node.args[2].op == "const"
 
 
-# Past this many parameters the numpy path converts them in one helper call
-# instead of a line each: a function of 1,000 parameters would otherwise spend
-# 4,000 lines on dtype, asarray, broadcast and the body's arguments.
+# Past this many parameters a function lists them once, as a tuple `point` that
+# the float test, the foreign-array test and one helper call converting them all
+# read: a function of 1,000 parameters would otherwise spend 5,000 lines on
+# float tests, dtype, asarray, broadcast and the body's arguments (and its module
+# the time to compile them: issue 15's compile speed).
 MANY_PARAMETERS = 32
 
 
 def _wrapper_numpy(
-    spec: FunctionSpec, plan: _Plan, body: str, uses_dtype: bool, helpers: set[str]
+    spec: FunctionSpec,
+    plan: _Plan,
+    body: str,
+    uses_dtype: bool,
+    helpers: set[str],
+    point: str | None,
 ) -> list[str]:
     """The numpy path: one dtype, arrays, the broadcast shape, the body, packaging."""
     pnames = plan.names
     full = (1 << len(pnames)) - 1
     symmetric = isinstance(spec.result, Symmetric)
     needs_shape = symmetric or any(m != full for m in plan.masks.values())
-    namer = Namer(RESERVED | set(pnames))
+    namer = Namer(RESERVED | set(pnames) | ({point} if point else set()))
     arrays = dict(plan.params)  # each parameter's node -> its array's text
-    lines = _foreign_path(spec, pnames, body, uses_dtype, helpers)
-    if len(pnames) > MANY_PARAMETERS:
+    lines = _foreign_path(spec, pnames, body, uses_dtype, helpers, point)
+    if point is not None:
         helpers.add("_as_arrays")
         name = namer.claim("arrays")
         head = f"{name}, dtype, shape = _as_arrays("
-        lines += layout.call(head, pnames, INDENT)
+        lines += layout.call(head, [f"*{point}"], INDENT)
         arrays = {node: f"{name}[{k}]" for k, node in enumerate(plan.params)}
         args = [f"*{name}"]
     else:
@@ -428,17 +439,24 @@ def _wrapper_numpy(
 
 
 def _foreign_path(
-    spec: FunctionSpec, pnames: list[str], body: str, uses_dtype: bool, helpers
+    spec: FunctionSpec,
+    pnames: list[str],
+    body: str,
+    uses_dtype: bool,
+    helpers,
+    point: str | None,
 ) -> list[str]:
     """`if _foreign(x, y): return _on_foreign(...)`: dask's or CuPy's arrays stay so."""
     if not pnames:
         return []
     helpers.update(("_foreign", "_on_foreign", "_as_like", "_array"))
-    args = [body, flat(Tuple(tuple(pnames)))]
+    args = [body, point or flat(Tuple(tuple(pnames)))]
     args += ["with_dtype=True"] if uses_dtype else []
     if isinstance(spec.result, Symmetric):
         args.append(f"hessian={spec.result.size}")
-    lines = layout.call("if _foreign(", pnames, INDENT, "):")
+    lines = layout.call(
+        "if _foreign(", [f"*{point}"] if point else pnames, INDENT, "):"
+    )
     return lines + layout.call("return _on_foreign(", args, INDENT * 2)
 
 
@@ -458,6 +476,7 @@ def _unpack(
     # naming thousands of outputs "out", "out_2", ... would take quadratic time
     fits = len(flat_call) < LINE_LENGTH and len(plan.outputs) <= LINE_LENGTH // 3
     one = _target(spec, plan, namer) if fits else None
+    result = None
     if one and len(one[0]) + len(flat_call) <= LINE_LENGTH - 2 * len(INDENT):
         lines = [f"{INDENT * 2}{one[0]}{flat_call}"]
         text = one[1].get
@@ -478,7 +497,27 @@ def _unpack(
             return f"_expand({value}, shape, dtype)"
         return value + "[()]" if node.op == "var" else value
 
-    return lines + _return(spec.result, out, INDENT)
+    if result is None or isinstance(spec.result, Node):
+        return lines + _return(spec.result, out, INDENT)
+    packaged = _packaged(spec.result, out, result)
+    if isinstance(packaged, str):
+        return lines + [f"{INDENT}return {packaged}"]
+    return lines + collection("return ", packaged, INDENT)
+
+
+def _packaged(result: Result, out, path: str) -> Tuple | str:
+    """The returned structure; a long run of expanded outputs as one generator.
+
+    `tuple(_expand(out, shape, dtype) for out in result)` says in one line what a
+    thousand `_expand(result[k], shape, dtype)` lines would.
+    """
+    if isinstance(result, Node):
+        return out(result)
+    items = [_packaged(r, out, f"{path}[{k}]") for k, r in enumerate(result)]
+    each = [f"_expand({path}[{k}], shape, dtype)" for k in range(len(result))]
+    if len(result) > MANY_PARAMETERS and items == each:
+        return f"tuple(_expand(out, shape, dtype) for out in {path})"
+    return Tuple(tuple(items))
 
 
 def _target(spec: FunctionSpec, plan: _Plan, namer: Namer):
@@ -524,7 +563,9 @@ def _broadcast_shape(params: list[str]) -> list[str]:
     return layout.call("shape = np.broadcast_shapes(", shapes, INDENT)
 
 
-def _fast_path(spec: FunctionSpec, plan: _Plan, body: str) -> list[str]:
+def _fast_path(
+    spec: FunctionSpec, plan: _Plan, body: str, point: str | None
+) -> list[str]:
     """The body on Python floats (math-module calls, no numpy overhead), if all are.
 
     A domain edge there (log(0), 1/0, overflow) raises, and numpy's semantics after
@@ -535,11 +576,14 @@ def _fast_path(spec: FunctionSpec, plan: _Plan, body: str) -> list[str]:
     """
     if not plan.names:
         return []
-    args = list(plan.names)
+    args = [f"*{point}"] if point else list(plan.names)
     if isinstance(spec.result, Symmetric):
         args.append(f"np.zeros(({spec.result.size}, {spec.result.size}))")
-    tests = [f"type({p}) is float" for p in plan.names]
-    lines = layout.condition("if", "and", tests, INDENT)
+    if point:  # a wide function: one loop over its point (its call dwarfs the test)
+        lines = [f"{INDENT}if all(type(p) is float for p in {point}):"]
+    else:
+        tests = [f"type({p}) is float" for p in plan.names]
+        lines = layout.condition("if", "and", tests, INDENT)
     if not any(_may_raise(node) for node in plan.schedule.order):
         return lines + layout.call(f"return {body}(", args, INDENT * 2)
     return (

@@ -14,6 +14,7 @@ from codegen.module import (
     docstring,
     render,
 )
+from symgrad.api import compile_source
 from symgrad.graph import var
 from symgrad.simplify import add, call, mul, num, power
 from tests.conftest import audit_module
@@ -157,7 +158,9 @@ def test_many_parameters_still_take_the_float_path():
     assert black.format_str(text, mode=black.Mode()) == text
     audit_module(text)
     ns = load(text)
-    assert text.count("and type(x39) is float") == 3  # every function checks them all
+    # every function lists its 40 parameters once and tests them all for floats
+    assert text.count("if all(type(p) is float for p in point):") == 3
+    assert text.count("        x39,\n    )\n") == 3
     point = [float(i) for i in range(40)]
     grad = ns["f_grad"](*point)
     assert all(type(d) is float for d in grad)  # Python floats: the float path ran
@@ -322,7 +325,8 @@ def test_a_long_call_binds_one_result_and_subscripts_it():
 def test_very_many_parameters_are_converted_by_one_helper_call():
     spec, _ = chain_spec(40)
     text = render(spec)
-    assert "arrays, dtype, shape = _as_arrays(" in text and "np.asarray(x39" not in text
+    assert "arrays, dtype, shape = _as_arrays(*point)" in text
+    assert "np.asarray(x39" not in text
     audit_module(text)
     ns = load(text)
     point = [np.arange(3.0) + k for k in range(40)]
@@ -334,3 +338,26 @@ def test_very_many_parameters_are_converted_by_one_helper_call():
     assert ns["f_hessian"](*point).shape == (3, 40, 40)
     small = render(chain_spec(MANY_PARAMETERS)[0])
     assert "_as_arrays" not in small and "x31 = np.asarray(x31, dtype)" in small
+
+
+def test_many_expanded_outputs_return_as_one_generator():
+    # 40 partials 2 x_k, each of one variable: each is expanded to the batch shape,
+    # which a wide function says in one line instead of 40
+    names = [f"x{k}" for k in range(40)]
+    text = compile_source(
+        f"f({', '.join(names)}) = {' + '.join(n + '^2' for n in names)}"
+    )
+    assert "return tuple(_expand(out, shape, dtype) for out in result)" in text
+    assert "_expand(result[1], shape, dtype)" not in text
+    assert black.format_str(text, mode=black.Mode()) == text
+    ns = load(text)
+    point = [np.arange(3.0) + k for k in range(40)]
+    point[7] = 2.5  # a scalar among arrays: its partial still has the batch shape
+    grad = ns["f_grad"](*point)
+    assert len(grad) == 40 and all(np.shape(d) == (3,) for d in grad)
+    assert all(
+        np.array_equal(d, 2 * np.broadcast_to(p, (3,))) for d, p in zip(grad, point)
+    )
+    value, grad2 = ns["f_value_and_grad"](*point)
+    assert np.allclose(value, sum(np.asarray(p) ** 2 for p in point))
+    assert all(np.array_equal(a, b) for a, b in zip(grad, grad2))
