@@ -1,8 +1,9 @@
 """Data-parallel value and gradient on dask: a loss summed over a chunked data axis.
 
-`value_and_grad(f, params, **data)` takes a compiled function (from symgrad.load,
-symgrad.function or @symgrad.compile) whose value is a sum, or a mean, over a data
-axis of per-row terms: the axis of a size name that only data arrays carry
+`value_and_grad(f, params, **data)` takes a compiled function of array parameters
+(from symgrad.load or symgrad.function; @symgrad.compile traces scalar functions,
+which have no data axis) whose value is a sum, or a mean, over a data axis of
+per-row terms: the axis of a size name that only data arrays carry
 (`loss(w[d], b; X[n, d], y[n]) = mean(...)` sums over n). Each chunk's partial sum
 and its gradient come from the generated numpy code of that sum; dask adds the
 chunks' vectors up in a tree, so no worker ever holds more than a chunk of the data,
@@ -27,7 +28,7 @@ from symgrad.program import Function
 # Array ops that keep each row of the data axis apart when they do not reduce,
 # contract or reorder along it (checked op by op in _row_op).
 _ROWWISE_ARRAY_OPS = {"sum", "logsumexp", "softmax", "matmul", "transpose"}
-_ROWWISE_ARRAY_OPS |= {"expand_dims", "broadcast_to"}
+_ROWWISE_ARRAY_OPS |= {"expand_dims", "broadcast_to", "slice"}
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,11 @@ def _mixes_rows(node: Node, size: str) -> str | None:
         if size in x.shape and x.shape.index(size) in node.attrs[0]:
             what = "sum" if node.op == "sum" else node.op
             return f"a {what} over {size} inside the terms (the loss must be one sum)"
+    if node.op == "slice":  # X[:, 0] keeps every row; X[1:] or X[0] does not
+        axis = x.shape.index(size)
+        items = node.attrs[0]
+        if axis < len(items) and items[axis] != ("s", None, None):
+            return f"a subscript picks rows of {size} inside the terms"
     if node.op == "matmul":
         a, b = node.args
         inner_b = 0 if len(b.shape) == 1 else len(b.shape) - 2
@@ -185,7 +191,7 @@ def _chunk(*data, source: str, generated: str, params: tuple) -> np.ndarray:
 def value_and_grad(f, params, **data):
     """(value, gradient) of f's sum over chunked data: dask arrays, nothing computed.
 
-    f: a compiled function (symgrad.load, symgrad.function or @symgrad.compile)
+    f: a compiled function of array parameters (symgrad.load, symgrad.function)
     whose value is a sum or mean over a data axis of per-row terms. params: the
     differentiated parameters by name (a mapping) or in order. data: every data
     argument by name, dask arrays (numpy ones are wrapped) chunked along the data
@@ -286,12 +292,19 @@ def _sizes(function: Function, point, arrays) -> dict[str, int]:
     """Every size name's value, from the parameters' and the data's shapes."""
     shapes = dict(function.shapes)
     sizes: dict[str, int] = {}
-    pairs = list(zip(function.params, [np.shape(p) for p in point]))
-    pairs += [(name, arrays[name].shape) for name in function.data]
-    for name, shape in pairs:
-        for dim, value in zip(shapes.get(name, ()), shape):
-            if type(dim) is str:
-                sizes.setdefault(dim, value)
+    pairs = [(name, arrays[name].shape) for name in function.data]
+    pairs += list(zip(function.params, [np.shape(p) for p in point]))
+    for name, shape in pairs:  # the data first: a wrong parameter is named as such
+        dims = shapes.get(name, ())
+        if len(dims) != len(shape):
+            raise SymgradError(f"{name}: expected shape {tuple(dims)}, got {shape}")
+        for dim, value in zip(dims, shape):
+            known = sizes.setdefault(dim, value) if type(dim) is str else dim
+            if known != value:
+                raise SymgradError(
+                    f"{name}: has shape {shape}, but its declared {tuple(dims)} "
+                    f"needs {dim} = {known}"
+                )
     return sizes
 
 

@@ -225,8 +225,9 @@ def test_the_dask_benchmark_checks_then_reports_time_and_memory() -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
-    assert rows[1].startswith("| numpy in memory | 1e+05 |")
-    assert rows[2].startswith("| dask, threads | 2e+05 |")
-    peak = float(rows[2].split("|")[-2])
+    assert rows[1].startswith("| numpy, in memory | 1e+05 |")
+    assert rows[2].startswith("| dask, threads, data persisted in memory | 1e+05 |")
+    assert rows[3].startswith("| dask, threads, data generated in chunks | 2e+05 |")
+    peak = float(rows[3].split("|")[-2])
     assert 0 < peak < 1000  # megabytes
     assert "checked against hand-written numpy on two chunks" in done.stdout

@@ -341,7 +341,18 @@ REFUSED = [
     ("f(w; x[n]) = sum(w*x / n)", "use the count n itself"),
     ("f(w[d]; X[n, d], y[n]) = sum((X @ w) * (y @ X @ w))", "contracts over n"),
     ("f(x[n]) = sum(x^2)", "no size name is carried by data alone"),
+    ("f(w; x[n]) = sum(exp(w*x) * x[0])", "a subscript picks rows of n"),
+    ("f(w; x[n]) = sum(exp(w*x[1:]))", "it sums over n-1, not n"),
 ]
+
+
+def test_a_column_of_the_data_keeps_its_rows():
+    f = symgrad.function("f(w; X[n, d]) = mean((X[:, 0] * w - X[:, 1])^2)")
+    X, dX = _rows((1000, 3), 300)
+    value, (dw,) = dask.compute(*sd.value_and_grad(f, [0.5], X=dX))
+    r = X[:, 0] * 0.5 - X[:, 1]
+    assert np.isclose(value, np.mean(r**2), rtol=1e-12)
+    assert np.isclose(dw, np.mean(2 * r * X[:, 0]), rtol=1e-12)
 
 
 @pytest.mark.parametrize("text,why", REFUSED, ids=[r[1] for r in REFUSED])
@@ -359,6 +370,10 @@ def test_parameters_and_data_are_checked_by_name():
         sd.value_and_grad(f, {"w": np.zeros(2)}, X=X, y=y)
     with pytest.raises(SymgradError, match="missing y"):
         sd.value_and_grad(f, {"w": np.zeros(2), "b": 0.0}, X=X)
+    with pytest.raises(SymgradError, match=r"w: has shape \(3,\), .* needs d = 2"):
+        sd.value_and_grad(f, {"w": np.zeros(3), "b": 0.0}, X=X, y=y)
+    with pytest.raises(SymgradError, match=r"b: expected shape \(\), got \(1,\)"):
+        sd.value_and_grad(f, {"w": np.zeros(2), "b": [0.0]}, X=X, y=y)
 
 
 def test_a_decorated_scalar_function_has_no_data_axis():
@@ -384,3 +399,15 @@ def test_the_training_sample_recovers_the_model():
     w = np.array(json.loads(fitted.split("w ", 1)[1].split("] ")[0] + "]"))
     truth = np.array([(-1.0) ** k * (k + 1) / 10 for k in range(10)])
     assert np.max(np.abs(w - truth)) < 0.15  # 40,000 rows: errors of a few 0.01
+
+
+def test_compiled_objects_pass_dask_arrays_through_lazily():
+    loss = symgrad.load(SAMPLES / "logistic_regression.sg").loss
+    X, dX = _rows((400, 3), 100)
+    y = (X[:, 1] > 0).astype(float)
+    dy = da.from_array(y, chunks=100)
+    w = np.array([0.1, -0.2, 0.3])
+    for call in (loss, loss.grad, loss.value_and_grad, loss.hessian):
+        _lazy_equals_numpy(call, [w, 0.5, X, y], [w, 0.5, dX, dy])
+    f = symgrad.function("f(x, y) = x^2*y + y + 2")
+    _lazy_equals_numpy(f.grad, [X[:, 0], 2.0], [dX[:, 0], 2.0])
