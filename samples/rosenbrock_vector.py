@@ -141,12 +141,10 @@ def rosen_hessian(x):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = x[:-1]
         t2 = t1**2
-        t3 = np.pad(np.broadcast_to(200.0, (n - 1,)), ((1, 0),))
-        t4 = t3 + np.pad(-400.0 * (x[1:] - t2), ((0, 1),))
-        t5 = np.pad(np.broadcast_to(2.0, (n - 1,)), ((0, 1),))
-        t6 = -400.0 * t1
-        t7 = t4 + np.pad(800.0 * t2, ((0, 1),)) + t5
-        return _banded((t7, 0), (t6, 1), (t6, -1))
+        t3 = np.pad(-400.0 * (x[1:] - t2) + 800.0 * t2 + 2.0, ((0, 1),))
+        t4 = -400.0 * t1
+        t5 = np.pad(np.broadcast_to(200.0, (n - 1,)), ((1, 0),)) + t3
+        return _banded((t5, 0), (t4, 1), (t4, -1))
 
 
 def rosen_hessian_blocks(x):
@@ -161,12 +159,10 @@ def rosen_hessian_blocks(x):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = x[:-1]
         t2 = t1**2
-        t3 = np.pad(np.broadcast_to(200.0, (n - 1,)), ((1, 0),))
-        t4 = t3 + np.pad(-400.0 * (x[1:] - t2), ((0, 1),))
-        t5 = np.pad(np.broadcast_to(2.0, (n - 1,)), ((0, 1),))
-        t6 = -400.0 * t1
-        t7 = t4 + np.pad(800.0 * t2, ((0, 1),)) + t5
-        return ((_banded((t7, 0), (t6, 1), (t6, -1)),),)
+        t3 = np.pad(-400.0 * (x[1:] - t2) + 800.0 * t2 + 2.0, ((0, 1),))
+        t4 = -400.0 * t1
+        t5 = np.pad(np.broadcast_to(200.0, (n - 1,)), ((1, 0),)) + t3
+        return ((_banded((t5, 0), (t4, 1), (t4, -1)),),)
 
 
 def rosen_jvp(x, tx):

@@ -70,6 +70,41 @@ def build(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
     return node
 
 
+def _unstretched(n: Node, combine: Callable[[Node, Node], Node]) -> Node | None:
+    """a + broadcast_to(c, a's shape) -> a + c: numpy broadcasts c itself, no copy."""
+    a, b = n.args
+    if b.op == "broadcast_to" and a.shape == n.shape:
+        return combine(a, b.args[0])
+    if a.op == "broadcast_to" and b.shape == n.shape:
+        return combine(a.args[0], b)
+    return None
+
+
+def _add_pads(n: Node) -> Node | None:
+    """pad(a, w) + pad(b, w) -> pad(a + b, w), and (x + pad(a, w)) + pad(b, w) too.
+
+    One padded copy instead of two: a gradient's adjoints of like slices meet so.
+    """
+    left, right = n.args
+    if right.op != "pad":
+        return None
+    if left.op == "pad" and _same_padding(left, right):
+        return build("pad", (add(left.args[0], right.args[0]),), right.attrs)
+    if (
+        left.op == "add"
+        and left.args[1].op == "pad"
+        and _same_padding(left.args[1], right)
+    ):
+        merged = build("pad", (add(left.args[1].args[0], right.args[0]),), right.attrs)
+        return add(left.args[0], merged)
+    return None
+
+
+def _same_padding(p: Node, q: Node) -> bool:
+    """Two paddings of like-shaped arrays by the same widths."""
+    return p.attrs == q.attrs and p.args[0].shape == q.args[0].shape
+
+
 def _common_factor(n: Node, combine: Callable[[Node, Node], Node]) -> Node | None:
     """a c +- b c -> (a +- b) c and c a +- c b -> c (a +- b): one product, not two.
 
@@ -247,6 +282,8 @@ ADD_RULES: tuple[tuple[str, Rule], ...] = (
     ("add_common_divisor", lambda n: _common_divisor(n, add)),
     ("add_sub_cancel", lambda n: n.args[0].args[0] if n.args[0].op == "sub" and n.args[0].args[1] is n.args[1] else n.args[1].args[0] if n.args[1].op == "sub" and n.args[1].args[1] is n.args[0] else None),  # (a - b) + b = a
     ("add_common_factor", lambda n: _common_factor(n, add)),
+    ("add_pads",       lambda n: _add_pads(n)),
+    ("add_stretched",  lambda n: _unstretched(n, add)),
     ("add_transpose_last", lambda n: add(n.args[1], n.args[0]) if n.args[0].op == "transpose" and n.args[1].op != "transpose" and n.args[0].shape == n.args[1].shape else None),  # A.T + B = B + A.T: numpy walks the result in B's (C) order
 )
 SUB_RULES: tuple[tuple[str, Rule], ...] = (
@@ -263,6 +300,7 @@ SUB_RULES: tuple[tuple[str, Rule], ...] = (
     ("sub_common_divisor", lambda n: _common_divisor(n, sub)),
     ("sigmoid_complement", lambda n: _sigmoid_complement(n)),
     ("sub_common_factor", lambda n: _common_factor(n, sub)),
+    ("sub_stretched",  lambda n: _unstretched(n, sub)),
 )
 MUL_RULES: tuple[tuple[str, Rule], ...] = (
     ("fold",           _fold),
@@ -279,6 +317,7 @@ MUL_RULES: tuple[tuple[str, Rule], ...] = (
     ("mul_reciprocal", lambda n: div(n.args[0], n.args[1].args[1]) if n.args[1].op == "div" and is_const(n.args[1].args[0], 1) else div(n.args[1], n.args[0].args[1]) if n.args[0].op == "div" and is_const(n.args[0].args[0], 1) else None),
     ("mul_where_zero", lambda n: _absorb_where(n, lambda w, h: mul(w, h), lambda h, w: mul(h, w))),
     ("mul_divide_smaller", lambda n: _divide_smaller(n)),
+    ("mul_stretched",  lambda n: _unstretched(n, mul)),
 )
 DIV_RULES: tuple[tuple[str, Rule], ...] = (
     ("fold",           _fold),

@@ -90,6 +90,11 @@ CASES = (
 ARRAY_OPS = {op for op, spec in OPS.items() if spec.kind == "array"}
 
 
+def _pad(v: Node, widths: tuple) -> Node:
+    """v zero-padded by (before, after)."""
+    return make("pad", (v,), ((widths,),))
+
+
 def _well(m: Node) -> Node:
     """m + 4 I: a matrix of the random cases that is safely invertible."""
     return simplify.add(m, mul(num(4.0), arrays.eye(arrays.size_node("n"))))
@@ -261,12 +266,24 @@ RULE_CASES = (
     ("mul_divide_smaller", lambda: make("mul", (make("div", (A_nd, c)), col)), lambda: mul(A_nd, simplify.div(col, c))),
     ("transpose_eye",      lambda: make("transpose", (make("eye", (), ("n",)),), ((1, 0),)), lambda: make("eye", (), ("n",))),
     ("add_transpose_last", lambda: make("add", (make("transpose", (S_nn,), ((1, 0),)), S_nn)), lambda: make("add", (S_nn, make("transpose", (S_nn,), ((1, 0),))))),
+    ("add_pads",           lambda: make("add", (_pad(x_n, (0, 1)), _pad(call("exp", x_n), (0, 1)))), lambda: _pad(simplify.add(x_n, call("exp", x_n)), (0, 1))),
+    ("add_pads",           lambda: make("add", (make("add", (_pad(call("exp", x_n), (1, 0)), _pad(x_n, (0, 1)))), _pad(call("sin", x_n), (0, 1)))), lambda: simplify.add(_pad(call("exp", x_n), (1, 0)), _pad(simplify.add(x_n, call("sin", x_n)), (0, 1)))),
+    ("add_stretched",      lambda: make("add", (x_n, make("broadcast_to", (c,), (("n",),)))), lambda: simplify.add(x_n, c)),
+    ("sub_stretched",      lambda: make("sub", (make("broadcast_to", (c,), (("n",),)), x_n)), lambda: simplify.sub(c, x_n)),
+    ("mul_stretched",      lambda: make("mul", (x_n, make("broadcast_to", (c,), (("n",),)))), lambda: mul(x_n, c)),
 )
 # fmt: on
 
 
 # Rules of elementwise ops that only fire on arrays, tested here (not in test_simplify).
-ARRAY_ONLY_RULES = {"mul_divide_smaller", "add_transpose_last"}
+ARRAY_ONLY_RULES = {
+    "mul_divide_smaller",
+    "add_transpose_last",
+    "add_pads",
+    "add_stretched",
+    "sub_stretched",
+    "mul_stretched",
+}
 
 
 def test_every_array_rule_has_a_case() -> None:

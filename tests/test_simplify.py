@@ -151,7 +151,14 @@ ALL_RULES = {
     for op, table in simplify.RULES.items()
     if op in ELEMENTWISE
     for name, _ in table
-} - {"mul_divide_smaller", "add_transpose_last"}
+} - {
+    "mul_divide_smaller",
+    "add_transpose_last",
+    "add_pads",
+    "add_stretched",
+    "sub_stretched",
+    "mul_stretched",
+}
 
 
 def _value(node: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
