@@ -61,11 +61,21 @@ def test_array_functions_show_matrix_notation(sample, name):
     # function's grad and hessian show symgrad show's matrix notation (issue 13
     # brings the rich forms). Bounded, and each partial is named.
     compiled = getattr(symgrad.load(ROOT / "samples" / sample), name)
+    params = compiled.function.params
     for view in (compiled.grad, compiled.hessian):
         text = repr(view)
         assert text.splitlines()[0] == compiled.function.source
-        assert all(f"∂{name}/∂{p}" in text for p in compiled.function.params)
         assert max(len(line) for line in text.splitlines()[1:]) <= 120
+        blocks = re.findall(rf"∂²{name}/∂(\w+)∂(\w+) = ", text)
+        if view is compiled.grad or compiled.function.body.shape or "take" in text:
+            # the gradient (a Hessian too long to show says so, and shows it)
+            assert all(f"∂{name}/∂{p}" in text for p in params)
+            continue
+        # the Hessian's upper blocks by parameter pair, the zero ones counted
+        zero = re.search(r"\((\d+) upper blocks? zero\)", text)
+        count = len(blocks) + (int(zero.group(1)) if zero else 0)
+        assert count == len(params) * (len(params) + 1) // 2
+        assert all(params.index(p) <= params.index(q) for p, q in blocks)
         assert_latex_parses(view._repr_latex_())
         assert view._repr_html_().startswith("<pre>")
 
@@ -648,6 +658,11 @@ def test_decorated_array_functions_show_matrix_notation():
     )
     assert_latex_parses(latex)
     assert_latex_parses(loss.hessian._repr_latex_())
+    # the logistic Hessian's w-w block, X.T diag(s(z) s(-z)) X / n, as the code has it
+    hessian_text = repr(loss.hessian)
+    assert "t2 = sigmoid(z) * sigmoid(-z)" in hessian_text
+    assert "∂²loss/∂w∂w = t1 @ (X * (t2[:, None] / X_0))" in hessian_text
+    assert "t1 = X.T" in hessian_text and "∂²loss/∂b∂b = sum(t3)" in hessian_text
     # the Hessian evaluates to the matrix: X^T diag(s (1 - s)) X / n, with b's row
     hessian = loss.hessian(w, 0.2, X, y)
     s = 1 / (1 + np.exp(-(X @ w + 0.2)))
