@@ -194,3 +194,34 @@ def describe_hessian(function: Function, names: dict[Node, str]) -> list[str]:
     if zeros:
         lines.append(f"  ({zeros} upper block{'s' if zeros > 1 else ''} zero)")
     return lines + [""]
+
+
+def describe_value(function: Function, names: dict[Node, str]) -> list[str]:
+    """`loss(w[d], b; X[n, d], y[n]) = mean(softplus(z) - y*z)`, then `z = X @ w + b`."""
+    namer = Namer(set(function.all_names) | {function.name})
+    params = {function.var_of(p): p for p in function.all_names}
+    plan = schedule([function.body], params, names, namer)
+    memo: dict = {}
+    where = []
+    for target, node in plan.statements:
+        if node is not function.body:
+            where.append(f"  {target} = {readable(definition(node, plan.names, memo))}")
+    value = readable(expression(function.body, plan.names, memo))
+    return [f"{signature_line(function)} = {value}"] + where
+
+
+def latex_value(lines: list[str]) -> str:
+    """describe_value's lines as LaTeX: the definition, then `where` its names."""
+    head, value = lines[0].split(" = ", 1)
+    name, params = head.split("(", 1)
+    title = params.replace("\\", "").replace("{", "(").replace("}", ")")
+    rows = [
+        rf"{latex_expression(t)} &=& {latex_expression(x)}"
+        for t, x in (line.strip().split(" = ", 1) for line in lines[1:])
+    ]
+    where = ""
+    if rows:
+        where = r"\quad\text{where}\quad\begin{array}{rcl} "
+        where += r" \\ ".join(rows) + r" \end{array}"
+    lhs = rf"{_latex_name(name)}\text{{({title}}}"
+    return rf"$\displaystyle {lhs} = {latex_expression(value)}{where}$"

@@ -307,7 +307,9 @@ class GradientAt:
 
     @property
     def norm(self) -> object:
-        """|∇f| (over the partials; elementwise for a batch)."""
+        """|∇f| (over the partials; elementwise for a batch; every entry for arrays)."""
+        if _is_array(self.function):  # one gradient: all entries of all partials
+            return float(np.sqrt(sum(np.sum(np.square(v)) for v in self.values)))
         return np.sqrt(sum(np.square(v) for v in self.values))
 
     def _rows(self) -> list[tuple[str, str]]:

@@ -635,6 +635,8 @@ def assert_latex_parses(latex: str) -> None:
 
 
 def test_decorated_array_functions_show_matrix_notation():
+    from matplotlib.mathtext import MathTextParser
+
     @symgrad.compile(wrt=("w", "b"))
     def loss(w, b, X, y):
         z = X @ w + b
@@ -670,5 +672,18 @@ def test_decorated_array_functions_show_matrix_notation():
     expected = design.T @ np.diag(s * (1 - s)) @ design / 6
     np.testing.assert_allclose(hessian, expected, rtol=1e-12)
     assert np.all(loss.hessian.eigenvalues(w, 0.2, X, y) > 0)
+    # the definition, in matrix notation too
+    assert loss.one_line(200) == (
+        "loss(w[w_0], b; X[X_0, w_0], y[X_0]) = sum(softplus(z) - y * z) / X_0 "
+        "where z = X @ w + b"
+    )
+    definition = loss._repr_latex_()
+    value, where = definition.split(r"\quad\text{where}\quad")
+    MathTextParser("path").parse(value.replace(r"\displaystyle ", "") + "$")
+    assert_latex_parses(r"$\displaystyle " + where)
+    # the gradient at a point: its norm is over every entry of every partial
+    at = loss.grad.at(w, 0.2, X, y)
+    dw, db = loss.grad(w, 0.2, X, y)
+    assert at.norm == pytest.approx(np.sqrt(np.sum(dw**2) + db**2), rel=1e-14)
     graph = repr(loss.graph)
     assert "= matmul(X, w)  [X_0]" in graph and "= data          [X_0, w_0]" in graph
