@@ -80,7 +80,7 @@ def signature_line(function: Function) -> str:
 
 
 _TOKEN = re.compile(
-    r"(?P<partial>∂\w+/∂\w+)|(?P<name>[A-Za-z_]\w*)(?P<T>\.T)?"
+    r"(?P<partial>∂²?\w+/∂\w+(?:∂\w+)?)|(?P<name>[A-Za-z_]\w*)(?P<T>\.T)?"
     r"|(?P<number>\d+(?:\.\d+)?(?:e[+-]?\d+)?)|(?P<other>\S)"
 )
 # the functions of the readable text, as LaTeX writes them
@@ -102,16 +102,27 @@ def _latex_name(name: str) -> str:
     return f"{out}_{{{index}}}" if index else out
 
 
+def _latex_partial(text: str) -> str:
+    """`∂f/∂w` or `∂²f/∂w∂b` as a LaTeX fraction."""
+    second = text.startswith("∂²")
+    f, wrt = text[2 if second else 1 :].split("/∂", 1)
+    below = r"\,".join(rf"\partial {_latex_name(p)}" for p in wrt.split("∂"))
+    top = rf"\partial^2 {_latex_name(f)}" if second else rf"\partial {_latex_name(f)}"
+    return rf"\frac{{{top}}}{{{below}}}"
+
+
+# c[:, None] * X is diag(c) X: the column broadcast is no part of the math
+_NEW_AXES = re.compile(r"\[:, None\]")
+
+
 def latex_expression(text: str) -> str:
     """Readable array text (`X.T @ dz`, `sum(dz)`) as LaTeX math."""
+    text = _NEW_AXES.sub("", text)
     out, tokens = [], list(_TOKEN.finditer(text))
     for k, token in enumerate(tokens):
         following = tokens[k + 1].group() if k + 1 < len(tokens) else ""
         if token.group("partial"):
-            f, p = token.group("partial")[1:].split("/∂")
-            out.append(
-                rf"\frac{{\partial {_latex_name(f)}}}{{\partial {_latex_name(p)}}}"
-            )
+            out.append(_latex_partial(token.group("partial")))
         elif token.group("name"):
             name = token.group("name")
             if following == "(":
@@ -145,3 +156,72 @@ def latex(lines: list[str]) -> str:
         rf"$\displaystyle \text{{{title}}}:\quad "
         rf"\begin{{array}}{{rcl}} {body} \end{{array}}$"
     )
+
+
+def describe_hessian(function: Function, names: dict[Node, str]) -> list[str]:
+    """The function and its Hessian's upper blocks, ∂²f/∂p∂q, in matrix notation.
+
+    Each block is the closed form the generated f_hessian_blocks computes (the
+    coefficient of q's direction in the Hessian-vector product), shaped p + q.
+    Empty when no closed form is known (a matrix parameter's block).
+    """
+    from symgrad.api import differentiate, hessian_blocks
+    from symgrad.errors import DifferentiationError
+
+    if function.body.shape:  # an array value has Jacobians, not a Hessian
+        return []
+    try:
+        blocks = hessian_blocks(differentiate(function, names))
+    except DifferentiationError:
+        return []
+    params = function.params
+    roots = [node for _, node in sorted(blocks.items())]
+    namer = Namer(set(function.all_names) | {f"d{function.name}"})
+    args = {function.var_of(p): p for p in function.all_names}
+    plan = schedule(roots, args, names, namer)
+    memo: dict = {}
+    label = {}
+    for (i, j), node in sorted(blocks.items()):
+        label.setdefault(node, f"∂²{function.name}/∂{params[i]}∂{params[j]}")
+    lines = [function.source]
+    for target, node in plan.statements:
+        text = readable(definition(node, plan.names, memo))
+        lines.append(f"  {label.pop(node, target)} = {text}")
+    for (i, j), node in sorted(blocks.items()):
+        text = readable(expression(node, plan.names, memo))
+        lines.append(f"  ∂²{function.name}/∂{params[i]}∂{params[j]} = {text}")
+    zeros = len(params) * (len(params) + 1) // 2 - len(blocks)
+    if zeros:
+        lines.append(f"  ({zeros} upper block{'s' if zeros > 1 else ''} zero)")
+    return lines + [""]
+
+
+def describe_value(function: Function, names: dict[Node, str]) -> list[str]:
+    """`loss(w[d], b; X[n, d], y[n]) = mean(softplus(z) - y*z)`, then `z = X @ w + b`."""
+    namer = Namer(set(function.all_names) | {function.name})
+    params = {function.var_of(p): p for p in function.all_names}
+    plan = schedule([function.body], params, names, namer)
+    memo: dict = {}
+    where = []
+    for target, node in plan.statements:
+        if node is not function.body:
+            where.append(f"  {target} = {readable(definition(node, plan.names, memo))}")
+    value = readable(expression(function.body, plan.names, memo))
+    return [f"{signature_line(function)} = {value}"] + where
+
+
+def latex_value(lines: list[str]) -> str:
+    """describe_value's lines as LaTeX: the definition, then `where` its names."""
+    head, value = lines[0].split(" = ", 1)
+    name, params = head.split("(", 1)
+    title = params.replace("\\", "").replace("{", "(").replace("}", ")")
+    rows = [
+        rf"{latex_expression(t)} &=& {latex_expression(x)}"
+        for t, x in (line.strip().split(" = ", 1) for line in lines[1:])
+    ]
+    where = ""
+    if rows:
+        where = r"\quad\text{where}\quad\begin{array}{rcl} "
+        where += r" \\ ".join(rows) + r" \end{array}"
+    lhs = rf"{_latex_name(name)}\text{{({title}}}"
+    return rf"$\displaystyle {lhs} = {latex_expression(value)}{where}$"

@@ -189,6 +189,13 @@ class Compiled(functools.partial):
 
     def one_line(self, limit: int = 100) -> str:
         """The definition on one line, `f(x, y) = x^2*y + y + 2`, elided past limit."""
+        if hasattr(self, "__wrapped__") and self._is_array():
+            from symgrad.array_show import describe_value
+
+            lines = describe_value(self.function, self.names)
+            where = ", ".join(line.strip() for line in lines[1:])
+            text = f"{lines[0]} where {where}" if where else lines[0]
+            return text if len(text) <= limit else text[: limit - 1] + "…"
         if hasattr(self, "__wrapped__"):  # a decorated function: its traced body
             from symgrad.views_expr import ASCII, Listing
 
@@ -222,7 +229,15 @@ class Compiled(functools.partial):
         """The source definition, e.g. `f(x, y) = x^2*y + y + 2`."""
         return self._function.source
 
+    def _is_array(self) -> bool:
+        f = self.function
+        return bool(f.shapes) or bool(f.body.shape)
+
     def _repr_latex_(self) -> str:
+        if self._is_array():  # matrix notation, as the array views write it
+            from symgrad.array_show import describe_value, latex_value
+
+            return latex_value(describe_value(self.function, self.names))
         from symgrad.repl import latex_definition
 
         return latex_definition(self)

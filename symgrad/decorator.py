@@ -58,7 +58,7 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None):
     shapes = {n: shape for n, shape in shapes.items() if shape is not None}
     if notes and len(shapes) == len(order):  # every parameter's shape declared
         traced = record(fn, list(order), fixed, signature, shapes)
-        return compiled_from(plan, traced, _array_shapes(traced, order))
+        return compiled_from(plan, traced, array_shapes(traced, order))
     if not notes:
         try:
             traced = record(fn, list(order), fixed, signature)
@@ -74,7 +74,7 @@ def _by_ranks(plan: Plan, shapes: dict):
     return RankedFunction(plan, shapes)
 
 
-def _array_shapes(traced, order: tuple[str, ...]) -> tuple[tuple[str, tuple], ...]:
+def array_shapes(traced, order: tuple[str, ...]) -> tuple[tuple[str, tuple], ...]:
     """(name, shape) of each array parameter, as the tape's var rows hold them."""
     found = {}
     for op, attrs, _ in traced.tape.rows:

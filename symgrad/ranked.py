@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from symgrad.compiled import Compiled
-from symgrad.decorator import Plan, compiled_from, public_signature
+from symgrad.decorator import Plan, array_shapes, compiled_from, public_signature
 from symgrad.trace import TracingError, record
 from symgrad.trace_arrays import Sizes
 
@@ -95,9 +95,7 @@ class RankedFunction:
             plan.fn, list(plan.order), plan.fixed, plan.signature, shapes,
             Sizes(sizes, inferred),
         )  # fmt: skip
-        from symgrad.decorator import _array_shapes
-
-        return compiled_from(plan, traced, _array_shapes(traced, plan.order))
+        return compiled_from(plan, traced, array_shapes(traced, plan.order))
 
     def __call__(self, *args, **kwargs):
         values = self.values(args, kwargs)

@@ -32,6 +32,10 @@ class TracingError(SymgradError):
     """A construct in a traced Python function that symgrad cannot follow."""
 
 
+class _NotIterable(TracingError, TypeError):
+    """A loop over a symbolic array (a TypeError, as numpy expects of a scalar)."""
+
+
 class NeedsRanks(TracingError):
     """An array op in a trace whose arguments' ranks are not known yet (all scalars)."""
 
@@ -384,7 +388,8 @@ class Symbol:
         )
 
     def __iter__(self):
-        raise TracingError(
+        # a TypeError too: numpy's np.iterable(x) asks by catching one
+        raise _NotIterable(
             "a loop over the entries of a symbolic array cannot be traced; "
             "write it with array operations (sums, @, slices)",
             _user_span(),

@@ -60,7 +60,7 @@ class Sizes:
             return shape
         return tuple(self.dim(d) for d in shape)
 
-    def same(self, a: Dim, b: Dim, what: str) -> None:
+    def same(self, a: Dim, b: Dim) -> None:
         """Sizes a and b must be equal: merge an inferred name into the other."""
         a, b = self.dim(a), self.dim(b)
         if a == b or not (isinstance(a, str) and isinstance(b, str)):
@@ -91,7 +91,7 @@ def elementwise(tape, shapes: list[Shape]) -> Shape:
             dims = [s[-k] for s in shapes if len(s) >= k and s[-k] != 1]
             for other in dims[1:]:
                 try:
-                    sizes.same(dims[0], other, "broadcasting")
+                    sizes.same(dims[0], other)
                 except ShapeError as error:
                     raise ShapeError(f"broadcasting: {error.message}", _user_span())
         shapes = [sizes.shape(s) for s in shapes]
@@ -137,25 +137,25 @@ REPLAY: dict[str, Callable[[Sequence[Node], tuple], Node]] = {
 # fmt: on
 
 
-def _square(sizes: Sizes, shapes: list[Shape], what: str) -> None:
+def _square(sizes: Sizes, shapes: list[Shape]) -> None:
     if len(shapes[0]) == 2:
-        sizes.same(shapes[0][0], shapes[0][1], what)
+        sizes.same(shapes[0][0], shapes[0][1])
 
 
-def _unify_matmul(sizes: Sizes, shapes: list[Shape], what: str) -> None:
+def _unify_matmul(sizes: Sizes, shapes: list[Shape]) -> None:
     a, b = shapes
     if a and b:
-        sizes.same(a[-1], b[0] if len(b) == 1 else b[-2], what)
+        sizes.same(a[-1], b[0] if len(b) == 1 else b[-2])
 
 
-def _unify_solve(sizes: Sizes, shapes: list[Shape], what: str) -> None:
-    _square(sizes, shapes, what)
+def _unify_solve(sizes: Sizes, shapes: list[Shape]) -> None:
+    _square(sizes, shapes)
     if shapes[0] and shapes[1]:
-        sizes.same(shapes[0][0], shapes[1][0], what)
+        sizes.same(shapes[0][0], shapes[1][0])
 
 
 # The sizes an op forces equal (for sizes inferred from the first call).
-UNIFY: dict[str, Callable[[Sizes, list[Shape], str], None]] = {
+UNIFY: dict[str, Callable[[Sizes, list[Shape]], None]] = {
     "@matmul": _unify_matmul,
     "@dot": _unify_matmul,
     "@trace": _square,
@@ -191,7 +191,7 @@ def apply(op: str, what: str, values: Sequence, attrs: tuple = ()) -> Symbol:
     shapes = [tape.shape_of(h) for h in handles]
     try:
         if op in UNIFY:
-            UNIFY[op](tape.sizes, shapes, what)
+            UNIFY[op](tape.sizes, shapes)
             shapes = [tape.sizes.shape(s) for s in shapes]
         placeholders = [var(f"_{k}", s) for k, s in enumerate(shapes)]
         shape = REPLAY[op](placeholders, attrs).shape
@@ -360,12 +360,37 @@ SCIPY_SPECIAL = {
 }
 
 
-def scipy_stand_in(value) -> Callable | None:
-    """The symbolic stand-in of a scipy.special function, or None."""
+def scipy_stand_in(value) -> object | None:
+    """The symbolic stand-in of a scipy.special function or of scipy's modules, or None."""
+    if isinstance(value, types.ModuleType):
+        if value.__name__ == "scipy":  # scipy.special.logsumexp(...)
+            return _ModuleStandIn(value, {"special": _special(value)})
+        if value.__name__ == "scipy.special":
+            return _ModuleStandIn(value, SCIPY_SPECIAL)
+        return None
     module = getattr(value, "__module__", None) or ""
     if module.startswith("scipy.special") and callable(value):
         return SCIPY_SPECIAL.get(getattr(value, "__name__", ""))
     return None
+
+
+def _special(scipy_module: types.ModuleType):
+    import scipy.special  # the user's code names it: scipy is installed
+
+    return _ModuleStandIn(scipy.special, SCIPY_SPECIAL)
+
+
+class _ModuleStandIn(types.ModuleType):
+    """A module inside traced code: the module itself, some attributes replaced."""
+
+    def __init__(self, module: types.ModuleType, replaced: dict) -> None:
+        super().__init__(module.__name__)
+        self._module = module
+        for name, value in replaced.items():
+            setattr(self, name, value)
+
+    def __getattr__(self, name: str):
+        return getattr(self._module, name)
 
 
 def matmul(a, b) -> Symbol:

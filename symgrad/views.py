@@ -168,26 +168,39 @@ def _is_array(function) -> bool:
     return bool(function.shapes) or bool(function.body.shape)
 
 
-def _array_lines(compiled: Compiled) -> list[str]:
-    """An array function's derivatives in matrix notation (symgrad show's form)."""
-    from symgrad.array_show import describe, signature_line
+# A Hessian's closed form longer than this many lines (a network's matrix
+# parameters) is not shown: the gradient is, with a note.
+MAX_HESSIAN_LINES = 24
 
-    lines = describe(compiled.function, compiled.names)
+
+def _array_lines(compiled: Compiled, hessian: bool = False) -> list[str]:
+    """An array function's gradient (or Hessian blocks) in matrix notation."""
+    from symgrad.array_show import describe, describe_hessian, signature_line
+
+    lines = []
+    if hessian:
+        lines = describe_hessian(compiled.function, compiled.names)
+        if len(lines) > MAX_HESSIAN_LINES:
+            count = sum(line.startswith("  ∂²") for line in lines)
+            note = f"  (the Hessian's {count} blocks take {len(lines)} lines: call it)"
+            lines = describe(compiled.function, compiled.names)[:-1] + [note, ""]
+    if not lines:
+        lines = describe(compiled.function, compiled.names)
     if hasattr(compiled, "__wrapped__"):  # a decorated function: its signature
         lines[0] = signature_line(compiled.function)
     return lines
 
 
-def _array_text(compiled: Compiled) -> str:
+def _array_text(compiled: Compiled, hessian: bool = False) -> str:
     """An array function's derivatives in matrix notation, as text."""
-    return "\n".join(_array_lines(compiled)).rstrip()
+    return "\n".join(_array_lines(compiled, hessian)).rstrip()
 
 
-def _array_latex(compiled: Compiled) -> str:
+def _array_latex(compiled: Compiled, hessian: bool = False) -> str:
     """An array function's derivatives in matrix notation, as LaTeX."""
     from symgrad.array_show import latex
 
-    return latex(_array_lines(compiled))
+    return latex(_array_lines(compiled, hessian))
 
 
 class GradientView(functools.partial):
@@ -294,7 +307,9 @@ class GradientAt:
 
     @property
     def norm(self) -> object:
-        """|∇f| (over the partials; elementwise for a batch)."""
+        """|∇f| (over the partials; elementwise for a batch; every entry for arrays)."""
+        if _is_array(self.function):  # one gradient: all entries of all partials
+            return float(np.sqrt(sum(np.sum(np.square(v)) for v in self.values)))
         return np.sqrt(sum(np.square(v) for v in self.values))
 
     def _rows(self) -> list[tuple[str, str]]:
@@ -480,7 +495,7 @@ class HessianView(functools.partial):
     def text(self, width: int | None = None, full: bool = True) -> str:
         """The plain form at a width: the matrix if it fits, else the entry list."""
         if _is_array(self.function):
-            return _array_text(self._compiled)
+            return _array_text(self._compiled, hessian=True)
         if not self.n:
             return f"∇²{head(self.function)}: no differentiated parameters"
         width = width or terminal_width()
@@ -505,7 +520,7 @@ class HessianView(functools.partial):
 
     def _repr_latex_(self) -> str | None:
         if _is_array(self.function):
-            return _array_latex(self._compiled)
+            return _array_latex(self._compiled, hessian=True)
         if not self.n:
             return rf"$\text{{{latex_text(repr(self))}}}$"
         f, p = self.function.name, self.function.params

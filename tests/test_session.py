@@ -39,6 +39,7 @@ LINES = [
     "    return np.mean(np.logaddexp(0, z) - y * z)\n",
     "loss(np.zeros(3), 0.5, np.eye(4, 3), np.ones(4))",
     "loss.grad",
+    "loss.hessian",
 ]
 
 
@@ -118,3 +119,5 @@ def test_a_decorated_array_function_shows_matrix_notation(screen):
     printed = screen["loss.grad"][0]
     assert "∂loss/∂w = X.T @ dz" in printed and "∂loss/∂b = sum(dz)" in printed
     assert "dz = (sigmoid(z) - y) / X_0" in printed
+    hessian = screen["loss.hessian"][0]
+    assert "∂²loss/∂w∂w = t1 @ (X * (t2[:, None] / X_0))" in hessian

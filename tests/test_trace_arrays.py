@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.special
+from scipy import special
 from scipy.special import logsumexp, softmax
 
 import symgrad
@@ -67,6 +69,8 @@ SPELLINGS = [
     (lambda X: logsumexp(X, axis=0), "X",
      lambda: arrays.logsumexp(X, 0)),
     (lambda X: softmax(X, axis=1), "X", lambda: arrays.softmax(X, 1)),
+    (lambda X: scipy.special.logsumexp(X), "X", lambda: arrays.logsumexp(X)),
+    (lambda X: special.log_softmax(X, axis=1), "X", lambda: arrays.log_softmax(X, 1)),
     (lambda X: X / X.shape[0], "X",
      lambda: call("div", X, arrays.size_node("n"))),
     (lambda X, w: np.where(X @ w > 0, X @ w, 0.0), "Xw",

@@ -61,11 +61,21 @@ def test_array_functions_show_matrix_notation(sample, name):
     # function's grad and hessian show symgrad show's matrix notation (issue 13
     # brings the rich forms). Bounded, and each partial is named.
     compiled = getattr(symgrad.load(ROOT / "samples" / sample), name)
+    params = compiled.function.params
     for view in (compiled.grad, compiled.hessian):
         text = repr(view)
         assert text.splitlines()[0] == compiled.function.source
-        assert all(f"∂{name}/∂{p}" in text for p in compiled.function.params)
         assert max(len(line) for line in text.splitlines()[1:]) <= 120
+        blocks = re.findall(rf"∂²{name}/∂(\w+)∂(\w+) = ", text)
+        if view is compiled.grad or compiled.function.body.shape or "take" in text:
+            # the gradient (a Hessian too long to show says so, and shows it)
+            assert all(f"∂{name}/∂{p}" in text for p in params)
+            continue
+        # the Hessian's upper blocks by parameter pair, the zero ones counted
+        zero = re.search(r"\((\d+) upper blocks? zero\)", text)
+        count = len(blocks) + (int(zero.group(1)) if zero else 0)
+        assert count == len(params) * (len(params) + 1) // 2
+        assert all(params.index(p) <= params.index(q) for p, q in blocks)
         assert_latex_parses(view._repr_latex_())
         assert view._repr_html_().startswith("<pre>")
 
@@ -625,6 +635,8 @@ def assert_latex_parses(latex: str) -> None:
 
 
 def test_decorated_array_functions_show_matrix_notation():
+    from matplotlib.mathtext import MathTextParser
+
     @symgrad.compile(wrt=("w", "b"))
     def loss(w, b, X, y):
         z = X @ w + b
@@ -648,6 +660,11 @@ def test_decorated_array_functions_show_matrix_notation():
     )
     assert_latex_parses(latex)
     assert_latex_parses(loss.hessian._repr_latex_())
+    # the logistic Hessian's w-w block, X.T diag(s(z) s(-z)) X / n, as the code has it
+    hessian_text = repr(loss.hessian)
+    assert "t2 = sigmoid(z) * sigmoid(-z)" in hessian_text
+    assert "∂²loss/∂w∂w = t1 @ (X * (t2[:, None] / X_0))" in hessian_text
+    assert "t1 = X.T" in hessian_text and "∂²loss/∂b∂b = sum(t3)" in hessian_text
     # the Hessian evaluates to the matrix: X^T diag(s (1 - s)) X / n, with b's row
     hessian = loss.hessian(w, 0.2, X, y)
     s = 1 / (1 + np.exp(-(X @ w + 0.2)))
@@ -655,5 +672,18 @@ def test_decorated_array_functions_show_matrix_notation():
     expected = design.T @ np.diag(s * (1 - s)) @ design / 6
     np.testing.assert_allclose(hessian, expected, rtol=1e-12)
     assert np.all(loss.hessian.eigenvalues(w, 0.2, X, y) > 0)
+    # the definition, in matrix notation too
+    assert loss.one_line(200) == (
+        "loss(w[w_0], b; X[X_0, w_0], y[X_0]) = sum(softplus(z) - y * z) / X_0 "
+        "where z = X @ w + b"
+    )
+    definition = loss._repr_latex_()
+    value, where = definition.split(r"\quad\text{where}\quad")
+    MathTextParser("path").parse(value.replace(r"\displaystyle ", "") + "$")
+    assert_latex_parses(r"$\displaystyle " + where)
+    # the gradient at a point: its norm is over every entry of every partial
+    at = loss.grad.at(w, 0.2, X, y)
+    dw, db = loss.grad(w, 0.2, X, y)
+    assert at.norm == pytest.approx(np.sqrt(np.sum(dw**2) + db**2), rel=1e-14)
     graph = repr(loss.graph)
     assert "= matmul(X, w)  [X_0]" in graph and "= data          [X_0, w_0]" in graph
