@@ -107,6 +107,18 @@ def _banded(*diagonals):
         flat[k if k >= 0 else -k * n :: n + 1][: n - abs(k)] = values
     return out
 ''',
+    "_band_times": '''
+def _band_times(v, *terms):
+    """A banded matrix times v from (values, row, col, size) terms.
+
+    Each term adds values[i] * v[col + i] into entry row + i, for i < size: one
+    multiply and one in-place add over its slices, no padded copies.
+    """
+    out = np.zeros(v.shape, np.result_type(v, *(term[0] for term in terms)))
+    for values, row, col, size in terms:
+        out[row : row + size] += values * v[col : col + size]
+    return out
+''',
     "_softmax": '''
 def _softmax(x, axis):
     """exp(x) / sum(exp(x)) over axis, shifted by the max so that it never overflows."""
@@ -371,6 +383,9 @@ def _sizes_used(leaves: Sequence[Node], params: Sequence[Node]) -> list[str]:
             for before, after in node.attrs[0]:
                 note(before)
                 note(after)
+        elif node.op == "band_times":
+            for _, _, size in node.attrs[0]:
+                note(size)
     for out in leaves:
         if out.op in ("const", "broadcast_to"):
             for dim in out.shape:

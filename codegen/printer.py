@@ -71,6 +71,7 @@ NUMPY = Dialect(
         "logsumexp": "_logsumexp",
         "softmax": "_softmax",
         "banded": "_banded",
+        "band_times": "_band_times",
     },
 )
 # np.pi, np.inf and np.nan are Python floats, so constants need no float spelling
@@ -290,6 +291,15 @@ def _banded(node: Node, ctx: _Context) -> tuple[str, int]:
     return f"_banded({', '.join(pairs)})", ATOM
 
 
+def _band_times(node: Node, ctx: _Context) -> tuple[str, int]:
+    v, *values = node.args
+    terms = [
+        f"({_print(d, ctx)[0]}, {row}, {col}, {dim_text(size, ctx.names)})"
+        for d, (row, col, size) in zip(values, node.attrs[0])
+    ]
+    return f"_band_times({_print(v, ctx)[0]}, {', '.join(terms)})", ATOM
+
+
 def _call_of(spelling: str):
     def spell(node: Node, ctx: _Context) -> tuple[str, int]:
         args = ", ".join(_print(a, ctx)[0] for a in node.args)
@@ -318,6 +328,7 @@ ARRAY_SPELLINGS: dict = {
     "logdet":       lambda n, ctx: (f"np.linalg.slogdet({_print(n.args[0], ctx)[0]})[1]", ATOM),
     "solve":        _call_of("np.linalg.solve"),
     "banded":       _banded,
+    "band_times":   _band_times,
     "tensordot":    lambda n, ctx: (f"np.tensordot({_print(n.args[0], ctx)[0]}, {_print(n.args[1], ctx)[0]}, axes=({_axes_text(n.attrs[0])}, {_axes_text(n.attrs[1])}))", ATOM),
 }
 # fmt: on

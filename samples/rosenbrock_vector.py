@@ -63,6 +63,18 @@ def _arrays(values, shapes, needs=()):
     return arrays
 
 
+def _band_times(v, *terms):
+    """A banded matrix times v from (values, row, col, size) terms.
+
+    Each term adds values[i] * v[col + i] into entry row + i, for i < size: one
+    multiply and one in-place add over its slices, no padded copies.
+    """
+    out = np.zeros(v.shape, np.result_type(v, *(term[0] for term in terms)))
+    for values, row, col, size in terms:
+        out[row : row + size] += values * v[col : col + size]
+    return out
+
+
 def _banded(*diagonals):
     """The square matrix with these (values, k) diagonals (np.diag's k), zeros elsewhere.
 
@@ -118,16 +130,22 @@ def rosen_hvp(x, vx):
 
     rosen(x[n]) = sum(100*(x[1:] - x[:-1]^2)^2 + (1 - x[:-1])^2)"""
     x, vx = _arrays(
-        (x, vx), (("x", "n"), ("vx", "n")), (("n", 1, "the subscript [1:]"),)
+        (x, vx), (("x", "n"), ("vx", "n")), (("n", 1, "the subscript [:-1]"),)
     )
+    n = x.shape[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t1 = 200.0 * vx[1:]
-        t2 = vx[:-1]
-        t3 = x[:-1]
-        t4 = 400.0 * (t2 * t3)
-        t5 = -400.0 * t2 * (x[1:] - t3**2) + 2.0 * (t4 - t1) * t3
-        t6 = np.pad(t5 + 2.0 * t2, ((0, 1),))
-        return (np.pad(t1 - t4, ((1, 0),)) + t6,)
+        t1 = x[:-1]
+        t2 = -400.0 * t1
+        t3 = t1**2
+        t4 = -400.0 * (x[1:] - t3) + 800.0 * t3 + 2.0
+        t5 = _band_times(
+            vx,
+            (200.0, 1, 1, n - 1),
+            (t2, 1, 0, n - 1),
+            (t4, 0, 0, n - 1),
+            (t2, 0, 1, n - 1),
+        )
+        return (t5,)
 
 
 def rosen_hessian(x):

@@ -23,7 +23,7 @@ from symgrad.errors import (
     Span,
     SymgradError,
 )
-from symgrad.banded import banded, diagonals
+from symgrad.banded import band_product, banded, diagonals
 from symgrad.linear import coefficient
 from symgrad.arrays import full, transpose
 from symgrad.derivatives import (
@@ -142,7 +142,7 @@ def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
             d.hints,
         ),
         FunctionSpec(
-            f.name + "_hvp", params + vparams, d.hvp,
+            f.name + "_hvp", params + vparams, _banded_hvp(d),
             f"Hessian of {f.name} times the direction "
             f"({', '.join(p for p, _ in vparams)}), without forming the Hessian.{quote}",
             names,
@@ -150,6 +150,20 @@ def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
         *hessian,
         jvp_spec,
     ]  # fmt: skip
+
+
+def _banded_hvp(d: Derivatives) -> tuple[Node, ...]:
+    """H v; for one vector parameter with a banded Hessian, as in-place band terms.
+
+    The vectorized Rosenbrock's H v then adds four slice products into one array
+    (symgrad.banded.band_product), the schedule hand-written numpy uses, instead of
+    padding two partial sums and adding them.
+    """
+    if len(d.vector) == 1:
+        product = band_product(d.hvp[0], d.vector[0])
+        if product is not None:
+            return (product,)
+    return d.hvp
 
 
 def _jvp_spec(f: Function, params, names: dict[Node, str]) -> FunctionSpec:

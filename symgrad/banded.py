@@ -38,6 +38,28 @@ class NotBanded(Exception):
     """The product is linear in v but not a sum of shifted, scaled copies of it."""
 
 
+def band_product(root: Node, v: Node) -> Node | None:
+    """root = H v rebuilt as one `band_times` of v, for a banded H, else None.
+
+    Each term adds values * v[col:col + L] into out[row:row + L] in place, which is
+    how a person writes a banded product in numpy: no padded copies, no diagonal
+    summed from pieces, every term a multiply and an add over its slice.
+    """
+    if len(v.shape) != 1 or root.shape != v.shape:
+        return None
+    try:
+        terms = _terms(root, v)
+    except NotBanded:
+        return None
+    merged: dict[tuple, Node] = {}
+    for t in terms:  # like terms (same rows, same columns) add their values
+        key = (t.row, t.col, t.length)
+        merged[key] = t.values if key not in merged else add(merged[key], t.values)
+    if not merged:
+        return None
+    return build("band_times", (v, *merged.values()), (tuple(merged),))
+
+
 def diagonals(root: Node, v: Node) -> dict[int, Node] | None:
     """{k: the k-th diagonal of H} for root = H v with H banded, else None.
 

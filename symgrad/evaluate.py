@@ -59,6 +59,14 @@ def _pad_widths(widths: tuple, sizes: Mapping[str, int]) -> list:
     return [(size_of(a, sizes), size_of(b, sizes)) for a, b in widths]
 
 
+def _band_times(v, values, places, sizes: Mapping[str, int]) -> np.ndarray:
+    out = np.zeros(np.shape(v), np.result_type(v, *values))
+    for d, (row, col, size) in zip(values, places):
+        k = size_of(size, sizes)
+        out[row : row + k] += d * v[col : col + k]
+    return out
+
+
 def size_of(dim, sizes: Mapping[str, int]) -> int:
     """The value of a dim (an int, a size name, or "n-1") given the sizes by name."""
     name, offset = split(dim)
@@ -86,6 +94,7 @@ ARRAY_IMPL: dict[str, Callable] = {
     "solve":        lambda v, a, s: np.linalg.solve(v[0], v[1]),
     "tensordot":    lambda v, a, s: np.tensordot(v[0], v[1], axes=(a[0], a[1])),
     "banded":       lambda v, a, s: sum(np.diag(d, k) for d, k in zip(v, a[0])),
+    "band_times":   lambda v, a, s: _band_times(v[0], v[1:], a[0], s),
 }
 # fmt: on
 

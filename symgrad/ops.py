@@ -80,6 +80,7 @@ OPS: dict[str, OpSpec] = {spec.name: spec for spec in (
     _spec("solve",         2, "array"),         # A^-1 b, never forming A^-1
     _spec("tensordot",     2, "array"),         # attrs (axes_a, axes_b): numpy's tensordot
     _spec("banded",       -1, "array"),         # attrs (offsets,): a square matrix from its diagonals
+    _spec("band_times",   -1, "array"),         # (v, values...), attrs ((row, col), ...): a banded matrix times v
 )}
 # fmt: on
 

@@ -245,6 +245,44 @@ def _banded_jvp(n: Node, t: "Tangents") -> Node:
     )
 
 
+def _band_slice(x: Node, start: int, length) -> Node:
+    """x[start:start + length] of a vector, the stop counted from the end."""
+    after = difference(x.shape[0], shift(length, start))
+    if not isinstance(after, int):
+        raise DifferentiationError(
+            "cannot differentiate a banded product of these sizes"
+        )
+    return arrays.index(x, (slice(start or None, -after or None),))
+
+
+def _band_times_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
+    # out = sum_j S_row^T (values_j * S_col v): v's adjoint is the transposed band
+    # applied to g, values_j's the product of the two slices
+    v, *values = n.args
+    g = full(g, n.shape)
+    places = n.attrs[0]
+    swapped = (tuple((col, row, size) for row, col, size in places),)
+    dv = build("band_times", (g, *values), swapped)
+    dvalues = []
+    for d, (row, col, size) in zip(values, places):
+        product = mul(_band_slice(g, row, size), _band_slice(v, col, size))
+        dvalues.append(product if d.shape else reduce_sum(product))
+    return (dv, *dvalues)
+
+
+def _band_times_jvp(n: Node, t: "Tangents") -> Node | None:
+    v, *values = n.args
+    terms = []
+    if t[0] is not None:
+        terms.append(build("band_times", (full(t[0], v.shape), *values), n.attrs))
+    if any(ti is not None for ti in t[1:]):
+        tangents = tuple(
+            full(ZERO if ti is None else ti, d.shape) for ti, d in zip(t[1:], values)
+        )
+        terms.append(build("band_times", (v, *tangents), n.attrs))
+    return terms[0] if len(terms) == 1 else add(*terms)
+
+
 # fmt: off
 RULES.update({
     "tensordot":    _tensordot_rule,
@@ -265,6 +303,7 @@ RULES.update({
     "logsumexp":    lambda n, g: (mul(_reduced_adjoint(n, g), arrays.softmax(n.args[0], n.attrs[0])),),   # lse' = softmax
     "softmax":      _softmax_rule,
     "banded":       _banded_rule,
+    "band_times":   _band_times_rule,
 })
 # fmt: on
 
@@ -344,5 +383,6 @@ JVP_RULES: dict[str, Callable[[Node, Tangents], Node | None]] = {
     "solve":        _solve_jvp,
     "tensordot":    _bilinear,
     "banded":       _banded_jvp,
+    "band_times":   _band_times_jvp,
 }
 # fmt: on

@@ -288,6 +288,16 @@ def _banded(shapes: Sequence[Shape], attrs: tuple) -> Shape:
     return (n, n)
 
 
+def _band_times(shapes: Sequence[Shape], attrs: tuple) -> Shape:
+    # out[row + i] += values[i] * v[col + i] for i < size: out is v's size
+    v, *values = shapes
+    if len(v) != 1 or any(len(s) > 1 for s in values):
+        raise ShapeError("a banded product takes a vector, and values per term")
+    if any(s and s[0] != size for s, (_, _, size) in zip(values, attrs[0])):
+        raise ShapeError("a banded product's values must have their term's size")
+    return v
+
+
 def _check_index(k: int, dim: Dim, axis: int) -> None:
     if isinstance(dim, int) and not -dim <= k < dim:
         raise ShapeError(f"index {k} is out of range for axis {axis} of size {dim}")
@@ -328,4 +338,5 @@ SHAPE_RULES: Mapping[str, Callable[[Sequence[Shape], tuple], Shape]] = {
     "solve": _solve,
     "tensordot": _tensordot,
     "banded": _banded,
+    "band_times": _band_times,
 }

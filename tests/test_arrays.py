@@ -83,11 +83,22 @@ CASES = (
     Case("tensordot_t",   lambda: arrays.tensordot(A_nd, S_nn, (0,), (1,)),  (A_nd, S_nn), ("d", "n"), "tensordot"),
     Case("tensordot_2",   lambda: arrays.tensordot(A_nd, arrays.transpose(B_dn), (0, 1), (0, 1)), (A_nd, B_dn), (), "tensordot"),
     Case("banded",        lambda: banded({0: x_n, 1: arrays.index(y_n, (slice(1, None),)), -1: arrays.index(x_n, (slice(None, -1),))}), (x_n, y_n), ("n", "n"), "banded"),
+    Case("band_times",    lambda: build_band_times(), (x_n, y_n, c), ("n",), "band_times"),
     Case("pad_of_slice",  lambda: arrays.reduce_sum(mul(arrays.index(x_n, (slice(1, None),)), arrays.index(x_n, (slice(None, -1),)))), (x_n,), (), "pad"),
 )
 # fmt: on
 
 ARRAY_OPS = {op for op, spec in OPS.items() if spec.kind == "array"}
+
+
+def build_band_times() -> Node:
+    """x's entries times a main, an upper and a lower band of values made from y."""
+    head, tail = arrays.index(y_n, (slice(None, -1),)), arrays.index(
+        y_n, (slice(1, None),)
+    )
+    places = ((0, 0, "n"), (0, 1, "n-1"), (1, 0, "n-1"), (1, 1, "n-1"))
+    values = (call("sin", y_n), head, mul(tail, tail), c)
+    return make("band_times", (x_n, *values), (places,))
 
 
 def _pad(v: Node, widths: tuple) -> Node:

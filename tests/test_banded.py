@@ -10,7 +10,7 @@ from codegen.load import load
 from symgrad import arrays
 from symgrad import derivatives as diff
 from symgrad.api import compile_source
-from symgrad.banded import banded, diagonals
+from symgrad.banded import band_product, banded, diagonals
 from symgrad.evaluate import evaluate
 from symgrad.graph import Node, var
 from symgrad.simplify import call, mul, sub
@@ -91,3 +91,41 @@ def test_banded_helper_places_each_offset_and_the_hessian_is_symmetric() -> None
     np.testing.assert_array_equal(out, expected)
     hessian = module.rosen_hessian(RNG.uniform(-2.0, 2.0, 7))
     assert np.array_equal(hessian, hessian.T)  # one vector mirrored, bit for bit
+
+
+def _hand_rosen_hvp(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The tridiagonal H v written out by hand from Rosenbrock's second derivatives."""
+    head, tail = x[:-1], x[1:]
+    hv = np.zeros_like(x)
+    hv[:-1] = (1200.0 * head**2 - 400.0 * tail + 2.0) * v[:-1] - 400.0 * head * v[1:]
+    hv[1:] += 200.0 * v[1:] - 400.0 * head * v[:-1]
+    return hv
+
+
+def test_generated_rosenbrock_hvp_adds_band_terms_in_place() -> None:
+    source = compile_source(ROSEN, "rosen.sg")
+    code = source.split("def rosen_hvp(")[1].split("\ndef ")[0]
+    assert "_band_times(" in code and "np.pad" not in code  # no padded copies
+    module = load(source, "rosen", "rosen.sg")
+    for n in (2, 5, 12):
+        at, v = RNG.uniform(-2.0, 2.0, n), RNG.standard_normal(n)
+        (hv,) = module.rosen_hvp(at, v)
+        np.testing.assert_allclose(hv, _hand_rosen_hvp(at, v), rtol=1e-13, atol=1e-12)
+        np.testing.assert_allclose(hv, rosen_hess(at) @ v, rtol=1e-12, atol=1e-11)
+
+
+@pytest.mark.parametrize("name, make_f", NOT_BANDED, ids=lambda c: str(c))
+def test_no_band_product_without_a_band(name, make_f) -> None:
+    hv, v = _hvp(make_f())
+    assert band_product(hv, v) is None
+
+
+@pytest.mark.parametrize("name, make_f, offsets", BANDED, ids=lambda c: str(c))
+def test_band_product_is_the_hvp(name, make_f, offsets) -> None:
+    hv, v = _hvp(make_f())
+    product = band_product(hv, v)
+    assert product is not None and product.op == "band_times"
+    at, direction = RNG.uniform(-2.0, 2.0, 7), RNG.standard_normal(7)
+    env = {"x": at, "v": direction}
+    got, expected = evaluate([product, hv], env, {"n": 7})
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
