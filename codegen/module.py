@@ -104,7 +104,12 @@ def _min1(a, b):
 ''',
     "_as_arrays": '''
 def _as_arrays(*values):
-    """The inputs as arrays of one floating dtype, that dtype and their broadcast shape."""
+    """The inputs as arrays of one floating dtype, that dtype and their broadcast shape.
+
+    Arrays of another library (dask, CuPy) come back as given, with shape None.
+    """
+    if _foreign(*values):
+        return values, None, None
     dtype = np.result_type(*values, 1.0)
     arrays = [np.asarray(v, dtype) for v in values]
     return arrays, dtype, np.broadcast_shapes(*[a.shape for a in arrays])
@@ -400,15 +405,21 @@ def _wrapper_numpy(
     needs_shape = symmetric or any(m != full for m in plan.masks.values())
     namer = Namer(RESERVED | set(pnames) | ({point} if point else set()))
     arrays = dict(plan.params)  # each parameter's node -> its array's text
-    lines = _foreign_path(spec, pnames, body, uses_dtype, helpers, point)
     if point is not None:
         helpers.add("_as_arrays")
         name = namer.claim("arrays")
         head = f"{name}, dtype, shape = _as_arrays("
-        lines += layout.call(head, [f"*{point}"], INDENT)
+        lines = layout.call(head, [f"*{point}"], INDENT)
+        lines.append(f"{INDENT}if shape is None:  # arrays of another library")
+        lines += _on_foreign(spec, name, body, uses_dtype, helpers)
         arrays = {node: f"{name}[{k}]" for k, node in enumerate(plan.params)}
         args = [f"*{name}"]
     else:
+        lines = []
+        if pnames:
+            lines = layout.call("if _foreign(", pnames, INDENT, "):")
+            values = flat(Tuple(tuple(pnames)))
+            lines += _on_foreign(spec, values, body, uses_dtype, helpers)
         lines += layout.call("dtype = np.result_type(", pnames + ["1.0"], INDENT)
         lines += [f"{INDENT}{p} = np.asarray({p}, dtype)" for p in pnames]
         lines += _broadcast_shape(pnames) if needs_shape else []
@@ -438,26 +449,16 @@ def _wrapper_numpy(
     )
 
 
-def _foreign_path(
-    spec: FunctionSpec,
-    pnames: list[str],
-    body: str,
-    uses_dtype: bool,
-    helpers,
-    point: str | None,
+def _on_foreign(
+    spec: FunctionSpec, values: str, body: str, uses_dtype: bool, helpers
 ) -> list[str]:
-    """`if _foreign(x, y): return _on_foreign(...)`: dask's or CuPy's arrays stay so."""
-    if not pnames:
-        return []
+    """`return _on_foreign(body, values)`: dask's or CuPy's arrays stay theirs."""
     helpers.update(("_foreign", "_on_foreign", "_as_like", "_array"))
-    args = [body, point or flat(Tuple(tuple(pnames)))]
+    args = [body, values]
     args += ["with_dtype=True"] if uses_dtype else []
     if isinstance(spec.result, Symmetric):
         args.append(f"hessian={spec.result.size}")
-    lines = layout.call(
-        "if _foreign(", [f"*{point}"] if point else pnames, INDENT, "):"
-    )
-    return lines + layout.call("return _on_foreign(", args, INDENT * 2)
+    return layout.call("return _on_foreign(", args, INDENT * 2)
 
 
 def _unpack(

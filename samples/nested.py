@@ -23,11 +23,10 @@ def _array(value, dtype):
     builds dask's graph lazily where np.asarray would compute it into memory.
     numpy's own subclasses (np.matrix) become plain arrays, as they always did.
     """
-    if type(value) is np.ndarray or not hasattr(value, "__array_function__"):
-        return np.asarray(value, dtype)
-    if isinstance(value, np.ndarray):
-        return np.asarray(value, dtype)
-    return value if value.dtype == dtype else value.astype(dtype)
+    if type(value) is not np.ndarray and hasattr(value, "__array_function__"):
+        if not isinstance(value, np.ndarray):
+            return value if value.dtype == dtype else value.astype(dtype)
+    return np.asarray(value, dtype)
 
 
 def _as_like(out, like, shape, dtype):

@@ -411,3 +411,13 @@ def test_compiled_objects_pass_dask_arrays_through_lazily():
         _lazy_equals_numpy(call, [w, 0.5, X, y], [w, 0.5, dX, dy])
     f = symgrad.function("f(x, y) = x^2*y + y + 2")
     _lazy_equals_numpy(f.grad, [X[:, 0], 2.0], [dX[:, 0], 2.0])
+
+
+def test_a_function_of_many_parameters_on_dask_is_lazy_and_equal():
+    # past 32 parameters the wrapper converts them in one _as_arrays call
+    terms = " + ".join(f"(x{k} - {k / 10})^2 * x{k + 1}" for k in range(1, 40))
+    f = symgrad.function(f"f({', '.join(f'x{k}' for k in range(1, 41))}) = {terms}")
+    points = [np.linspace(0.1, 1.0, 6) + k for k in range(40)]
+    lazy = [da.from_array(p, chunks=3) for p in points]
+    for call in (f, f.grad, f.hessian):
+        _lazy_equals_numpy(call, points, lazy)
