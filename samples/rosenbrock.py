@@ -422,17 +422,16 @@ def rosen4_hessian(x1, x2, x3, x4):
 
 def _rosen4_hessian_body(x1, x2, x3, x4, hessian):
     """The statements of rosen4_hessian, for Python floats and arrays alike."""
-    t1 = x1**2
-    t2 = -400.0 * (x2 - t1) + 800.0 * t1 + 2.0
-    t3 = x2**2
-    t4 = -400.0 * (x3 - t3) + 200.0 + 800.0 * t3 + 2.0
-    t5 = x3**2
-    t6 = -400.0 * (x4 - t5) + 200.0 + 800.0 * t5 + 2.0
-    hessian[0, 0] = t2
+    t1 = -400.0 * x2
+    t2 = x2**2
+    t3 = -400.0 * (x3 - t2) + 200.0 + 800.0 * t2 + 2.0
+    t4 = x3**2
+    t5 = -400.0 * (x4 - t4) + 200.0 + 800.0 * t4 + 2.0
+    hessian[0, 0] = t1 + 1200.0 * x1**2 + 2.0
     hessian[0, 1] = hessian[1, 0] = -400.0 * x1
-    hessian[1, 1] = t4
-    hessian[1, 2] = hessian[2, 1] = -400.0 * x2
-    hessian[2, 2] = t6
+    hessian[1, 1] = t3
+    hessian[1, 2] = hessian[2, 1] = t1
+    hessian[2, 2] = t5
     hessian[2, 3] = hessian[3, 2] = -400.0 * x3
     hessian[3, 3] = 200.0
     return hessian
@@ -481,20 +480,18 @@ def rosen4_hvp(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
 
 def _rosen4_hvp_body(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
     """The statements of rosen4_hvp, for Python floats and arrays alike."""
-    t1 = x1**2
+    t1 = -400.0 * x2
     t2 = -400.0 * x1
-    t3 = (-400.0 * (x2 - t1) + 800.0 * t1 + 2.0) * vx1 + t2 * vx2
-    t4 = x2**2
-    t5 = (-400.0 * (x3 - t4) + 200.0 + 800.0 * t4 + 2.0) * vx2
-    t6 = -400.0 * x2
-    t7 = x3**2
-    t8 = (-400.0 * (x4 - t7) + 200.0 + 800.0 * t7 + 2.0) * vx3
-    t9 = -400.0 * x3
+    t3 = x2**2
+    t4 = (-400.0 * (x3 - t3) + 200.0 + 800.0 * t3 + 2.0) * vx2
+    t5 = x3**2
+    t6 = (-400.0 * (x4 - t5) + 200.0 + 800.0 * t5 + 2.0) * vx3
+    t7 = -400.0 * x3
     return (
-        t3,
-        t2 * vx1 + t5 + t6 * vx3,
-        t6 * vx2 + t8 + t9 * vx4,
-        t9 * vx3 + 200.0 * vx4,
+        (t1 + 1200.0 * x1**2 + 2.0) * vx1 + t2 * vx2,
+        t2 * vx1 + t4 + t1 * vx3,
+        t1 * vx2 + t6 + t7 * vx4,
+        t7 * vx3 + 200.0 * vx4,
     )
 
 

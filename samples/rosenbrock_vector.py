@@ -135,16 +135,15 @@ def rosen_hvp(x, vx):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = x[:-1]
         t2 = -400.0 * t1
-        t3 = t1**2
-        t4 = -400.0 * (x[1:] - t3) + 800.0 * t3 + 2.0
-        t5 = _band_times(
+        t3 = -400.0 * x[1:] + 1200.0 * t1**2 + 2.0
+        t4 = _band_times(
             vx,
             (200.0, 1, 1, n - 1),
             (t2, 1, 0, n - 1),
-            (t4, 0, 0, n - 1),
+            (t3, 0, 0, n - 1),
             (t2, 0, 1, n - 1),
         )
-        return (t5,)
+        return (t4,)
 
 
 def rosen_hessian(x):
@@ -157,11 +156,10 @@ def rosen_hessian(x):
     n = x.shape[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = x[:-1]
-        t2 = t1**2
-        t3 = np.pad(-400.0 * (x[1:] - t2) + 800.0 * t2 + 2.0, ((0, 1),))
-        t4 = -400.0 * t1
-        t5 = np.pad(np.broadcast_to(200.0, (n - 1,)), ((1, 0),)) + t3
-        return _banded((t5, 0), (t4, 1), (t4, -1))
+        t2 = np.pad(-400.0 * x[1:] + 1200.0 * t1**2 + 2.0, ((0, 1),))
+        t3 = -400.0 * t1
+        t4 = np.pad(np.broadcast_to(200.0, (n - 1,)), ((1, 0),)) + t2
+        return _banded((t4, 0), (t3, 1), (t3, -1))
 
 
 def rosen_hessian_blocks(x):
@@ -175,11 +173,10 @@ def rosen_hessian_blocks(x):
     n = x.shape[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = x[:-1]
-        t2 = t1**2
-        t3 = np.pad(-400.0 * (x[1:] - t2) + 800.0 * t2 + 2.0, ((0, 1),))
-        t4 = -400.0 * t1
-        t5 = np.pad(np.broadcast_to(200.0, (n - 1,)), ((1, 0),)) + t3
-        return ((_banded((t5, 0), (t4, 1), (t4, -1)),),)
+        t2 = np.pad(-400.0 * x[1:] + 1200.0 * t1**2 + 2.0, ((0, 1),))
+        t3 = -400.0 * t1
+        t4 = np.pad(np.broadcast_to(200.0, (n - 1,)), ((1, 0),)) + t2
+        return ((_banded((t4, 0), (t3, 1), (t3, -1)),),)
 
 
 def rosen_jvp(x, tx):

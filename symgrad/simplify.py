@@ -282,6 +282,7 @@ ADD_RULES: tuple[tuple[str, Rule], ...] = (
     ("add_common_divisor", lambda n: _common_divisor(n, add)),
     ("add_sub_cancel", lambda n: n.args[0].args[0] if n.args[0].op == "sub" and n.args[0].args[1] is n.args[1] else n.args[1].args[0] if n.args[1].op == "sub" and n.args[1].args[1] is n.args[0] else None),  # (a - b) + b = a
     ("add_common_factor", lambda n: _common_factor(n, add)),
+    ("add_distribute_like", lambda n: _distribute_like(n.args[0], n.args[1], 1.0)),
     ("add_pads",       lambda n: _add_pads(n)),
     ("add_stretched",  lambda n: _unstretched(n, add)),
     ("add_transpose_last", lambda n: add(n.args[1], n.args[0]) if n.args[0].op == "transpose" and n.args[1].op != "transpose" and n.args[0].shape == n.args[1].shape else None),  # A.T + B = B + A.T: numpy walks the result in B's (C) order
@@ -300,6 +301,7 @@ SUB_RULES: tuple[tuple[str, Rule], ...] = (
     ("sub_common_divisor", lambda n: _common_divisor(n, sub)),
     ("sigmoid_complement", lambda n: _sigmoid_complement(n)),
     ("sub_common_factor", lambda n: _common_factor(n, sub)),
+    ("sub_distribute_like", lambda n: _distribute_like(n.args[0], n.args[1], -1.0)),
     ("sub_stretched",  lambda n: _unstretched(n, sub)),
 )
 MUL_RULES: tuple[tuple[str, Rule], ...] = (
@@ -436,6 +438,32 @@ def _like_terms(a: Node, b: Node, sign: float) -> Node | None:
     if xa is not xb or xa.op == "const":
         return None
     return mul(const(ca + sign * cb), xa)
+
+
+def _distribute_like(a: Node, b: Node, sign: float) -> Node | None:
+    """c1 (p +- q) + sign c2 q -> c1 p + (+-c1 + sign c2) q (and with p; and mirrored).
+
+    A scaled sum meeting a scaled copy of one of its terms: one operation fewer,
+    e.g. the Rosenbrock HVP's -400 (t - h^2) + 800 h^2 -> 1200 h^2 - 400 t.
+    """
+    ca, xa = _coeff(a)
+    cb, xb = _coeff(b)
+    if xa.op in ("add", "sub") and xb in xa.args and xa.args[0] is not xa.args[1]:
+        return _spread(ca, xa, sign * cb, xb)
+    if xb.op in ("add", "sub") and xa in xb.args and xb.args[0] is not xb.args[1]:
+        return _spread(sign * cb, xb, ca, xa)
+    return None
+
+
+def _spread(c: float, total: Node, k: float, term: Node) -> Node:
+    """c * total + k * term, total = p +- q and term one of p, q, as two products."""
+    p, q = total.args
+    cp, cq = c, c if total.op == "add" else -c
+    if term is p:
+        cp += k
+    else:
+        cq += k
+    return add(mul(const(cp), p), mul(const(cq), q))
 
 
 def _mul_powers(a: Node, b: Node) -> Node | None:
