@@ -76,7 +76,8 @@ class Tape:
 
     def __init__(self, sizes=None) -> None:
         self.rows: list[tuple[str, tuple, tuple[Handle, ...]]] = []
-        self.shapes: list[tuple] = []  # each row's shape (size names before merges)
+        # each row's shape (size names before merges), in an array trace only
+        self.shapes: list[tuple] = []
         # The size names of an array trace (trace_arrays.Sizes); None while the
         # arguments' ranks are unknown (every argument a scalar).
         self.sizes = sizes
@@ -95,12 +96,13 @@ class Tape:
                 f"{MAX_NODES:,} operations",
                 _user_span(3),
             )
-        if shape is None:
+        if self.sizes is not None:  # an array trace: each row's shape
             shapes = self.shapes
-            given = [shapes[a] for a in args if type(a) is int and shapes[a]]
-            shape = _arrays.elementwise(self, given) if given else ()
+            if shape is None:
+                given = [shapes[a] for a in args if type(a) is int and shapes[a]]
+                shape = _arrays.elementwise(self, given) if given else ()
+            shapes.append(shape)
         self.rows.append((op, attrs, args))
-        self.shapes.append(shape)
         return len(self.rows) - 1
 
     def shape_of(self, handle: Handle) -> tuple:
@@ -733,11 +735,14 @@ def record(
     tape, previous = Tape(sizes), _RECORDING.tape
     _RECORDING.tape = tape
     try:
-        values = {}
-        for n in symbolic:
-            shape = shapes.get(n, ()) if shapes else ()
-            attrs = (n, tuple(shape)) if shape else (n,)
-            values[n] = Symbol(tape.record("var", (), attrs, tuple(shape)))
+        if shapes is None:  # scalars (the hot path of a warm start)
+            values = {n: Symbol(tape.record("var", (), (n,))) for n in symbolic}
+        else:
+            values = {}
+            for n in symbolic:
+                shape = tuple(shapes.get(n, ()))
+                attrs = (n, shape) if shape else (n,)
+                values[n] = Symbol(tape.record("var", (), attrs, shape))
         if shapes is None:
             result = _call(fn, target, values | dict(constants), params)
         else:
