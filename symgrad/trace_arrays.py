@@ -159,6 +159,7 @@ UNIFY: dict[str, Callable[[Sizes, list[Shape]], None]] = {
     "@matmul": _unify_matmul,
     "@dot": _unify_matmul,
     "@trace": _square,
+    "@diag": _square,  # a matrix's diagonal (a vector's diag has one axis)
     "@inv": _square,
     "@det": _square,
     "@logdet": _square,
