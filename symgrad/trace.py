@@ -81,6 +81,10 @@ class Tape:
         # The size names of an array trace (trace_arrays.Sizes); None while the
         # arguments' ranks are unknown (every argument a scalar).
         self.sizes = sizes
+        # An array trace keeps the traced function's frame, found by its code at
+        # the first operation: a finished frame still holds its last locals.
+        self.code: types.CodeType | None = None
+        self.frame: types.FrameType | None = None
 
     def record(
         self,
@@ -97,6 +101,8 @@ class Tape:
                 _user_span(3),
             )
         if self.sizes is not None:  # an array trace: each row's shape
+            if self.code is not None and op != "var":
+                self._find_frame()
             shapes = self.shapes
             if shape is None:
                 given = [shapes[a] for a in args if type(a) is int and shapes[a]]
@@ -104,6 +110,13 @@ class Tape:
             shapes.append(shape)
         self.rows.append((op, attrs, args))
         return len(self.rows) - 1
+
+    def _find_frame(self) -> None:
+        """Keep the traced function's frame (once): its locals name intermediates."""
+        frame = sys._getframe(2)
+        while frame is not None and frame.f_code is not self.code:
+            frame = frame.f_back
+        self.frame, self.code = frame, None
 
     def shape_of(self, handle: Handle) -> tuple:
         """The shape of a handle's value (size names after merges)."""
@@ -743,14 +756,14 @@ def record(
                 shape = tuple(shapes.get(n, ()))
                 attrs = (n, shape) if shape else (n,)
                 values[n] = Symbol(tape.record("var", (), attrs, shape))
-        if shapes is None:
-            result = _call(fn, target, values | dict(constants), params)
-        else:
-            result, found = _with_locals(fn, target, values | dict(constants), params)
+        tape.code = getattr(target, "__code__", None) if shapes is not None else None
+        result = _call(fn, target, values | dict(constants), params)
     finally:
         _RECORDING.tape = previous
     if shapes is None:
         return Traced(tape, result)
+    found = dict(tape.frame.f_locals) if tape.frame is not None else {}
+    tape.frame = None  # the frame holds the arguments: let it go
     _arrays.finish(tape)
     named = [
         (value.node, name)
@@ -759,25 +772,6 @@ def record(
         and name not in values and not name.startswith("_")
     ]  # fmt: skip
     return Traced(tape, result, tuple(named))
-
-
-def _with_locals(fn: Callable, target: Callable, values: dict, params):
-    """_call, and the locals of target's frame as it returns (a profiler hook)."""
-    code = getattr(target, "__code__", None)
-    found: dict[str, object] = {}
-
-    def hook(frame, event, arg):
-        if event == "return" and frame.f_code is code:
-            found.clear()  # the outermost call returns last (recursion)
-            found.update(frame.f_locals)
-
-    previous = sys.getprofile()
-    sys.setprofile(hook)
-    try:
-        result = _call(fn, target, values, params)
-    finally:
-        sys.setprofile(previous)
-    return result, found
 
 
 def _call(fn: Callable, target: Callable, values: dict, params) -> Handle:
