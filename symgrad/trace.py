@@ -100,9 +100,9 @@ class Tape:
                 f"{MAX_NODES:,} operations",
                 _user_span(3),
             )
+        if self.code is not None and op != "var":
+            self._find_frame()
         if self.sizes is not None:  # an array trace: each row's shape
-            if self.code is not None and op != "var":
-                self._find_frame()
             shapes = self.shapes
             if shape is None:
                 given = [shapes[a] for a in args if type(a) is int and shapes[a]]
@@ -740,8 +740,13 @@ def record(
     params: tuple[Param, ...] | None = None,
     shapes: dict[str, tuple] | None = None,
     sizes=None,
+    keep_locals: bool = False,
 ) -> Traced:
-    """trace, stopping at the tape: what a cache lookup needs, and cheaper by far."""
+    """trace, stopping at the tape: what a cache lookup needs, and cheaper by far.
+
+    An array trace (and a scalar one with keep_locals) also holds the locals that
+    name the traced function's intermediates.
+    """
     target = _traceable(fn, {}) if isinstance(fn, types.FunctionType) else fn
     if shapes is not None and sizes is None:
         sizes = _arrays.Sizes({}, ())
@@ -756,11 +761,12 @@ def record(
                 shape = tuple(shapes.get(n, ()))
                 attrs = (n, shape) if shape else (n,)
                 values[n] = Symbol(tape.record("var", (), attrs, shape))
-        tape.code = getattr(target, "__code__", None) if shapes is not None else None
+        if shapes is not None or keep_locals:
+            tape.code = getattr(target, "__code__", None)
         result = _call(fn, target, values | dict(constants), params)
     finally:
         _RECORDING.tape = previous
-    if shapes is None:
+    if shapes is None and not keep_locals:
         return Traced(tape, result)
     found = dict(tape.frame.f_locals) if tape.frame is not None else {}
     tape.frame = None  # the frame holds the arguments: let it go
