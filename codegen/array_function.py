@@ -172,6 +172,9 @@ def array_function_lines(
     lines.append(INDENT + docstring(doc, INDENT))
     lines += _checks(params, names, leaves, helpers)
     lines += _bind_sizes(sizes, params, names)
+    if pnames and any(_is_where_constants(n) for n in plan.order):
+        # where(c, 1.0, 2.0) is spelled np.asarray(1.0, dtype): the inputs' dtype
+        lines.append(f"{INDENT}dtype = {pnames[0]}.dtype")
     lines.append(
         f'{INDENT}with np.errstate(divide="ignore", invalid="ignore", over="ignore"):'
     )
@@ -288,6 +291,10 @@ def reverse_sweep_order(leaves: Sequence[Node]) -> list[Node]:
     for node in toposort(leaves):
         depth[node] = 1 + max((depth[a] for a in node.args), default=-1)
     return sorted(leaves, key=depth.__getitem__)
+
+
+def _is_where_constants(node: Node) -> bool:
+    return node.op == "where" and node.args[1].op == node.args[2].op == "const"
 
 
 def _reserved() -> set[str]:

@@ -54,18 +54,18 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None):
     params, data, fixed = _classify(fn, signature, wrt, notes)
     order = tuple(p.name for p in signature if p.name not in fixed)
     plan = Plan(fn, signature, params, data, fixed, order)
-    shapes = {n: notes[n].shape for n in order if n in notes}
-    shapes = {n: shape for n, shape in shapes.items() if shape is not None}
-    if notes and len(shapes) == len(order):  # every parameter's shape declared
-        traced = record(fn, list(order), fixed, signature, shapes)
-        return compiled_from(plan, traced, array_shapes(traced, order))
-    if not notes:
+    if not notes:  # scalars, unless array code needs ranks from the first call
         try:
             traced = record(fn, list(order), fixed, signature)
-        except NeedsRanks:  # array code: the ranks come from the first call
-            return _by_ranks(plan, shapes)
+        except NeedsRanks:
+            return _by_ranks(plan, {})
         return compiled_from(plan, traced, ())
-    return _by_ranks(plan, shapes)
+    shapes = {n: notes[n].shape for n in order if n in notes}
+    shapes = {n: shape for n, shape in shapes.items() if shape is not None}
+    if len(shapes) < len(order):  # some ranks come from the first call
+        return _by_ranks(plan, shapes)
+    traced = record(fn, list(order), fixed, signature, shapes)
+    return compiled_from(plan, traced, array_shapes(traced, order))
 
 
 def _by_ranks(plan: Plan, shapes: dict):
@@ -108,7 +108,7 @@ def compiled_from(plan: Plan, traced, shapes: tuple) -> Compiled:
         program = Program(file, [function.resolve()], names())
         return render(module_spec(program, f"{file}.{name}"))
 
-    names = cache(traced.names)
+    names = cache(traced.names) if traced.locals else dict
     module, _ = cached_module(key, name, build)
     compiled = Compiled(
         function,

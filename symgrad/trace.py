@@ -76,10 +76,15 @@ class Tape:
 
     def __init__(self, sizes=None) -> None:
         self.rows: list[tuple[str, tuple, tuple[Handle, ...]]] = []
-        self.shapes: list[tuple] = []  # each row's shape (size names before merges)
+        # each row's shape (size names before merges), in an array trace only
+        self.shapes: list[tuple] = []
         # The size names of an array trace (trace_arrays.Sizes); None while the
         # arguments' ranks are unknown (every argument a scalar).
         self.sizes = sizes
+        # An array trace keeps the traced function's frame, found by its code at
+        # the first operation: a finished frame still holds its last locals.
+        self.code: types.CodeType | None = None
+        self.frame: types.FrameType | None = None
 
     def record(
         self,
@@ -95,13 +100,23 @@ class Tape:
                 f"{MAX_NODES:,} operations",
                 _user_span(3),
             )
-        if shape is None:
+        if self.code is not None and op != "var":
+            self._find_frame()
+        if self.sizes is not None:  # an array trace: each row's shape
             shapes = self.shapes
-            given = [shapes[a] for a in args if type(a) is int and shapes[a]]
-            shape = _arrays.elementwise(self, given) if given else ()
+            if shape is None:
+                given = [shapes[a] for a in args if type(a) is int and shapes[a]]
+                shape = _arrays.elementwise(self, given) if given else ()
+            shapes.append(shape)
         self.rows.append((op, attrs, args))
-        self.shapes.append(shape)
         return len(self.rows) - 1
+
+    def _find_frame(self) -> None:
+        """Keep the traced function's frame (once): its locals name intermediates."""
+        frame = sys._getframe(2)
+        while frame is not None and frame.f_code is not self.code:
+            frame = frame.f_back
+        self.frame, self.code = frame, None
 
     def shape_of(self, handle: Handle) -> tuple:
         """The shape of a handle's value (size names after merges)."""
@@ -725,27 +740,36 @@ def record(
     params: tuple[Param, ...] | None = None,
     shapes: dict[str, tuple] | None = None,
     sizes=None,
+    keep_locals: bool = False,
 ) -> Traced:
-    """trace, stopping at the tape: what a cache lookup needs, and cheaper by far."""
+    """trace, stopping at the tape: what a cache lookup needs, and cheaper by far.
+
+    An array trace (and a scalar one with keep_locals) also holds the locals that
+    name the traced function's intermediates.
+    """
     target = _traceable(fn, {}) if isinstance(fn, types.FunctionType) else fn
     if shapes is not None and sizes is None:
         sizes = _arrays.Sizes({}, ())
     tape, previous = Tape(sizes), _RECORDING.tape
     _RECORDING.tape = tape
     try:
-        values = {}
-        for n in symbolic:
-            shape = shapes.get(n, ()) if shapes else ()
-            attrs = (n, tuple(shape)) if shape else (n,)
-            values[n] = Symbol(tape.record("var", (), attrs, tuple(shape)))
-        if shapes is None:
-            result = _call(fn, target, values | dict(constants), params)
+        if shapes is None:  # scalars (the hot path of a warm start)
+            values = {n: Symbol(tape.record("var", (), (n,))) for n in symbolic}
         else:
-            result, found = _with_locals(fn, target, values | dict(constants), params)
+            values = {}
+            for n in symbolic:
+                shape = tuple(shapes.get(n, ()))
+                attrs = (n, shape) if shape else (n,)
+                values[n] = Symbol(tape.record("var", (), attrs, shape))
+        if shapes is not None or keep_locals:
+            tape.code = getattr(target, "__code__", None)
+        result = _call(fn, target, values | dict(constants), params)
     finally:
         _RECORDING.tape = previous
-    if shapes is None:
+    if shapes is None and not keep_locals:
         return Traced(tape, result)
+    found = dict(tape.frame.f_locals) if tape.frame is not None else {}
+    tape.frame = None  # the frame holds the arguments: let it go
     _arrays.finish(tape)
     named = [
         (value.node, name)
@@ -754,25 +778,6 @@ def record(
         and name not in values and not name.startswith("_")
     ]  # fmt: skip
     return Traced(tape, result, tuple(named))
-
-
-def _with_locals(fn: Callable, target: Callable, values: dict, params):
-    """_call, and the locals of target's frame as it returns (a profiler hook)."""
-    code = getattr(target, "__code__", None)
-    found: dict[str, object] = {}
-
-    def hook(frame, event, arg):
-        if event == "return" and frame.f_code is code:
-            found.clear()  # the outermost call returns last (recursion)
-            found.update(frame.f_locals)
-
-    previous = sys.getprofile()
-    sys.setprofile(hook)
-    try:
-        result = _call(fn, target, values, params)
-    finally:
-        sys.setprofile(previous)
-    return result, found
 
 
 def _call(fn: Callable, target: Callable, values: dict, params) -> Handle:

@@ -85,18 +85,18 @@ class Sizes:
 def elementwise(tape, shapes: list[Shape]) -> Shape:
     """The broadcast shape of an elementwise op's arguments, merging inferred sizes."""
     sizes = tape.sizes
-    if sizes is not None:
-        rank = max(len(s) for s in shapes)
-        for k in range(1, rank + 1):
-            dims = [s[-k] for s in shapes if len(s) >= k and s[-k] != 1]
-            for other in dims[1:]:
-                try:
-                    sizes.same(dims[0], other)
-                except ShapeError as error:
-                    raise ShapeError(f"broadcasting: {error.message}", _user_span())
-        shapes = [sizes.shape(s) for s in shapes]
+    shapes = [sizes.shape(s) for s in shapes]
+    if all(s == shapes[0] for s in shapes):  # x * y of one shape: nothing to merge
+        return shapes[0]
+    for k in range(1, max(len(s) for s in shapes) + 1):
+        dims = [s[-k] for s in shapes if len(s) >= k and s[-k] != 1]
+        for other in dims[1:]:
+            try:
+                sizes.same(dims[0], other)
+            except ShapeError as error:
+                raise ShapeError(f"broadcasting: {error.message}", _user_span())
     try:
-        return broadcast(shapes)
+        return broadcast([sizes.shape(s) for s in shapes])
     except ShapeError as error:
         raise ShapeError(error.message, _user_span()) from None
 
@@ -159,6 +159,7 @@ UNIFY: dict[str, Callable[[Sizes, list[Shape]], None]] = {
     "@matmul": _unify_matmul,
     "@dot": _unify_matmul,
     "@trace": _square,
+    "@diag": _square,  # a matrix's diagonal (a vector's diag has one axis)
     "@inv": _square,
     "@det": _square,
     "@logdet": _square,

@@ -1,14 +1,14 @@
 """The local names of a decorated function (`p = sigmoid(z)`), recovered for its views.
 
-The decorator keys its cache by the tape alone, so the names of locals are not
-kept. A view asks for them on first display: the function is traced once more
-with a profiler hook that reads its frame's locals as it returns; each local
-holding a symbolic value is replayed to its (interned) graph node.
+The decorator keys a scalar function's cache by the tape alone, so the names of
+locals are not kept. A view asks for them on first display: the function is
+traced once more, keeping its frame, whose locals after the call name its
+intermediates; each local holding a symbolic value is replayed to its (interned)
+graph node.
 """
 
 from __future__ import annotations
 
-import sys
 import weakref
 from typing import TYPE_CHECKING
 
@@ -42,30 +42,15 @@ def _locals_of(compiled: Compiled) -> dict[Node, str]:
 
 def _trace_locals(fn, code) -> dict[Node, str]:
     from symgrad.decorator import _classify
-    from symgrad.trace import Symbol, record, signature_of
+    from symgrad.trace import record, signature_of
 
     signature = signature_of(fn)
     fixed = _classify(fn, signature, None, {})[2]
     order = [p.name for p in signature if p.name not in fixed]
-    captured: dict[str, object] = {}
-
-    def hook(frame, event, arg):
-        if event == "return" and frame.f_code is code:
-            captured.update(frame.f_locals)
-
-    previous = sys.getprofile()
-    sys.setprofile(hook)
-    try:
-        traced = record(fn, order, fixed, signature)
-    finally:
-        sys.setprofile(previous)
+    traced = record(fn, order, fixed, signature, keep_locals=True)
     names: dict[Node, str] = {}
-    skip = set(order)
-    for name, value in captured.items():
-        if name in skip or name.startswith("_") or not isinstance(value, Symbol):
-            continue
-        if isinstance(value.node, int):
-            node = traced.tape.replay(value.node)
-            if node.args:
-                names.setdefault(node, name)
+    for row, name in traced.locals:
+        node = traced.tape.replay(row)
+        if node.args:
+            names.setdefault(node, name)
     return names

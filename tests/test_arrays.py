@@ -336,3 +336,13 @@ def test_a_broadcast_scalar_collects_one_adjoint_per_entry() -> None:
     (dcol,) = diff.grad(arrays.reduce_sum(arrays.broadcast_to(col, ("n", "d"))), [col])
     (value,) = evaluate([arrays.full(dcol, col.shape)], {"col": np.zeros((N, 1))})
     np.testing.assert_array_equal(value, np.full((N, 1), D))
+
+
+def test_a_where_of_two_constants_keeps_the_inputs_dtype(compile_cli) -> None:
+    # d/dx where(x > 1, x, 2 x) is where(x > 1, 1, 2): spelled with the inputs' dtype
+    module = compile_cli("f(x[n]) = sum(where(x > 1, x, 2*x))\n")
+    x = np.array([0.5, 3.0], dtype=np.float32)
+    (dx,) = module.f_grad(x)
+    assert dx.dtype == np.float32 and dx.tolist() == [2.0, 1.0]
+    (dx,) = module.f_grad(np.array([0.5, 3.0]))
+    assert dx.dtype == np.float64 and dx.tolist() == [2.0, 1.0]

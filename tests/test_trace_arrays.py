@@ -198,3 +198,22 @@ def test_array_code_on_scalars_needs_ranks():
     with pytest.raises(TracingError) as info:
         trace(lambda x: np.sum(x**2), ["x"], {})
     assert "np.sum is not supported on scalar symbolic values" in info.value.message
+
+
+def test_tracing_under_a_profiler_keeps_it_and_names_locals():
+    import cProfile
+    import sys
+
+    def loss(w, X):
+        z = X @ w
+        return np.sum(np.tanh(z))
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        f = symgrad.compile(loss)
+        f(np.ones(2), np.ones((3, 2)))
+        assert sys.getprofile() is not None  # still profiling
+    finally:
+        profiler.disable()
+    assert "dz = " in f.source  # the local z named the intermediate and its adjoint

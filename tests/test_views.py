@@ -687,3 +687,18 @@ def test_decorated_array_functions_show_matrix_notation():
     assert at.norm == pytest.approx(np.sqrt(np.sum(dw**2) + db**2), rel=1e-14)
     graph = repr(loss.graph)
     assert "= matmul(X, w)  [X_0]" in graph and "= data          [X_0, w_0]" in graph
+
+
+def test_local_names_are_found_under_a_profiler():
+    import cProfile
+    import sys
+
+    r = symgrad.compile(rosen_traced)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        text = repr(r.grad)
+        assert sys.getprofile() is not None  # the user's profiler is left running
+    finally:
+        profiler.disable()
+    assert "b = y − x²" in text and "a = 1 − x" in text
