@@ -20,7 +20,10 @@ from symgrad.program import Function
 # numpy spellings of the generated code -> the expression language's
 _SPELLINGS = (
     (re.compile(r"np\.logaddexp\(0\.0, "), "softplus("),
-    (re.compile(r"\b_(sigmoid|softplus|logsumexp|softmax)\("), r"\1("),
+    (
+        re.compile(r"\b_(sigmoid|softplus|logsumexp|softmax|banded|band_times)\("),
+        r"\1(",
+    ),
     (
         re.compile(r"\bnp\.(sum|exp|log|log1p|expm1|sqrt|tanh|sinh|cosh|abs|sign)\("),
         r"\1(",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from symgrad.api import differentiate
 from symgrad.array_show import describe as describe_array
+from symgrad.array_show import describe_hessian
 from symgrad.lower import lower
 from symgrad.parser import parse
 from symgrad.views_expr import ASCII, Listing
@@ -22,6 +23,11 @@ def describe_source(text: str, file: str, hessian: bool = False) -> str:
     for function in program.functions:
         if function.shapes or function.body.shape:
             lines += describe_array(function, program.names)
+            if hessian:  # the closed-form blocks, under the gradient
+                blocks = describe_hessian(function, program.names)[1:]
+                if lines[-1:] == [""]:
+                    lines.pop()
+                lines += ["  Hessian, by blocks:"] * bool(blocks) + blocks
             continue
         d = differentiate(function, program.names)
         n = len(function.params)

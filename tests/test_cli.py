@@ -437,6 +437,23 @@ def test_show_hessian_adds_entries(tmp_path, capsys):
     assert "d2f/dxdx = 2*y" in out and "d2f/dxdy = 2*x" in out
 
 
+def test_show_hessian_of_array_functions_prints_their_blocks(capsys):
+    # the logistic Hessian's w-w block is X^T diag(s(z) s(-z)) X / n, shown as the
+    # closed form the generated f_hessian_blocks computes; Rosenbrock's is banded
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    assert main(["show", str(samples / "logistic_regression.sg"), "--hessian"]) == 0
+    out = capsys.readouterr().out
+    assert "Hessian, by blocks:" in out
+    assert "t2 = sigmoid(z) * sigmoid(-z)" in out
+    assert "∂²loss/∂w∂w = t1 @ (X * (t2[:, None] / n))" in out and "t1 = X.T" in out
+    assert "∂²loss/∂b∂b = sum(t3)" in out and "t3 = t2 / n" in out
+    assert main(["show", str(samples / "rosenbrock_vector.sg"), "--hessian"]) == 0
+    out = capsys.readouterr().out
+    assert "∂²rosen/∂x∂x = banded((t4, 0), (t3, 1), (t3, -1))" in out
+    assert main(["show", str(samples / "logistic_regression.sg")]) == 0
+    assert "∂²" not in capsys.readouterr().out
+
+
 def test_show_reports_input_errors(tmp_path, capsys):
     source = write(tmp_path / "bad.sg", "f(x) = exq(x)\n")
     assert main(["show", str(source)]) == 1
