@@ -40,15 +40,20 @@ class RankedFunction:
         self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
         self.__module__ = getattr(fn, "__module__", None)
 
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """The decorated function's signature (fixed parameters left out)."""
+        if self._signature is None:
+            sig = inspect.signature(self._plan.fn)
+            self._signature = public_signature(sig, self._plan.fixed)
+        return self._signature
+
     # ---- calls
     def values(self, args: tuple, kwargs: dict) -> tuple:
         """The arguments in parameter order (keywords and defaults bound)."""
         if not kwargs and len(args) == len(self._plan.order):
             return args
-        if self._signature is None:
-            sig = inspect.signature(self._plan.fn)
-            self._signature = public_signature(sig, self._plan.fixed)
-        bound = self._signature.bind(*args, **kwargs)
+        bound = self.__signature__.bind(*args, **kwargs)
         bound.apply_defaults()
         return tuple(bound.arguments[name] for name in self._plan.order)
 

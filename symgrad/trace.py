@@ -338,7 +338,15 @@ class Symbol:
             _user_span(),
         )
 
-    __int__ = __index__ = __float__
+    __int__ = __float__
+
+    def __index__(self):
+        raise TracingError(
+            "a symbolic value cannot be an integer while tracing (a size such as "
+            "x.shape[0] in range() or as an index is symbolic): write the loop "
+            "with array operations (sums, @, slices)",
+            _user_span(),
+        )
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         op = UFUNCS.get(ufunc.__name__)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -45,6 +47,8 @@ def test_views_before_the_first_call_say_what_fixes_the_shapes():
 def test_calls_bind_keywords_and_defaults(data):
     w, X, y = data
     f = symgrad.compile(ridge, wrt=("w",))
+    assert str(inspect.signature(f)) == "(w, X, y, lam=0.5)"
+    assert f.__name__ == "ridge" and f.__wrapped__ is ridge
     assert f(w, X, y) == pytest.approx(ridge(w, X, y), rel=1e-14)
     assert f(w, X=X, y=y, lam=2.0) == pytest.approx(ridge(w, X, y, 2.0), rel=1e-14)
     (dw,) = f.grad(w, X, y, lam=2.0)

@@ -175,6 +175,14 @@ def test_data_dependent_control_flow_on_arrays_names_the_line():
 
     checked_error(k, "len(X)", "x.shape[0]")
 
+    def m(X, w):
+        total = 0.0
+        for i in range(X.shape[0]):
+            total = total + X[i] @ w
+        return total
+
+    checked_error(m, "for i in range(X.shape[0]):", "cannot be an integer")
+
 
 def test_shape_errors_and_subscripts_name_the_line():
     def f(X, w):
