@@ -26,7 +26,7 @@ from symgrad.ops import ELEMENTWISE
 from symgrad.program import Function
 
 # Array ops that keep each row of the data axis apart when they do not reduce,
-# contract or reorder along it (checked op by op in _row_op).
+# contract or pick rows along it (checked op by op in _mixes_rows).
 _ROWWISE_ARRAY_OPS = {"sum", "logsumexp", "softmax", "matmul", "transpose"}
 _ROWWISE_ARRAY_OPS |= {"expand_dims", "broadcast_to", "slice"}
 
@@ -110,6 +110,7 @@ def _is_count(node: Node) -> bool:
 
 def _op_text(node: Node) -> str:
     names = {"add": "a sum of two terms", "sub": "a difference", "div": "a quotient"}
+    names["mul"] = "a product whose factors are not constants"
     return names.get(node.op, f"{node.op}(...)")
 
 
