@@ -19,20 +19,28 @@ from symgrad.program import LazyFunction, Program
 from symgrad.trace import EMPTY, Param, TracingError, record, signature_of
 
 
-def compile(fn: Callable | None = None, *, wrt: Sequence[str] | None = None):
+def compile(
+    fn: Callable | None = None,
+    *,
+    wrt: Sequence[str] | None = None,
+    target: str = "numpy",
+):
     """Decorate a function of numbers: f(...), f.grad, f.hessian, f.hvp, f.source.
 
     Used bare (@symgrad.compile) or with options (@symgrad.compile(wrt=("x",))).
     Parameters without defaults are differentiated (or those named in wrt); a
     parameter with a numeric default is data, passed through and not
-    differentiated; any other default is fixed at its value.
+    differentiated; any other default is fixed at its value. target="numba"
+    generates loops compiled by numba instead (codegen/numba_target.py).
     """
     if fn is None:
-        return lambda f: compile(f, wrt=wrt)
-    return compile_function(fn, wrt)
+        return lambda f: compile(f, wrt=wrt, target=target)
+    return compile_function(fn, wrt, target)
 
 
-def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
+def compile_function(
+    fn: Callable, wrt: Sequence[str] | None, target: str = "numpy"
+) -> Compiled:
     """Trace, differentiate, generate and load fn (through the disk cache)."""
     signature = signature_of(fn)
     params, data, fixed = _classify(fn, signature, wrt)
@@ -45,16 +53,16 @@ def compile_function(fn: Callable, wrt: Sequence[str] | None) -> Compiled:
     # generated docstrings quote it, so an edit that leaves the graph alone (a
     # comment, a spelling) must not reuse old text.
     key = cache_key(name, source, ",".join(params), ",".join(order), traced.key())
+    key = key if target == "numpy" else cache_key(key, target)
     function = LazyFunction(name, params, data, source, order, cache(traced.graph))
     file = getattr(fn, "__module__", None) or "<function>"
 
     def build() -> str:
         # Imported on a miss only: a warm start needs no differentiator or generator.
-        from codegen.module import render
-        from symgrad.api import module_spec
+        from symgrad.api import module_spec, render_target
 
         program = Program(file, [function.resolve()], {})
-        return render(module_spec(program, f"{file}.{name}"))
+        return render_target(module_spec(program, f"{file}.{name}"), target)
 
     module, _ = cached_module(key, name, build)
     compiled = Compiled(
