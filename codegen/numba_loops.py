@@ -55,7 +55,19 @@ def fused_array_function(
         return None
 
 
-def _op_cost(node: Node) -> int:
+def bare(node: Node, text: str) -> str:
+    """A statement's right-hand side without the parentheses black would drop.
+
+    The float spelling of where is `(a if c else b)`, parenthesized for use inside
+    an expression; a whole right-hand side needs none.
+    """
+    if node.op == "where" and text.startswith("(") and text.endswith(")"):
+        return text[1:-1]
+    return text
+
+
+def op_cost(node: Node) -> int:
+    """The cost model's weight of one op (see the module docstring)."""
     if node.op in _CHEAP:
         return 1
     if node.op == "pow":
@@ -182,26 +194,50 @@ class _Fuser:
             self.copies: dict[Node, set] = {}
             self.scalars: list[Node] = []
             self.reads: dict[Node, str] = {}
-            terms = []
-            for m in members:
-                if m.op == "sum":
-                    terms.append(self._at(m.args[0], 0, ()))
-                elif m.op == "matmul":
-                    a, b = (self._at(x, 0, ()) for x in m.args)
-                    terms.append(make("mul", (a, b)))
-                else:
-                    terms.append(self._at(m, 0, (), top=True))
+            self.bounds: list[tuple[int, tuple | None]] = []
+            self.interior = False
+            terms = self._terms(members)
             costly = self._costly(ends)
             if costly is not None:
                 self.split.add(costly)
                 return None
+            tested = (terms, self.memo)
+            peel = self._peel(length)
+            if peel is not None:  # the same terms where every padding test holds
+                self.interior, self.memo = True, {}
+                terms = self._terms(members)
             body += self._scalar_lines(self.scalars, emitted)
-            body += self._loop_lines(members, terms, length, dims)
+            body += self._loop_lines(members, tested, (terms, self.memo), peel)
             emitted.update(members)
-            work += sum(_op_cost(n) for n in toposort(terms) if n.args)
+            work += sum(op_cost(n) for n in toposort(terms) if n.args)
         outs = [leaf for leaf in self.leaves if not leaf.shape]
         body += self._scalar_lines(outs, emitted)
         return self._text(pnames, body, max(work, 1))
+
+    def _terms(self, members: list[Node]) -> list[Node]:
+        """Each member's entry i (a stored vector) or term i (a sum), as scalar nodes."""
+        terms = []
+        for m in members:
+            if m.op == "sum":
+                terms.append(self._at(m.args[0], 0, ()))
+            elif m.op == "matmul":
+                a, b = (self._at(x, 0, ()) for x in m.args)
+                terms.append(make("mul", (a, b)))
+            else:
+                terms.append(self._at(m, 0, (), top=True))
+        return terms
+
+    def _peel(self, length) -> tuple[int, tuple] | None:
+        """(start, stop): the entries where every padding test holds, if a range."""
+        if not self.bounds:
+            return None
+        loop = split(length)
+        start = max(lower for lower, _ in self.bounds)
+        uppers = [upper for _, upper in self.bounds if upper is not None]
+        if any(upper[0] != loop[0] for upper in uppers):
+            return None  # tests against another size: no one interior range
+        stop = min([loop[1]] + [upper[1] for upper in uppers])
+        return start, (loop[0], stop)
 
     def _costly(self, ends: set[Node]) -> Node | None:
         """A vector node worth storing: recomputed at several offsets, costly."""
@@ -222,7 +258,7 @@ class _Fuser:
                 continue
             seen.add(n)
             if n.op in ELEMENTWISE:
-                total += _op_cost(n)
+                total += op_cost(n)
             stack.extend(n.args)
         return total
 
@@ -257,7 +293,7 @@ class _Fuser:
         if node.op == "pad":
             ((before, _),) = node.attrs[0]
             inner = node.args[0]
-            cond = self._condition(inner, k - before)
+            cond = None if self.interior else self._condition(inner, k - before)
             if cond is None:
                 return self._at(inner, k - before, ctx)
             value = self._at(inner, k - before, ctx + (cond,))
@@ -274,6 +310,9 @@ class _Fuser:
         loop, size = split(self.loop_length), split(inner.shape[0])
         if not (loop[0] == size[0] and loop[1] <= size[1] - offset):
             upper = dim_text(affine(size[0], size[1] - offset), self.names)
+        bound = (size[0], size[1] - offset) if upper else None
+        if lower or upper:
+            self.bounds.append((max(0, -offset), bound))
         if lower and upper:
             return f"{lower} <= {index} < {upper}"
         if lower:
@@ -329,7 +368,8 @@ class _Fuser:
                 emitted.add(node)
         return lines
 
-    def _loop_lines(self, members, terms, length, dims) -> list[str]:
+    def _body(self, members, terms, memo, indent: str) -> list[str]:
+        """The statements of one loop body and the stores of its members."""
         names = dict(self.reads)
         for node, text in list(names.items()):
             if text.startswith("\0scalar "):
@@ -339,12 +379,27 @@ class _Fuser:
         hints = {}
         for node, hint in self.function.hints.items():
             key = (node, 0, ())
-            if key in self.memo and self.memo[key] not in names:
-                hints[self.memo[key]] = python_name(hint)
+            if key in memo and memo[key] not in names:
+                hints[memo[key]] = python_name(hint)
         for term in terms:  # a stored output is its own name: `dx[i] = ...`
             hints.pop(term, None)
         # room on `        value += <term>` within 88 columns
         plan = schedule(terms, names, hints, self.namer, 70)
+        lines = []
+        printed: dict = {}
+        for target, node in plan.statements:
+            text = bare(node, definition(node, plan.names, printed, FLOAT))
+            lines.append(f"{indent}{target} = {text}")
+        for m, term in zip(members, terms):
+            text = bare(term, expression(term, plan.names, printed, FLOAT))
+            if m.shape:
+                lines.append(f"{indent}{self.names[m]}[{self.index}] = {text}")
+            else:
+                lines.append(f"{indent}{self.names[m]} += {text}")
+        return lines
+
+    def _loop_lines(self, members, tested, interior, peel) -> list[str]:
+        """Allocations, then one loop, or the tested ends and the untested interior."""
         first = self.names[self.function.params[0][1]]
         lines = []
         for m in members:
@@ -355,20 +410,25 @@ class _Fuser:
                 )
             else:
                 lines.append(f"{INDENT}{self.names[m]} = 0.0")
-        size = dim_text(length, self.names)
-        lines.append(f"{INDENT}for {self.index} in numba.prange({size}):")
-        memo: dict = {}
-        inner = INDENT * 2
-        for target, node in plan.statements:
-            text = definition(node, plan.names, memo, FLOAT)
-            lines.append(f"{inner}{target} = {text}")
-        for m, term in zip(members, terms):
-            text = expression(term, plan.names, memo, FLOAT)
-            if m.shape:
-                lines.append(f"{inner}{self.names[m]}[{self.index}] = {text}")
-            else:
-                lines.append(f"{inner}{self.names[m]} += {text}")
-        return lines
+        size = dim_text(self.loop_length, self.names)
+        index, inner = self.index, INDENT * 2
+        if peel is None:
+            lines.append(f"{INDENT}for {index} in numba.prange({size}):")
+            return lines + self._body(members, *tested, inner)
+        start, stop = self.namer.claim("start"), self.namer.claim("stop")
+        low, high = str(peel[0]), dim_text(affine(*peel[1]), self.names)
+        self.helpers.add("_edges")
+        lines += [
+            f"{INDENT}# entries {low} to {high} need no padding test; the others do",
+            f"{INDENT}{start} = {f'min({low}, {size})' if peel[0] else '0'}",
+            f"{INDENT}{stop} = max({start}, {high})",
+            f"{INDENT}for {index} in _edges({start}, {stop}, {size}):",
+        ]
+        lines += self._body(members, *tested, inner)
+        # from the constant low, not from start (equal once the size reaches low):
+        # an index known to be >= 0 needs no wraparound test, twice as fast
+        lines.append(f"{INDENT}for {index} in numba.prange({low}, {stop}):")
+        return lines + self._body(members, *interior, inner)
 
     def _text(self, pnames: list[str], body: list[str], work: int) -> list[str]:
         function = self.function
@@ -392,10 +452,11 @@ class _Fuser:
         first = pnames[0]
         vector = next(self.names[n] for _, n in function.params if n.shape)
         threshold = -(-_parallel_work() // work)
-        wrapper.append(
-            f"{INDENT}loops = _{name}_parallel if {vector}.size >= {threshold} "
-            f"else _{name}_serial"
-        )
+        wrapper += [
+            f"{INDENT}loops = _{name}_serial",
+            f"{INDENT}if {vector}.size >= {threshold} and _threads_pay():",
+            f"{INDENT * 2}loops = _{name}_parallel",
+        ]
         args = [
             p if n.shape else f"{p}[()]" for p, (_, n) in zip(pnames, function.params)
         ]
@@ -437,8 +498,15 @@ def _parallel_work() -> int:
     return PARALLEL_WORK
 
 
+EDGES_HELPER = '''
+@_jit_inline
+def _edges(start, stop, n):
+    """The indices below start and from stop to n: the ends, where tests can fail."""
+    return np.concatenate((np.arange(0, start), np.arange(stop, n)))
+'''
+
 ENTRY_HELPER = '''
-@_jit
+@_jit_inline
 def _entry(a, k):
     """a[k], or 0 where k is outside a: read under a padding's test, kept or not."""
     return a[k] if 0 <= k < a.shape[0] else 0.0

@@ -41,7 +41,13 @@ from codegen.module import (
     docstring,
 )
 from codegen.names import python_name
-from codegen.numba_loops import ENTRY_HELPER, fused_array_function
+from codegen.numba_loops import (
+    EDGES_HELPER,
+    ENTRY_HELPER,
+    bare,
+    fused_array_function,
+    op_cost,
+)
 from codegen.printer import FLOAT, definition, expression
 from codegen.schedule import Namer, schedule
 from symgrad.graph import Node, toposort
@@ -52,10 +58,11 @@ TARGET_NOTE = (
     "this module needs numba at run time."
 )
 
-# Parallel loops (numba.prange on every core) pay once a call does this many
-# operations: starting the threads costs about 20 us, a float operation about
-# 1 ns. Measured by benchmarks/numba_target.py (--threshold) on 2 cores.
-PARALLEL_WORK = 200_000
+# Parallel loops (numba.prange on every core) are used once a call does this many
+# operations, weighted as in codegen/numba_loops.py (1 for +, 20 for exp): waking
+# the threads costs tens of microseconds, and more on a loaded machine. Measured
+# by `benchmarks/numba_target.py --threshold` on 2 cores; see benchmarks/README.md.
+PARALLEL_WORK = 1_000_000
 
 # Past this many statements a scalar function stays with the numpy target: numba's
 # compile time grows faster than linearly with a function's size (Rosenbrock in
@@ -64,25 +71,61 @@ MAX_STATEMENTS = 4_000
 
 NUMBA_HELPER_SOURCE: dict[str, str] = {
     "_jit": '''
-def _jit(function, parallel=False):
+def _jit(function, parallel=False, inline="never"):
     """function compiled by numba.njit with numpy's float semantics (1/0 is inf).
 
     The machine code is cached on disk beside the module. A parallel copy gets a
     name of its own, so that the two never share a cache entry; a module built in
     memory, with no file to key the cache by, compiles without it.
     """
+    _findable(function.__globals__)
     if parallel:
         name = function.__name__ + "_parallel"
         function = type(function)(function.__code__, function.__globals__, name)
         function.__qualname__ = name
-    options = {"error_model": "numpy", "parallel": parallel}
+    options = {"error_model": "numpy", "parallel": parallel, "inline": inline}
     try:
         return numba.njit(cache=True, **options)(function)
     except RuntimeError:  # no locator for a module without a file: no disk cache
         return numba.njit(**options)(function)
 ''',
+    "_jit_inline": '''
+def _jit_inline(function):
+    """_jit, the body inlined where a loop calls it (measured: up to twice faster)."""
+    return _jit(function, inline="always")
+''',
+    "_findable": '''
+class _Globals:
+    """A module's globals as an object, as sys.modules holds modules."""
+
+    def __init__(self, namespace):
+        self.__dict__ = namespace
+
+
+def _findable(namespace):
+    """Put this module's globals in sys.modules under its name, unless it is there.
+
+    On a warm start numba's disk cache imports each compiled function's module by
+    name; a module imported from a path, or built in memory, is not in sys.modules
+    and the import would fail.
+    """
+    if namespace["__name__"] not in sys.modules:
+        sys.modules[namespace["__name__"]] = _Globals(namespace)
+''',
+    "_threads_pay": '''
+def _threads_pay():
+    """Whether a core is idle: numba's parallel loops pay only then.
+
+    On a loaded machine each parallel loop waits until all its threads are
+    scheduled (milliseconds, measured); the one-minute load average tells.
+    """
+    try:
+        return os.getloadavg()[0] + 1 <= numba.get_num_threads()
+    except (AttributeError, OSError):  # no load average (Windows)
+        return True
+''',
     "_points": '''
-def _points(values):
+def _points(*values):
     """The arguments as flat arrays of one float dtype over their broadcast points.
 
     Returns them, the dtype and the broadcast shape; an argument is copied only
@@ -102,8 +145,8 @@ _COMPILED_HELPERS = ("_sign1", "_sigmoid1", "_softplus1", "_max1", "_min1", "_st
 
 def render_numba(spec: ModuleSpec) -> str:
     """The full text of the numba-target module for spec, laid out in black's style."""
-    helpers: set[str] = {"_jit"}
-    parts: list[str] = []
+    helpers: set[str] = {"_jit", "_jit_inline", "_findable", "_threads_pay"}
+    parts: list[list[str]] = []
     fallbacks: list[str] = []
     for function in spec.functions:
         leaves = _leaves(function.result)
@@ -113,14 +156,14 @@ def render_numba(spec: ModuleSpec) -> str:
             if lines is None:
                 fallbacks.append(name)
                 lines = _numpy_array_function(function, leaves, helpers)
-            parts.append("\n".join(lines))
+            parts.append(lines)
             continue
         too_big = len(toposort(leaves)) > MAX_STATEMENTS
         if not function.params or too_big:
             fallbacks.append(name)
-            parts.append(_numpy_scalar_function(function))
+            parts.append([_numpy_scalar_function(function)])
             continue
-        parts += ["\n".join(lines) for lines in _scalar_function(function, helpers)]
+        parts += _scalar_function(function, helpers)
     doc = spec.doc.rstrip("\n") + "\n\n" + TARGET_NOTE
     if fallbacks:
         kept = "Kept as the numpy target's code (not fused into loops): "
@@ -129,19 +172,24 @@ def render_numba(spec: ModuleSpec) -> str:
         tuple(repr(python_name(f.name)).replace("'", '"') for f in spec.functions), "[]"
     )
     sources = {**HELPER_SOURCE, **ARRAY_HELPER_SOURCE, **NUMBA_HELPER_SOURCE}
-    sources["_entry"] = ENTRY_HELPER
+    sources["_entry"], sources["_edges"] = ENTRY_HELPER, EDGES_HELPER
     helper_text = []
     # _jit first: the compiled helpers are decorated with it
-    for helper in sorted(helpers, key=lambda h: (h != "_jit", h)):
+    first = ("_findable", "_jit", "_jit_inline")  # the decorators, before their uses
+    for helper in sorted(helpers, key=lambda h: (h not in first, h)):
         text = sources[helper].strip("\n")
         if helper in _COMPILED_HELPERS:
-            text = "@_jit\n" + text
+            text = "@_jit_inline\n" + text
         helper_text.append(text)
-    head = [docstring(doc, ""), "import math\n\nimport numba\nimport numpy as np"]
+    head = [
+        docstring(doc, ""),
+        "import math\nimport os\nimport sys\n\nimport numba\nimport numpy as np",
+    ]
     head.append("\n".join(collection("__all__ = ", names, "")))
     text = "\n\n".join(head[:2]) + "\n\n" + "\n\n\n".join(head[2:] + helper_text)
-    text += "\n\n\n" + "\n\n\n".join(parts) + "\n"
-    if any(len(line) > LINE_LENGTH and '"""' not in line for line in text.split("\n")):
+    text += "\n\n\n" + "\n\n\n".join("\n".join(lines) for lines in parts) + "\n"
+    # a docstring is one element of lines: black never rewraps its text
+    if any(len(x) > LINE_LENGTH and '"""' not in x for lines in parts for x in lines):
         import black  # a safety net only, as in codegen/module.py
 
         text = black.format_str(text, mode=black.Mode())
@@ -191,8 +239,8 @@ def _scalar_function(function: FunctionSpec, helpers: set[str]) -> list[list[str
     helpers.update(FLOAT.helpers[n.op] for n in plan.order if n.op in FLOAT.helpers)
     symmetric = isinstance(function.result, Symmetric)
     point, loop = f"_{name}_point", f"_{name}_loop"
-    work = max(1, sum(1 for n in plan.order if n.args))
-    helpers.add("_points")
+    work = max(1, sum(op_cost(n) for n in plan.order if n.args))
+    helpers.update(("_points", "_jit_inline"))
     return [
         _wrapper(function, name, pnames, leaves, work),
         _point_body(function, point, pnames, plan),
@@ -218,9 +266,7 @@ def _wrapper(
     tests = [f"type({p}) is float" for p in pnames]
     lines += layout.condition("if", "and", tests, INDENT)
     lines += layout.call(f"return _{name}_point(", args, INDENT * 2)
-    lines += layout.call(
-        "points, dtype, shape = _points(", [layout.flat(Tuple(tuple(pnames)))], INDENT
-    )
+    lines += layout.call("points, dtype, shape = _points(", pnames, INDENT)
     lines.append(f"{INDENT}size = points[0].size")
     if symmetric:
         n = function.result.size
@@ -230,9 +276,11 @@ def _wrapper(
     lines += collection("outputs = ", Tuple(tuple(outs), "[]"), INDENT)
     # the threshold in points: PARALLEL_WORK operations, `work` of them a point
     threshold = -(-PARALLEL_WORK // work)
-    lines.append(
-        f"{INDENT}loop = _{name}_parallel if size >= {threshold} else _{name}_serial"
-    )
+    lines += [
+        f"{INDENT}loop = _{name}_serial",
+        f"{INDENT}if size >= {threshold} and _threads_pay():  # {PARALLEL_WORK:,} operations",
+        f"{INDENT * 2}loop = _{name}_parallel",
+    ]
     lines.append(f"{INDENT}loop(*points, *outputs)")
     if symmetric:
         n = function.result.size
@@ -258,13 +306,13 @@ def _point_body(function: FunctionSpec, point: str, pnames: list[str], plan) -> 
     """The statements on one point: the numpy target's float twin, compiled."""
     symmetric = isinstance(function.result, Symmetric)
     params = pnames + (["hessian"] if symmetric else [])
-    lines = ["@_jit"] + layout.call(f"def {point}(", params, "", "):")
+    lines = ["@_jit_inline"] + layout.call(f"def {point}(", params, "", "):")
     doc = "The statements on one point (floats): the numpy target's float twin."
     lines.append(INDENT + docstring(doc, INDENT))
     memo: dict = {}
     names = plan.names
     lines += [
-        f"{INDENT}{target} = {definition(node, names, memo, FLOAT)}"
+        f"{INDENT}{target} = {bare(node, definition(node, names, memo, FLOAT))}"
         for target, node in plan.statements
     ]
     if symmetric:
@@ -272,10 +320,10 @@ def _point_body(function: FunctionSpec, point: str, pnames: list[str], plan) -> 
             target = f"hessian[{i}, {j}]"
             if i != j:
                 target += f" = hessian[{j}, {i}]"
-            text = expression(node, names, memo, FLOAT)
+            text = bare(node, expression(node, names, memo, FLOAT))
             lines.append(f"{INDENT}{target} = {text}")
         return lines + [f"{INDENT}return hessian"]
-    out = lambda node: expression(node, names, memo, FLOAT)  # noqa: E731
+    out = lambda node: bare(node, expression(node, names, memo, FLOAT))  # noqa: E731
     if isinstance(function.result, Node):
         return lines + [f"{INDENT}return {out(function.result)}"]
     return lines + collection("return ", _as_tuple(function.result, out), INDENT)
