@@ -174,7 +174,9 @@ class _Fuser:
         hints = function.hints
         # the arrays and scalars each end defines
         for node in sorted(ends, key=self.order.index):
-            hint = hints.get(node) or ("out" if node.shape else "total")
+            hint = hints.get(node) or ("saved" if node.shape else "total")
+            if node in self.leaves and node.shape:
+                hint = hints.get(node) or "out"
             if node in self.leaves and not node.shape:
                 hint = hints.get(node) or "value"
             names[node] = namer.claim(python_name(hint))
@@ -348,8 +350,23 @@ class _Fuser:
         roots = [r for r in roots if r not in emitted and r.op != "const"]
         if not roots:
             return []
+        # what is computed already (sums, earlier scalars) becomes a leaf, so that
+        # the schedule never looks inside a loop's work again
         known = {n: t for n, t in self.names.items() if n in emitted}
-        plan = schedule(roots, known, self.function.hints, self.namer, 60)
+        rebuilt: dict[Node, Node] = {}
+        for node in toposort(roots):
+            if node in known and node.args:
+                rebuilt[node] = self._text_var(known[node])
+                known[rebuilt[node]] = known[node]
+            elif node.args:
+                args = [rebuilt[a] for a in node.args]
+                rebuilt[node] = make(node.op, args, node.attrs)
+            else:
+                rebuilt[node] = node
+        hints = {rebuilt[n]: h for n, h in self.function.hints.items() if n in rebuilt}
+        originals = {rebuilt[n]: n for n in rebuilt}
+        plan = schedule([rebuilt[r] for r in roots], known, hints, self.namer, 60)
+        self._helpers_of(plan.order)
         lines = []
         memo: dict = {}
         for target, node in plan.statements:
@@ -357,15 +374,15 @@ class _Fuser:
                 f"{INDENT}{target} = {definition(node, plan.names, memo, FLOAT)}"
             )
         for root in roots:
-            if root not in plan.names:
+            if rebuilt[root] not in plan.names:
                 name = self.namer.fresh()
-                text = expression(root, plan.names, memo, FLOAT)
+                text = expression(rebuilt[root], plan.names, memo, FLOAT)
                 lines.append(f"{INDENT}{name} = {text}")
-                plan.names[root] = name
+                plan.names[rebuilt[root]] = name
         for node, name in plan.names.items():
-            if node.op != "var":
-                self.names[node] = name
-                emitted.add(node)
+            if node in originals and node.op != "var":
+                self.names[originals[node]] = name
+                emitted.add(originals[node])
         return lines
 
     def _body(self, members, terms, memo, indent: str) -> list[str]:
@@ -385,6 +402,7 @@ class _Fuser:
             hints.pop(term, None)
         # room on `        value += <term>` within 88 columns
         plan = schedule(terms, names, hints, self.namer, 70)
+        self._helpers_of(plan.order)
         lines = []
         printed: dict = {}
         for target, node in plan.statements:
@@ -397,6 +415,10 @@ class _Fuser:
             else:
                 lines.append(f"{indent}{self.names[m]} += {text}")
         return lines
+
+    def _helpers_of(self, order: list[Node]) -> None:
+        """The compiled float helpers (_sigmoid1, _sign1, ...) the statements call."""
+        self.helpers.update(FLOAT.helpers[n.op] for n in order if n.op in FLOAT.helpers)
 
     def _loop_lines(self, members, tested, interior, peel) -> list[str]:
         """Allocations, then one loop, or the tested ends and the untested interior."""

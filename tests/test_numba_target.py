@@ -218,6 +218,67 @@ def test_the_decorator_takes_the_target(tmp_path: Path, monkeypatch):
     np.testing.assert_array_equal(g.grad(xs, 1.0)[0], 2.0 * xs)
 
 
+FUSED = """
+f(x[n], a; y[n]) = sum(a*exp(x) - y*x) / n + x @ y
+h(x[n]) = sum(sin(exp(x))[1:] * sin(exp(x))[:-1])
+k(x[n], a) = sum(softplus(a*x[1:]) - sigmoid(x[:-1])) + a^2
+"""
+
+
+def test_scalars_dot_products_and_stored_nodes_in_fused_loops(tmp_path: Path):
+    fused = numba_module(FUSED, tmp_path, "fused")
+    plain = numpy_module(FUSED, "fused")
+    text = Path(fused.__file__).read_text()
+    # sin(exp(x)) is needed at two offsets: stored by a loop of its own, read back
+    h_grad = text[text.index("def _h_grad_loops") :].split("\n\n\n")[0]
+    assert h_grad.count("np.empty") == 2 and "saved[i + 1]" in h_grad
+    # a dot product is a sum in the loop; the scalar parameter's partial too
+    assert "da += " in text[text.index("def _f_grad_loops") :].split("\n\n\n")[0]
+    rng = np.random.default_rng(5)
+    x, y, a = rng.uniform(-1, 1, 6), rng.uniform(-1, 1, 6), 0.7
+    for name in plain.__all__:
+        args = {"f": (x, a, y), "h": (x,), "k": (x, a)}[name.split("_")[0]]
+        if name.endswith(("_hvp", "_jvp")):
+            args = args + tuple(v * 0.5 for v in args if np.ndim(v) or name[0] != "f")
+        if name.startswith("f_") and name.endswith(("_hvp", "_jvp")):
+            args = (x, a, y, x * 0.5, 0.25)
+        _agree(getattr(fused, name)(*args), getattr(plain, name)(*args))
+
+
+def test_a_warm_start_loads_the_machine_code_from_the_cache(tmp_path: Path):
+    import subprocess
+    import sys
+
+    source = tmp_path / "warm.sg"
+    source.write_text("g(x) = sin(x) * exp(-x^2)\n")
+    module = tmp_path / "warm_numba.py"
+    assert main(["compile", str(source), "-o", str(module), "--target", "numba"]) == 0
+    code = (
+        "import importlib.util, numpy as np\n"  # imported from a path, as a loader does
+        f"spec = importlib.util.spec_from_file_location('warm', {str(module)!r})\n"
+        "m = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(m)\n"
+        "print(m.g_grad(np.linspace(0, 1, 5))[0][1])\n"
+    )
+    env = dict(
+        os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), NUMBA_DEBUG_CACHE="1"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    assert [r.returncode for r in runs] == [0, 0], runs[1].stderr
+    assert "data saved" in runs[0].stdout and "data loaded" in runs[1].stdout
+    assert "data saved" not in runs[1].stdout  # nothing compiled again
+    value = float(runs[1].stdout.strip().splitlines()[-1])
+    assert value == pytest.approx(
+        math.cos(0.25) * math.exp(-0.0625) - 0.5 * math.sin(0.25) * math.exp(-0.0625)
+    )
+    assert list((tmp_path / "cache").rglob("*.nbi"))
+
+
 # A random expression compiled to both targets: the same values and gradients.
 @settings(max_examples=12, deadline=None)
 @given(
