@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from codegen import layout
 from codegen.array_function import (
     ARRAY_HELPER_SOURCE,
+    Blocks,
     array_function_lines,
     is_array_function,
 )
@@ -148,6 +149,7 @@ def render_numba(spec: ModuleSpec) -> str:
     helpers: set[str] = {"_jit", "_jit_inline", "_findable", "_threads_pay"}
     parts: list[list[str]] = []
     fallbacks: list[str] = []
+    numpy_helpers: dict[str, str] = {}  # the numpy code's, for kept functions
     for function in spec.functions:
         leaves = _leaves(function.result)
         name = python_name(function.name)
@@ -161,7 +163,9 @@ def render_numba(spec: ModuleSpec) -> str:
         too_big = len(toposort(leaves)) > MAX_STATEMENTS
         if not function.params or too_big:
             fallbacks.append(name)
-            parts.append([_numpy_scalar_function(function)])
+            kept, code = _numpy_scalar_function(function)
+            numpy_helpers.update(kept)
+            parts.append([code])
             continue
         parts += _scalar_function(function, helpers)
     doc = spec.doc.rstrip("\n") + "\n\n" + TARGET_NOTE
@@ -174,13 +178,13 @@ def render_numba(spec: ModuleSpec) -> str:
     sources = {**HELPER_SOURCE, **ARRAY_HELPER_SOURCE, **NUMBA_HELPER_SOURCE}
     sources["_entry"], sources["_edges"] = ENTRY_HELPER, EDGES_HELPER
     helper_text = []
-    # _jit first: the compiled helpers are decorated with it
     first = ("_findable", "_jit", "_jit_inline")  # the decorators, before their uses
     for helper in sorted(helpers, key=lambda h: (h not in first, h)):
         text = sources[helper].strip("\n")
         if helper in _COMPILED_HELPERS:
             text = "@_jit_inline\n" + text
         helper_text.append(text)
+    helper_text += [numpy_helpers[h] for h in sorted(numpy_helpers) if h not in helpers]
     head = [
         docstring(doc, ""),
         "import math\nimport os\nimport sys\n\nimport numba\nimport numpy as np",
@@ -199,7 +203,7 @@ def render_numba(spec: ModuleSpec) -> str:
 def _leaves(result) -> list[Node]:
     if isinstance(result, Node):
         return [result]
-    if isinstance(result, Symmetric) or hasattr(result, "shapes"):
+    if isinstance(result, (Symmetric, Blocks)):
         return [result.entries[k] for k in sorted(result.entries)]
     return [leaf for item in result for leaf in _leaves(item)]
 
@@ -215,17 +219,25 @@ def _numpy_array_function(
     return ["# numpy target: matrices and these array ops stay numpy (BLAS)"] + lines
 
 
-def _numpy_scalar_function(function: FunctionSpec) -> str:
-    """The numpy target's module text of one scalar function, wrapper and bodies."""
+def _numpy_scalar_function(function: FunctionSpec) -> tuple[dict[str, str], str]:
+    """The numpy target's code of one scalar function: (its helpers by name, the rest).
+
+    The helpers are kept apart: a helper the numba functions use too (_sign1, ...)
+    is defined once, compiled, and the numpy code calls that one.
+    """
     from codegen.module import render
 
     text = render(ModuleSpec("numpy target", (function,)))
-    # drop the docstring, imports and __all__ of the one-function module: keep its
-    # helpers and functions (their helpers may repeat a numba helper's name: never,
-    # the numpy helpers are _expand, _sigmoid, ... and the twins' _sign1, ...)
-    body = text.split("\n\n\n", 2)[2]
+    # after the docstring, imports and __all__: helpers, wrapper, bodies, twins
+    blocks = text.rstrip("\n").split("\n\n\n")[1:]
+    helpers = {}
+    for block in blocks:
+        name = block.split("(", 1)[0].removeprefix("def ")
+        if block.startswith("def _") and name in HELPER_SOURCE:
+            helpers[name] = block
+    rest = [b for b in blocks if b not in helpers.values()]
     note = "# numpy target: too large a function for numba to compile quickly"
-    return note + "\n" + body.rstrip("\n")
+    return helpers, note + "\n" + "\n\n\n".join(rest)
 
 
 def _scalar_function(function: FunctionSpec, helpers: set[str]) -> list[list[str]]:

@@ -218,31 +218,21 @@ def test_the_decorator_takes_the_target(tmp_path: Path, monkeypatch):
     np.testing.assert_array_equal(g.grad(xs, 1.0)[0], 2.0 * xs)
 
 
-FUSED = """
-f(x[n], a; y[n]) = sum(a*exp(x) - y*x) / n + x @ y
-h(x[n]) = sum(sin(exp(x))[1:] * sin(exp(x))[:-1])
-k(x[n], a) = sum(softplus(a*x[1:]) - sigmoid(x[:-1])) + a^2
-"""
+def test_a_function_too_large_for_numba_keeps_the_numpy_code(tmp_path, monkeypatch):
+    from codegen import numba_target
 
-
-def test_scalars_dot_products_and_stored_nodes_in_fused_loops(tmp_path: Path):
-    fused = numba_module(FUSED, tmp_path, "fused")
-    plain = numpy_module(FUSED, "fused")
-    text = Path(fused.__file__).read_text()
-    # sin(exp(x)) is needed at two offsets: stored by a loop of its own, read back
-    h_grad = text[text.index("def _h_grad_loops") :].split("\n\n\n")[0]
-    assert h_grad.count("np.empty") == 2 and "saved[i + 1]" in h_grad
-    # a dot product is a sum in the loop; the scalar parameter's partial too
-    assert "da += " in text[text.index("def _f_grad_loops") :].split("\n\n\n")[0]
-    rng = np.random.default_rng(5)
-    x, y, a = rng.uniform(-1, 1, 6), rng.uniform(-1, 1, 6), 0.7
-    for name in plain.__all__:
-        args = {"f": (x, a, y), "h": (x,), "k": (x, a)}[name.split("_")[0]]
-        if name.endswith(("_hvp", "_jvp")):
-            args = args + tuple(v * 0.5 for v in args if np.ndim(v) or name[0] != "f")
-        if name.startswith("f_") and name.endswith(("_hvp", "_jvp")):
-            args = (x, a, y, x * 0.5, 0.25)
-        _agree(getattr(fused, name)(*args), getattr(plain, name)(*args))
+    monkeypatch.setattr(numba_target, "MAX_STATEMENTS", 3)
+    text = "f(x, y) = x^2*y + y + 2\n"
+    fused = numba_module(text, tmp_path, "big")
+    plain = numpy_module(text, "big")
+    source = Path(fused.__file__).read_text()
+    assert "too large a function for numba" in source
+    doc = source[: source.index('"""', 3)]
+    assert "Kept as the numpy target's code" in doc and "f_value_and_grad" in doc
+    for args in [(3.0, 4.0), (np.arange(3.0), 2.0)]:
+        for name in plain.__all__:
+            call_args = args * (2 if name.endswith(("_hvp", "_jvp")) else 1)
+            _agree(getattr(fused, name)(*call_args), getattr(plain, name)(*call_args))
 
 
 def test_a_warm_start_loads_the_machine_code_from_the_cache(tmp_path: Path):
