@@ -6,13 +6,17 @@ structure the cost model promises is checked in the text.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.numba_compare import numba_module, numpy_module
 from tests.test_numba_target import _agree
+from tests.test_properties import _grow
 from tests.test_numba_target import numba_cache  # noqa: F401 (its fixture, used here)
 
 pytest.importorskip("numba")
@@ -66,3 +70,29 @@ def test_a_single_loop_when_nothing_is_padded(tmp_path: Path):
     x = np.linspace(-1.0, 1.0, 9)
     _agree(fused.s_grad(x), plain.s_grad(x))
     _agree(fused.s_value_and_grad(x), plain.s_value_and_grad(x))
+
+
+# Random vector expressions: slices of one vector and a scalar parameter through
+# every op of the scalar property tests; the gradient's paddings, the HVP's and the
+# JVP's sums all go through the fuser.
+VECTOR_LEAVES = st.sampled_from(["x[1:]", "x[:-1]", "a", "0.5", "x[1:]", "x[:-1]"])
+VECTOR_EXPRESSIONS = st.recursive(VECTOR_LEAVES, _grow, max_leaves=5)
+
+
+@settings(max_examples=10, deadline=None)
+@given(VECTOR_EXPRESSIONS, st.integers(2, 6), st.floats(-1.5, 1.5))
+def test_random_vector_expressions_agree_with_the_numpy_target(body, n, a):
+    text = f"f(x[n], a) = sum(x[1:] * ({body}))\n"
+    directory = Path(os.environ["NUMBA_CACHE_DIR"])
+    fused = numba_module(text, directory, f"vec_{abs(hash(body))}")
+    plain = numpy_module(text, "vec")
+    source = Path(fused.__file__).read_text()
+    assert "def _f_grad_loops" in source  # fused, not kept as numpy code
+    x = np.random.default_rng(n).uniform(-1.0, 1.0, n)
+    with np.errstate(all="ignore"):
+        for name, args in [
+            ("f_value_and_grad", (x, a)),
+            ("f_hvp", (x, a, x[::-1].copy(), 0.5)),
+            ("f_jvp", (x, a, x * 0.5, 0.25)),
+        ]:
+            _agree(getattr(fused, name)(*args), getattr(plain, name)(*args))
