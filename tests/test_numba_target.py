@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,12 @@ def test_the_module_says_which_target_made_it(build_dir: Path):
     assert "for i in numba.prange(1, stop):" in grad
     assert grad.count("dx[i] = ") == 2 and grad.count("np.empty") == 1
     assert "np.pad" not in grad and "[1:]" not in grad
+
+
+def test_without_numba_the_module_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # as if not installed
+    with pytest.raises(ImportError, match="pip install numba"):
+        numba_module("f(x) = x^2\n", tmp_path, "no_numba")
 
 
 def test_the_numpy_target_stays_free_of_numba():
