@@ -16,8 +16,11 @@ The cost model (what becomes a loop of its own):
   select or an integer power; 4 for / and sqrt; 20 for a transcendental function.
   Storing and reading back an entry costs about SPLIT_COST operations;
 - scalars (sizes, scalar parameters, sums) are computed between the loops;
-- matrices, matrix products (which stay `@` on BLAS), logsumexp, softmax and the
-  linear-algebra ops are not fused: such a function keeps the numpy target's code.
+- a matrix-vector product (`X @ w`, `X.T @ dz`, a matrix parameter's) stays `@`,
+  one BLAS call inside the compiled function between loops, its vector stored;
+- matrix-valued nodes elsewhere (a matrix output, elementwise ops on matrices,
+  matrix products), logsumexp, softmax and the linear-algebra ops are not fused:
+  such a function keeps the numpy target's code.
 """
 
 from __future__ import annotations
@@ -82,13 +85,47 @@ def _is_reduction(node: Node) -> bool:
     return node.op == "matmul" and all(len(a.shape) == 1 for a in node.args)
 
 
-def _check(order: Sequence[Node], params) -> None:
-    """Raise Unfusable unless every node is a scalar or a vector op we schedule."""
-    if not params or any(len(node.shape) > 1 for _, node in params):
+def _is_blas(node: Node) -> bool:
+    """A matrix-vector product (X @ w, X.T @ r): one BLAS call, not a loop."""
+    if node.op != "matmul" or len(node.shape) != 1:
+        return False
+    return any(len(a.shape) == 2 for a in node.args)
+
+
+def _check(order: Sequence[Node], params, outputs: Sequence[Node]) -> None:
+    """Raise Unfusable unless every node is a scalar or a vector op we schedule.
+
+    A matrix may appear only as a parameter (or its transpose) that matrix-vector
+    products read.
+    """
+    if not params or all(len(node.shape) > 1 for _, node in params):
         raise Unfusable
+    if any(len(node.shape) > 1 for node in outputs):
+        raise Unfusable  # a matrix out: the numpy target's code
+    users: dict[Node, list[Node]] = {}
     for node in order:
-        if len(node.shape) > 1:
+        for arg in node.args:
+            users.setdefault(arg, []).append(node)
+    for node in order:
+        if len(node.shape) > 2:
             raise Unfusable
+        if len(node.shape) == 2:
+            plain = node.op == "var" or (
+                node.op == "transpose" and node.args[0].op == "var"
+            )
+            readers = users.get(node, [])
+            if not plain or not all(
+                _is_blas(u) or u.op == "transpose" for u in readers
+            ):
+                raise Unfusable
+            continue
+        if _is_blas(node):
+            if any(
+                len(a.shape) == 2 and a.op not in ("var", "transpose")
+                for a in node.args
+            ):
+                raise Unfusable
+            continue
         if node.op in ELEMENTWISE or node.op in ("const", "var", "dim"):
             continue
         if _is_reduction(node) or node.op == "broadcast_to" and not node.args[0].shape:
@@ -116,15 +153,17 @@ class _Fuser:
         self.function, self.leaves = function, list(leaves)
         self.helpers, self.docstring = helpers, docstring
         self.order = toposort(self.leaves)
-        _check(self.order, function.params)
+        _check(self.order, function.params, self.leaves)
         self.split: set[Node] = set()
 
     # --- planning ----------------------------------------------------------------
 
     def _materialized(self) -> set[Node]:
-        ends = {n for n in self.order if _is_reduction(n)}
+        ends = {n for n in self.order if _is_reduction(n) or _is_blas(n)}
+        for blas in [n for n in self.order if _is_blas(n)]:  # its vector, stored
+            ends |= {a for a in blas.args if len(a.shape) == 1 and a.op != "var"}
+        # an output that is a parameter is returned as a copy, not computed
         ends |= {leaf for leaf in self.leaves if leaf.shape and leaf.op != "var"}
-        ends |= {leaf for leaf in self.leaves if leaf.shape and leaf.op == "var"}
         return ends | self.split
 
     def _levels(self, ends: set[Node]) -> dict[Node, int]:
@@ -185,10 +224,17 @@ class _Fuser:
         groups: dict[tuple, list[Node]] = {}
         for node in sorted(ends, key=self.order.index):
             length = node.shape[0] if node.shape else node.args[0].shape[0]
-            groups.setdefault((level[node], str(length)), []).append(node)
+            kind = "blas" if _is_blas(node) else str(length)
+            groups.setdefault((level[node], kind), []).append(node)
         emitted: set[Node] = set(names) - set(ends)
         work = 0
-        for (lvl, _), members in sorted(groups.items(), key=lambda kv: kv[0][0]):
+        for (lvl, kind), members in sorted(groups.items(), key=lambda kv: kv[0][0]):
+            if kind == "blas":  # matrix products stay numpy's @ (BLAS), in numba
+                body += [
+                    f"{INDENT}{names[m]} = {definition(m, names)}" for m in members
+                ]
+                emitted.update(members)
+                continue
             member0 = members[0]
             length = member0.shape[0] if member0.shape else member0.args[0].shape[0]
             self.loop_length = length
@@ -458,7 +504,11 @@ class _Fuser:
         kernel = f"_{name}_loops"
         doc = f"{name}'s loops: each output vector and each sum is one pass."
         out = [
-            self.names.get(leaf) or expression(leaf, {}, None, FLOAT)
+            (
+                f"{self.names[leaf]}.copy()"  # never the caller's own array
+                if leaf.op == "var" and leaf.shape
+                else self.names.get(leaf) or expression(leaf, {}, None, FLOAT)
+            )
             for leaf in self.leaves
         ]
         kernel_lines = layout.call(f"def {kernel}(", pnames, "", "):")
@@ -479,9 +529,7 @@ class _Fuser:
             f"{INDENT}if {vector}.size >= {threshold} and _threads_pay():",
             f"{INDENT * 2}loops = _{name}_parallel",
         ]
-        args = [
-            p if n.shape else f"{p}[()]" for p, (_, n) in zip(pnames, function.params)
-        ]
+        args = [_argument(p, n) for p, (_, n) in zip(pnames, function.params)]
         wrapper += layout.call("outputs = loops(", args, INDENT)
         counter = iter(range(len(self.leaves)))
 
@@ -504,6 +552,16 @@ class _Fuser:
 
     def _param_names(self) -> dict[Node, str]:
         return {node: self.names[node] for _, node in self.function.params}
+
+
+def _argument(name: str, node: Node) -> str:
+    """A parameter as the loops take it: a scalar, a vector, a contiguous matrix.
+
+    numba's matrix products call BLAS on contiguous matrices only.
+    """
+    if not node.shape:
+        return f"{name}[()]"
+    return f"np.ascontiguousarray({name})" if len(node.shape) == 2 else name
 
 
 def _structure(result, leaf_text):

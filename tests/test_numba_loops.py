@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.numba_compare import numba_module, numpy_module
+from tests.numba_compare import SAMPLES, numba_module, numpy_module
 from tests.test_numba_target import _agree
 from tests.test_properties import _grow
 from tests.test_numba_target import numba_cache  # noqa: F401 (its fixture, used here)
@@ -96,3 +96,29 @@ def test_random_vector_expressions_agree_with_the_numpy_target(body, n, a):
             ("f_jvp", (x, a, x * 0.5, 0.25)),
         ]:
             _agree(getattr(fused, name)(*args), getattr(plain, name)(*args))
+
+
+def test_a_parameter_as_an_output_is_a_copy(tmp_path: Path):
+    text = "g(x[n], y[n]) = sum(x * y)\n"
+    fused = numba_module(text, tmp_path, "copies")
+    x, y = np.arange(3.0), np.arange(3.0, 6.0)
+    dx, dy = fused.g_grad(x, y)
+    np.testing.assert_array_equal(dx, y)
+    np.testing.assert_array_equal(dy, x)
+    assert dx is not y and not np.shares_memory(dx, y)
+
+
+def test_matrix_vector_products_stay_blas_inside_the_loops(tmp_path: Path):
+    text = (SAMPLES / "logistic_regression.sg").read_text()
+    fused = numba_module(text, tmp_path, "logreg")
+    plain = numpy_module(text, "logreg")
+    source = Path(fused.__file__).read_text()
+    loops = source[source.index("def _loss_grad_loops") :].split("\n\n\n")[0]
+    assert "X @ w" in loops and "X.T @ dz" in loops  # BLAS, not a loop
+    assert "for i in numba.prange(n):" in loops
+    rng = np.random.default_rng(9)
+    w, X, y = rng.normal(size=3), rng.normal(size=(50, 3)), rng.integers(0, 2, 50)
+    Xf = np.asfortranarray(X)  # any layout in: the loops get a contiguous copy
+    for args in [(w, 0.3, X, y * 1.0), (w, 0.3, Xf, y * 1.0)]:
+        _agree(fused.loss_value_and_grad(*args), plain.loss_value_and_grad(*args))
+        _agree(fused.loss_hvp(*args, w, 0.5), plain.loss_hvp(*args, w, 0.5))
