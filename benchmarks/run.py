@@ -1113,6 +1113,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", metavar="WORKLOAD", help="cProfile symgrad's compile and exit"
     )
+    parser.add_argument(
+        "--numba",
+        action="store_true",
+        help="the numba target against numpy, JAX and SymEngine LLVM "
+        "(benchmarks/numba_target.py) and exit",
+    )
     return parser.parse_args(argv)
 
 
@@ -1150,6 +1156,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         print(profile(args.profile))
         return 0
+    if args.numba:
+        from benchmarks import numba_target
+
+        return numba_target.main(["--quick"] if args.quick else [])
     log = partial(print, file=sys.stderr, flush=True)
     names, tools = split_only(args.only)
     tools = [t for t in tools or PEERS if t not in (args.skip or [])]

@@ -378,16 +378,34 @@ def _claim_python_name(
 MAX_MODULE_CHARS = 64_000_000
 
 
-def compile_source(text: str, file: str = "<input>") -> str:
-    """Compile expression-file text to the text of a standalone numpy module."""
+def compile_source(text: str, file: str = "<input>", target: str = "numpy") -> str:
+    """Compile expression-file text to the text of a standalone module for target.
+
+    target is "numpy" (the default: the module needs numpy alone) or "numba"
+    (loops compiled by numba; codegen/numba_target.py).
+    """
     program = lower(parse(text, file))
-    module = render(module_spec(program, Path(file).name))
+    module = render_target(module_spec(program, Path(file).name), target)
     if len(module) > MAX_MODULE_CHARS:
         raise LimitError(
             f"limit exceeded: the generated module would be {len(module):,} characters "
             f"(at most {MAX_MODULE_CHARS:,})"
         )
     return module
+
+
+TARGETS = ("numpy", "numba")
+
+
+def render_target(spec: ModuleSpec, target: str = "numpy") -> str:
+    """The module text of spec for a target: "numpy" or "numba"."""
+    if target == "numpy":
+        return render(spec)
+    if target == "numba":
+        from codegen.numba_target import render_numba
+
+        return render_numba(spec)
+    raise ValueError(f"unknown target {target!r}: expected one of {TARGETS}")
 
 
 def decode_source(data: bytes, file: str) -> str:
@@ -404,10 +422,11 @@ def decode_source(data: bytes, file: str) -> str:
         ) from None
 
 
-def compile_file(path: str | Path) -> str:
-    """Compile an expression file to module text."""
+def compile_file(path: str | Path, target: str = "numpy") -> str:
+    """Compile an expression file to module text (for target: "numpy" or "numba")."""
     path = Path(path)
-    return compile_source(decode_source(path.read_bytes(), str(path)), str(path))
+    text = decode_source(path.read_bytes(), str(path))
+    return compile_source(text, str(path), target)
 
 
 class Derivative:
@@ -523,7 +542,7 @@ def _function_from_sympy(expr, wrt, name: str) -> Function:
     return Function(name, params, data, body, f"{head} = {expr}", None)
 
 
-def _compiled(function: Function, names: dict[Node, str]):
+def _compiled(function: Function, names: dict[Node, str], target: str = "numpy"):
     from symgrad.cache import cache_key, cached_module, graph_fingerprint, module_source
     from symgrad.compiled import Compiled
 
@@ -532,9 +551,10 @@ def _compiled(function: Function, names: dict[Node, str]):
     key = cache_key(
         function.name, function.source, ",".join(function.params),
         ",".join(function.data), graph_fingerprint(roots),
-        ",".join(names.values()),
+        ",".join(names.values()), *([] if target == "numpy" else [target]),
     )  # fmt: skip
-    build = lambda: render(module_spec(program, "<function>"))  # noqa: E731
+    spec = lambda: module_spec(program, "<function>")  # noqa: E731
+    build = lambda: render_target(spec(), target)  # noqa: E731
     module, _ = cached_module(key, function.name, build)
     return Compiled(function, module, lambda: module_source(module, build), names)
 
@@ -554,10 +574,15 @@ class Namespace:
         return iter(self._names)
 
 
-def load_file(path: str | Path) -> Namespace:
-    """symgrad.load("model.sg"): one compiled function object per function in the file."""
+def load_file(path: str | Path, target: str = "numpy") -> Namespace:
+    """symgrad.load("model.sg"): one compiled function object per function in the file.
+
+    target="numba" compiles the functions to loops with numba (an optional extra).
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}: expected one of {TARGETS}")
     path = Path(path)
     text = decode_source(path.read_bytes(), str(path))
     program = lower(parse(text, str(path)))
-    functions = {f.name: _compiled(f, program.names) for f in program.functions}
+    functions = {f.name: _compiled(f, program.names, target) for f in program.functions}
     return Namespace(functions, str(path))

@@ -12,11 +12,11 @@ back on symgrad.linear.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from symgrad import arrays
-from symgrad.graph import Node, toposort
+from symgrad.graph import Node, make, toposort
 from symgrad.shapes import Dim, difference, shift, slice_bounds
 from symgrad.simplify import ONE, add, build, div, mul, neg
 
@@ -200,3 +200,33 @@ def banded(diagonals_by_offset: dict[int, Node]) -> Node:
     """The square matrix with these diagonals (np.diag offsets) and zeros elsewhere."""
     offsets = tuple(diagonals_by_offset)
     return build("banded", tuple(diagonals_by_offset.values()), (offsets,))
+
+
+def as_padded_sums(roots: Sequence[Node]) -> list[Node]:
+    """roots with every band product written as a sum of padded slice products.
+
+    The same value: band_times(v, values..., terms) is the sum over its terms of
+    pad(values * v[col:col + size], (row, n - row - size)). The numba target fuses
+    slices and paddings into one loop; the band product is the numpy target's
+    in-place schedule of that sum.
+    """
+    new: dict[Node, Node] = {}
+    for node in toposort(roots):
+        args = tuple(new[a] for a in node.args)
+        if node.op == "band_times":
+            new[node] = _padded_sum(args[0], args[1:], node.attrs[0])
+        else:
+            new[node] = node if args == node.args else make(node.op, args, node.attrs)
+    return [new[r] for r in roots]
+
+
+def _padded_sum(v: Node, values: Sequence[Node], terms: tuple) -> Node:
+    n = v.shape[0]
+    total = None
+    for d, (row, col, size) in zip(values, terms):
+        tail = difference(n, shift(size, col))  # entries of v after the slice
+        piece = mul(d, arrays.index(v, (slice(col or None, -tail or None),)))
+        after = difference(n, shift(size, row))
+        padded = build("pad", (arrays.full(piece, (size,)),), (((row, after),),))
+        total = padded if total is None else add(total, padded)
+    return total

@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument(
         "--force", action="store_true", help="overwrite a file symgrad did not generate"
     )
+    comp.add_argument(
+        "--target",
+        choices=("numpy", "numba"),
+        default="numpy",
+        help="numpy (default) or numba: loops compiled by numba (pip install "
+        "symgrad[numba])",
+    )
     show = sub.add_parser("show", help="print the functions and their derivatives")
     show.add_argument("file", help="the expression file ('-' reads standard input)")
     show.add_argument("--hessian", action="store_true", help="also print the Hessians")
@@ -220,7 +227,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     for name in args.files:
         try:
             status = max(
-                status, _compile_one(name, args.output, args.check, args.force)
+                status,
+                _compile_one(name, args.output, args.check, args.force, args.target),
             )
         except SymgradError as exc:
             if len(args.files) == 1:
@@ -230,14 +238,17 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return status
 
 
-def _compile_one(name: str, output: str | None, check: bool, force: bool) -> int:
+def _compile_one(
+    name: str, output: str | None, check: bool, force: bool, target: str = "numpy"
+) -> int:
     text, display = read_input(name)
     output = output or default_output(name)
     _check_module_name(output)
     if output != "-" and name != "-" and _same_file(name, output):
         raise UsageError(f"output {printable(output)} is the input file itself")
     with _node_budget(display):
-        module = compile_source(text, display)
+        targets = () if target == "numpy" else (target,)  # the default: as before
+        module = compile_source(text, display, *targets)
     if output == "-":
         sys.stdout.write(module)
         sys.stdout.flush()

@@ -21,7 +21,12 @@ from symgrad.annotations import declared
 from symgrad.trace import EMPTY, NeedsRanks, Param, TracingError, record, signature_of
 
 
-def compile(fn: Callable | None = None, *, wrt: Sequence[str] | None = None):
+def compile(
+    fn: Callable | None = None,
+    *,
+    wrt: Sequence[str] | None = None,
+    target: str = "numpy",
+):
     """Decorate a function of numbers or arrays: f(...), f.grad, f.hessian, f.source.
 
     Used bare (@symgrad.compile) or with options (@symgrad.compile(wrt=("x",))).
@@ -30,10 +35,11 @@ def compile(fn: Callable | None = None, *, wrt: Sequence[str] | None = None):
     through and not differentiated; any other default is fixed at its value.
     Array shapes come from annotations (symgrad.Array["n", "d"]) or, when array
     code (@, np.sum, ...) meets unannotated parameters, from the first call.
+    target="numba" generates loops compiled by numba instead (codegen/numba_target.py).
     """
     if fn is None:
-        return lambda f: compile(f, wrt=wrt)
-    return compile_function(fn, wrt)
+        return lambda f: compile(f, wrt=wrt, target=target)
+    return compile_function(fn, wrt, target)
 
 
 class Plan(NamedTuple):
@@ -45,15 +51,16 @@ class Plan(NamedTuple):
     data: tuple[str, ...]
     fixed: dict
     order: tuple[str, ...]
+    target: str = "numpy"
 
 
-def compile_function(fn: Callable, wrt: Sequence[str] | None):
+def compile_function(fn: Callable, wrt: Sequence[str] | None, target: str = "numpy"):
     """Trace, differentiate, generate and load fn (through the disk cache)."""
     signature = signature_of(fn)
     notes = declared(fn, signature) if getattr(fn, "__annotations__", None) else {}
     params, data, fixed = _classify(fn, signature, wrt, notes)
     order = tuple(p.name for p in signature if p.name not in fixed)
-    plan = Plan(fn, signature, params, data, fixed, order)
+    plan = Plan(fn, signature, params, data, fixed, order, target)
     if not notes:  # scalars, unless array code needs ranks from the first call
         try:
             traced = record(fn, list(order), fixed, signature)
@@ -95,6 +102,7 @@ def compiled_from(plan: Plan, traced, shapes: tuple) -> Compiled:
     # generated docstrings quote it, so an edit that leaves the graph alone (a
     # comment, a spelling) must not reuse old text.
     key = cache_key(name, source, ",".join(params), ",".join(order), traced.key())
+    key = key if plan.target == "numpy" else cache_key(key, plan.target)
     function = LazyFunction(
         name, params, plan.data, source, order, cache(traced.graph), shapes
     )
@@ -102,11 +110,10 @@ def compiled_from(plan: Plan, traced, shapes: tuple) -> Compiled:
 
     def build() -> str:
         # Imported on a miss only: a warm start needs no differentiator or generator.
-        from codegen.module import render
-        from symgrad.api import module_spec
+        from symgrad.api import module_spec, render_target
 
         program = Program(file, [function.resolve()], names())
-        return render(module_spec(program, f"{file}.{name}"))
+        return render_target(module_spec(program, f"{file}.{name}"), plan.target)
 
     names = cache(traced.names) if traced.locals else dict
     module, _ = cached_module(key, name, build)

@@ -10,9 +10,9 @@ from codegen.load import load
 from symgrad import arrays
 from symgrad import derivatives as diff
 from symgrad.api import compile_source
-from symgrad.banded import band_product, banded, diagonals
+from symgrad.banded import as_padded_sums, band_product, banded, diagonals
 from symgrad.evaluate import evaluate
-from symgrad.graph import Node, var
+from symgrad.graph import Node, toposort, var
 from symgrad.simplify import call, mul, sub
 
 RNG = np.random.default_rng(5)
@@ -129,3 +129,16 @@ def test_band_product_is_the_hvp(name, make_f, offsets) -> None:
     env = {"x": at, "v": direction}
     got, expected = evaluate([product, hv], env, {"n": 7})
     np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("name, make_f, offsets", BANDED, ids=lambda c: str(c))
+def test_a_band_product_written_as_padded_sums_is_the_same_value(
+    name, make_f, offsets
+) -> None:
+    hv, v = _hvp(make_f())
+    product = band_product(hv, v)
+    (padded,) = as_padded_sums([product])
+    assert all(node.op != "band_times" for node in toposort([padded]))
+    at, direction = RNG.uniform(-2.0, 2.0, 6), RNG.standard_normal(6)
+    got, expected = evaluate([padded, product], {"x": at, "v": direction}, {"n": 6})
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-14)
