@@ -1081,25 +1081,36 @@ def require_matplotlib():
 # terminal reports
 
 
-def parse_point(items: Sequence[str]) -> dict[str, float]:
-    """["x=3,y=4"] -> {"x": 3.0, "y": 4.0}; ValueError for a malformed pair."""
-    point: dict[str, float] = {}
+def parse_pairs(items: Sequence[str], option: str, form: str) -> dict[str, str]:
+    """["x=3,y=4"] -> {"x": "3", "y": "4"}: an option's NAME=TEXT pairs, each name once.
+
+    form names and shows them for the error message: "NAME=VALUE pairs like x=3,y=4".
+    """
+    pairs: dict[str, str] = {}
     for item in items:
         for pair in item.split(","):
             name, sep, text = (s.strip() for s in pair.partition("="))
             if not sep or not name.isidentifier():
-                raise ValueError(
-                    f"--at takes NAME=VALUE pairs like x=3,y=4, not '{pair}'"
-                )
-            if name in point:
-                raise ValueError(f"--at gives {name} twice")
-            try:
-                value = float(text)
-            except ValueError:
-                raise ValueError(f"--at {name}={text}: not a number") from None
-            if not math.isfinite(value):
-                raise ValueError(f"--at {name}={text}: not a finite number")
-            point[name] = value
+                raise ValueError(f"{option} takes {form}, not '{pair}'")
+            if name in pairs:
+                raise ValueError(f"{option} gives {name} twice")
+            pairs[name] = text
+    return pairs
+
+
+def parse_point(items: Sequence[str]) -> dict[str, float]:
+    """["x=3,y=4"] -> {"x": 3.0, "y": 4.0}; ValueError for a malformed pair."""
+    point: dict[str, float] = {}
+    for name, text in parse_pairs(
+        items, "--at", "NAME=VALUE pairs like x=3,y=4"
+    ).items():
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"--at {name}={text}: not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"--at {name}={text}: not a finite number")
+        point[name] = value
     return point
 
 

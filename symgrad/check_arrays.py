@@ -52,6 +52,7 @@ from symgrad.check import (
     CheckError,
     Higher,
     Partial,
+    parse_pairs,
     relative_error,
 )
 from symgrad.derivatives import jvp
@@ -97,18 +98,12 @@ def label(name: str, index: tuple[int, ...]) -> str:
 def parse_sizes(items: Sequence[str]) -> dict[str, int]:
     """["n=50,d=5"] -> {"n": 50, "d": 5}; ValueError for a malformed pair."""
     sizes: dict[str, int] = {}
-    for item in items:
-        for pair in item.split(","):
-            name, sep, text = (s.strip() for s in pair.partition("="))
-            if not sep or not name.isidentifier():
-                raise ValueError(
-                    f"--sizes takes NAME=SIZE pairs like n=50,d=5, not '{pair}'"
-                )
-            if name in sizes:
-                raise ValueError(f"--sizes gives {name} twice")
-            if not text.isdigit() or int(text) < 1:
-                raise ValueError(f"--sizes {name}={text}: not a whole number >= 1")
-            sizes[name] = int(text)
+    for name, text in parse_pairs(
+        items, "--sizes", "NAME=SIZE pairs like n=50,d=5"
+    ).items():
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"--sizes {name}={text}: not a whole number >= 1")
+        sizes[name] = int(text)
     return sizes
 
 

@@ -237,15 +237,7 @@ def _parameters(function: Function, params) -> list[np.ndarray]:
     """The point, in the function's parameter order, as float arrays (or floats)."""
     names = function.params
     if isinstance(params, Mapping):
-        missing = [p for p in names if p not in params]
-        extra = [p for p in params if p not in names]
-        if missing or extra:
-            raise SymgradError(
-                f"{function.name} takes the parameters ({', '.join(names)}); "
-                + (f"missing {', '.join(missing)}" if missing else "")
-                + ("; " if missing and extra else "")
-                + (f"not parameters: {', '.join(extra)}" if extra else "")
-            )
+        function.check_names(params, "parameters")
         params = [params[p] for p in names]
     elif not isinstance(params, Sequence) or len(params) != len(names):
         raise SymgradError(
@@ -259,15 +251,7 @@ def _chunked(function: Function, size: str, data: Mapping[str, object]) -> dict:
     """The data as dask arrays, chunked alike along the data axis and whole across."""
     import dask.array as da
 
-    missing = [d for d in function.data if d not in data]
-    extra = [d for d in data if d not in function.data]
-    if missing or extra:
-        raise SymgradError(
-            f"{function.name} takes the data ({', '.join(function.data)}); "
-            + (f"missing {', '.join(missing)}" if missing else "")
-            + ("; " if missing and extra else "")
-            + (f"not data: {', '.join(extra)}" if extra else "")
-        )
+    function.check_names(data)
     shapes = dict(function.shapes)
     out, rows = {}, None
     for name in function.data:

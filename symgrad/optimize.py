@@ -25,15 +25,7 @@ class ScipyObjective:
 
     def __init__(self, compiled, data: Mapping[str, object]):
         function = compiled.function
-        missing = [name for name in function.data if name not in data]
-        extra = [name for name in data if name not in function.data]
-        if missing or extra:
-            raise SymgradError(
-                f"{function.name} takes the data ({', '.join(function.data)}); "
-                + (f"missing {', '.join(missing)}" if missing else "")
-                + ("; " if missing and extra else "")
-                + (f"not data: {', '.join(extra)}" if extra else "")
-            )
+        function.check_names(data)
         self.params = function.params
         self._function = function
         self._data = [np.asarray(data[name], dtype=float) for name in function.data]

@@ -5,10 +5,10 @@ Kept apart from lowering so that loading a cached module needs no parser or lowe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from symgrad.errors import Span
+from symgrad.errors import Span, SymgradError
 from symgrad.graph import Node, var
 
 
@@ -41,6 +41,21 @@ class Function:
     def all_names(self) -> tuple[str, ...]:
         """Every parameter in call order: differentiated ones, then data (in a file)."""
         return self.call_order or self.params + self.data
+
+    def check_names(self, given: Iterable[str], role: str = "data") -> None:
+        """SymgradError unless the names given are exactly this function's data
+        (role "data") or differentiated parameters (role "parameters")."""
+        expected = self.data if role == "data" else self.params
+        given = list(given)
+        missing = [name for name in expected if name not in given]
+        extra = [name for name in given if name not in expected]
+        if missing or extra:
+            raise SymgradError(
+                f"{self.name} takes the {role} ({', '.join(expected)}); "
+                + (f"missing {', '.join(missing)}" if missing else "")
+                + ("; " if missing and extra else "")
+                + (f"not {role}: {', '.join(extra)}" if extra else "")
+            )
 
 
 @dataclass

@@ -29,3 +29,19 @@ def test_a_lazy_function_builds_its_body_only_when_resolved():
     assert function == Function(
         "g", ("x", "y"), (), function.body, "def g(x, y)", None, ("x", "y")
     )
+
+
+def test_check_names_says_what_is_missing_and_what_is_not_data():
+    import pytest
+
+    from symgrad.errors import SymgradError
+
+    f = Function("f", ("w",), ("X", "y"), mul(var("w"), var("X")), "f", None)
+    f.check_names(["y", "X"])  # any order
+    f.check_names({"w": 1.0}, "parameters")
+    with pytest.raises(SymgradError, match=r"takes the data \(X, y\); missing y$"):
+        f.check_names(["X"])
+    with pytest.raises(SymgradError, match=r"missing X, y; not data: w$"):
+        f.check_names(["w"])
+    with pytest.raises(SymgradError, match=r"parameters \(w\); not parameters: b$"):
+        f.check_names(["w", "b"], "parameters")
