@@ -8,6 +8,7 @@ checks every argument against its declared shape, binds the size names it needs
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -181,10 +182,8 @@ def array_function_lines(
     body = INDENT * 2
     memo: dict = {}
     helpers.update(NUMPY.helpers[n.op] for n in plan.order if n.op in NUMPY.helpers)
-    lines += [
-        f"{body}{target} = {definition(node, plan.names, memo)}"
-        for target, node in plan.statements
-    ]
+    for target, node in plan.statements:
+        lines += _statement(body, target, definition(node, plan.names, memo))
     first = pnames[0] if pnames else None
 
     def out(node: Node) -> str:
@@ -256,6 +255,38 @@ def _assemble(
                 indent,
             )
     return lines + [f"{indent}return hessian"]
+
+
+def _statement(indent: str, target: str, text: str) -> list[str]:
+    """`target = text`, a call too long for one line split at its arguments as black does."""
+    line = f"{indent}{target} = {text}"
+    head = re.match(r"[\w.]+\(", text)
+    if len(line) <= layout.LINE_LENGTH or head is None:
+        return [line]
+    args = _top_level_arguments(text[head.end() :])
+    if args is None:
+        return [line]
+    return layout.call(f"{target} = {head.group()}", args, indent)
+
+
+def _top_level_arguments(inside: str) -> list[str] | None:
+    """The arguments of a call whose text after `name(` is inside; None unless the
+    call's closing parenthesis ends the text."""
+    args, depth, start = [], 0, 0
+    for k, char in enumerate(inside):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            if depth == 0:
+                if k != len(inside) - 1:
+                    return None
+                args.append(inside[start:k].strip())
+                return [a for a in args if a]
+            depth -= 1
+        elif char == "," and depth == 0:
+            args.append(inside[start:k].strip())
+            start = k + 1
+    return None
 
 
 def _slice_text(start: str, stop: str) -> str:
