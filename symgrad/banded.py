@@ -41,6 +41,8 @@ class NotBanded(Exception):
 def band_product(root: Node, v: Node) -> Node | None:
     """root = H v rebuilt as one `band_times` of v, for a banded H, else None.
 
+    None too for a diagonal H, whose H v is one elementwise product already.
+
     Each term adds values * v[col:col + L] into out[row:row + L] in place, which is
     how a person writes a banded product in numpy: no padded copies, no diagonal
     summed from pieces, every term a multiply and an add over its slice.
@@ -55,8 +57,8 @@ def band_product(root: Node, v: Node) -> Node | None:
     for t in terms:  # like terms (same rows, same columns) add their values
         key = (t.row, t.col, t.length)
         merged[key] = t.values if key not in merged else add(merged[key], t.values)
-    if not merged:
-        return None
+    if all(row == col for row, col, _ in merged):
+        return None  # a diagonal H: its H v (d * v) is as good as it gets already
     return build("band_times", (v, *merged.values()), (tuple(merged),))
 
 

@@ -106,17 +106,25 @@ def _same_padding(p: Node, q: Node) -> bool:
 
 
 def _common_factor(n: Node, combine: Callable[[Node, Node], Node]) -> Node | None:
-    """a c +- b c -> (a +- b) c and c a +- c b -> c (a +- b): one product, not two.
+    """a c +- b c -> (a +- b) c, the shared factor c on either side of either product.
 
-    Constant coefficients are left to like terms (3 x + 4 x -> 7 x).
+    One product, not two. Constant coefficients are left to like terms (3 x + 4 x ->
+    7 x).
     """
     p, q = n.args
     if p.op != "mul" or q.op != "mul":
         return None
-    if _same_up_to_order(p.args[1], q.args[1]) and p.args[1].op != "const":
-        return mul(combine(p.args[0], q.args[0]), p.args[1])
-    if _same_up_to_order(p.args[0], q.args[0]) and p.args[0].op != "const":
-        return mul(p.args[0], combine(p.args[1], q.args[1]))
+    (p0, p1), (q0, q1) = p.args, q.args
+    # a product commutes, so the shared factor may stand on either side of each
+    for shared, a, b, last in (
+        (p1, p0, q0, q1),
+        (p0, p1, q1, q0),
+        (p1, p0, q1, q0),
+        (p0, p1, q0, q1),
+    ):
+        if shared.op != "const" and _same_up_to_order(shared, last):
+            rest = combine(a, b)
+            return mul(rest, shared) if shared is p1 else mul(shared, rest)
     return None
 
 

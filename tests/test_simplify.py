@@ -59,6 +59,7 @@ CASES: tuple[RuleCase, ...] = (
              M("where", COND, X, Y), REAL),
     RuleCase("add_common_factor", M("add", M("mul", X, M("sin", Y)), M("mul", Y, M("sin", Y))), M("mul", M("add", X, Y), M("sin", Y)), REAL),
     RuleCase("sub_common_factor", M("sub", M("mul", M("exp", X), Y), M("mul", M("exp", X), M("cos", X))), M("mul", M("exp", X), M("sub", Y, M("cos", X))), REAL),
+    RuleCase("sub_common_factor", M("sub", M("mul", C(2.0), Y), M("mul", Y, M("sin", X))), M("mul", M("sub", C(2.0), M("sin", X)), Y), REAL),
     RuleCase("sub_common_factor", M("sub", M("mul", M("sin", X), M("mul", M("exp", X), Y)), M("mul", M("cos", X), M("mul", Y, M("exp", X)))), M("mul", M("sub", M("sin", X), M("cos", X)), M("mul", M("exp", X), Y)), REAL),
     RuleCase("add_distribute_like", M("add", M("mul", C(-400.0), M("sub", Y, X)), M("mul", C(800.0), X)), M("add", M("mul", C(-400.0), Y), M("mul", C(1200.0), X)), REAL),
     RuleCase("add_distribute_like", M("add", M("mul", C(3.0), X), M("add", X, M("sin", Y))), M("add", M("mul", C(4.0), X), M("sin", Y)), REAL),
