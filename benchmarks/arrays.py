@@ -980,16 +980,23 @@ def _applies(code: str, found: set[str]) -> bool:
 
 
 def rewrite_costs(
-    name: str, func: Callable[..., Any], namespace: dict[str, Any], s: Settings
+    name: str,
+    func: Callable[..., Any],
+    namespace: dict[str, Any],
+    s: Settings,
+    rewrites: dict | None = None,
 ) -> list[str]:
-    """Each rewrite of REWRITES timed beside symgrad's statements, checked equal."""
+    """Each rewrite (of REWRITES, or the table given) timed beside symgrad's statements."""
+    rewrites = REWRITES if rewrites is None else rewrites
+    if name not in rewrites:
+        return ["None for this workload."]
     lines = [
         "| rewrite | symgrad's µs | rewritten µs | saved µs |",
         "|---|---|---|---|",
     ]
     found = _expressions(func)
     with np.errstate(all="ignore"):
-        for what, ours, theirs, names in REWRITES.get(name, []):
+        for what, ours, theirs, names in rewrites[name]:
             if not _applies(ours, found):
                 lines.append(f"| {what} | not in the generated code | — | — |")
                 continue
@@ -1005,11 +1012,20 @@ def rewrite_costs(
     return lines
 
 
-def profile(name: str, s: Settings) -> str:
-    """Per-statement costs of symgrad's timed function and the hand version, markdown."""
-    sample = SAMPLES[name]
+def profile(
+    name: str,
+    s: Settings,
+    samples: dict | None = None,
+    rewrites: dict | None = None,
+    load: Callable[[Any], Any] | None = None,
+) -> str:
+    """Per-statement costs of symgrad's timed function and the hand version, markdown.
+
+    samples, rewrites and load default to this script's; hessians.py passes its own.
+    """
+    sample = (SAMPLES if samples is None else samples)[name]
     args = sample.data(s.run_size)
-    module = symgrad_module(sample)
+    module = (symgrad_module if load is None else load)(sample)
     lines = [f"# Per-statement profile: {sample.title(s.run_size)}", ""]
     for who, func in (
         ("symgrad", getattr(module, sample.timed)),
@@ -1025,8 +1041,8 @@ def profile(name: str, s: Settings) -> str:
         total = sum(c for _, c in costs[:-1])
         lines += [f"| {total * 1e6:.1f} | (sum of the statements) |", ""]
     lines += ["## Rewrites of symgrad's statements", ""]
-    lines += rewrite_costs(name, getattr(module, sample.timed), ours, s)
-    return "\n".join(lines)
+    lines += rewrite_costs(name, getattr(module, sample.timed), ours, s, rewrites)
+    return "\n".join(lines) + "\n"
 
 
 # --- command line --------------------------------------------------------------------

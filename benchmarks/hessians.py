@@ -563,53 +563,9 @@ REWRITES: dict[str, list[tuple[str, str, str, tuple[str, ...]]]] = {
 }
 
 
-def rewrite_costs(
-    name: str, func: Callable[..., Any], namespace: dict[str, Any], s: Settings
-) -> list[str]:
-    """Each rewrite timed beside symgrad's statements, checked to give equal values."""
-    lines = [
-        "| rewrite | symgrad's µs | rewritten µs | saved µs |",
-        "|---|---|---|---|",
-    ]
-    found = arrays._expressions(func)
-    if name not in REWRITES:
-        return ["None for this workload."]
-    with np.errstate(all="ignore"):
-        for what, ours, theirs, names in REWRITES.get(name, []):
-            if not arrays._applies(ours, found):
-                lines.append(f"| {what} | not in the generated code | — | — |")
-                continue
-            before = arrays._fastest(ours, namespace, s)
-            want = [np.copy(namespace[k]) for k in names]
-            after = arrays._fastest(theirs, namespace, s)
-            err = relative_error([namespace[k] for k in names], want)
-            if not err <= TOLERANCE:
-                raise AssertionError(f"rewrite {what!r} changes the values: {err:.3g}")
-            cells = [what, f"{before * 1e6:.1f}", f"{after * 1e6:.1f}"]
-            cells.append(f"{(before - after) * 1e6:.1f}")
-            lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
 def profile(name: str, s: Settings) -> str:
     """Per-statement costs of symgrad's Hessian (or HVP) and the hand version."""
-    sample = SAMPLES[name]
-    args = sample.data(s.run_size)
-    func = getattr(symgrad_module(sample), sample.timed)
-    lines = [f"# Per-statement profile: {sample.title(s.run_size)}", ""]
-    ours: dict[str, Any] = {}
-    for who, f in (("symgrad", func), ("hand", sample.hand)):
-        costs, namespace = arrays.statement_costs(f, args, s)
-        ours = namespace if who == "symgrad" else ours
-        lines += [f"## {who}", "", "| µs | statement |", "|---|---|"]
-        for text, seconds in costs:
-            shown = text.replace("\n", " ").replace("|", "\\|")
-            lines.append(f"| {seconds * 1e6:.1f} | `{shown}` |")
-        total = sum(c for _, c in costs[:-1])
-        lines += [f"| {total * 1e6:.1f} | (sum of the statements) |", ""]
-    lines += ["## Rewrites of symgrad's statements", ""]
-    lines += rewrite_costs(name, func, ours, s)
-    return "\n".join(lines) + "\n"
+    return arrays.profile(name, s, SAMPLES, REWRITES, symgrad_module)
 
 
 # --- command line --------------------------------------------------------------------

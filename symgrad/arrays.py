@@ -11,7 +11,16 @@ from collections.abc import Sequence
 
 from symgrad.errors import ShapeError
 from symgrad.graph import Node, make
-from symgrad.shapes import Dim, Shape, broadcastable, normalize_axis, show, split
+from symgrad.shapes import (
+    Dim,
+    Shape,
+    broadcastable,
+    difference,
+    normalize_axis,
+    shift,
+    show,
+    split,
+)
 from symgrad.simplify import build, call, div, mul, num, power, sub
 
 Item = int | slice
@@ -197,6 +206,16 @@ def index(x: Node, items: Sequence[Item]) -> Node:
 
 
 # ---------------------------------------------------------------- shape moves
+
+
+def window(x: Node, start: int, length: Dim) -> Node:
+    """x[start:start + length] of a vector, its stop counted from the end (n - 1 -> -1)."""
+    after = difference(x.shape[0], shift(length, start))
+    if not isinstance(after, int) or after < 0:
+        raise ShapeError(
+            f"no window of {length} from {start} in a vector of {x.shape[0]}"
+        )
+    return index(x, (slice(start or None, -after or None),))
 
 
 def broadcast_to(x: Node, shape: Shape) -> Node:

@@ -226,8 +226,7 @@ def _padded_sum(v: Node, values: Sequence[Node], terms: tuple) -> Node:
     n = v.shape[0]
     total = None
     for d, (row, col, size) in zip(values, terms):
-        tail = difference(n, shift(size, col))  # entries of v after the slice
-        piece = mul(d, arrays.index(v, (slice(col or None, -tail or None),)))
+        piece = mul(d, arrays.window(v, col, size))
         after = difference(n, shift(size, row))
         padded = build("pad", (arrays.full(piece, (size,)),), (((row, after),),))
         total = padded if total is None else add(total, padded)

@@ -245,16 +245,6 @@ def _banded_jvp(n: Node, t: "Tangents") -> Node:
     )
 
 
-def _band_slice(x: Node, start: int, length) -> Node:
-    """x[start:start + length] of a vector, the stop counted from the end."""
-    after = difference(x.shape[0], shift(length, start))
-    if not isinstance(after, int):
-        raise DifferentiationError(
-            "cannot differentiate a banded product of these sizes"
-        )
-    return arrays.index(x, (slice(start or None, -after or None),))
-
-
 def _band_times_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
     # out = sum_j S_row^T (values_j * S_col v): v's adjoint is the transposed band
     # applied to g, values_j's the product of the two slices
@@ -265,7 +255,7 @@ def _band_times_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
     dv = build("band_times", (g, *values), swapped)
     dvalues = []
     for d, (row, col, size) in zip(values, places):
-        product = mul(_band_slice(g, row, size), _band_slice(v, col, size))
+        product = mul(arrays.window(g, row, size), arrays.window(v, col, size))
         dvalues.append(product if d.shape else reduce_sum(product))
     return (dv, *dvalues)
 

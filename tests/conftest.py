@@ -34,6 +34,17 @@ def import_path(path: Path):
 
 
 @pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """The disk cache in this test's own folder and the in-memory one empty."""
+    from symgrad import cache
+
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    cache.clear_memory()
+    yield
+    cache.clear_memory()
+
+
+@pytest.fixture
 def compile_cli(tmp_path):
     """compile_cli(text) -> the module the `symgrad compile` command generates."""
 

@@ -6,17 +6,12 @@ import numpy as np
 import pytest
 
 import symgrad
-from symgrad import Array, Data, cache
+from symgrad import Array, Data
 from symgrad.annotations import Declared, declared
 from symgrad.trace import TracingError, signature_of
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
-    cache.clear_memory()
-    yield
-    cache.clear_memory()
+# every test here compiles through a cache of its own (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def test_subscripts_declare_shapes_and_roles():

@@ -346,3 +346,14 @@ def test_a_where_of_two_constants_keeps_the_inputs_dtype(compile_cli) -> None:
     assert dx.dtype == np.float32 and dx.tolist() == [2.0, 1.0]
     (dx,) = module.f_grad(np.array([0.5, 3.0]))
     assert dx.dtype == np.float64 and dx.tolist() == [2.0, 1.0]
+
+
+def test_a_window_is_the_slice_of_its_length_counted_from_either_end() -> None:
+    x = RNG.normal(size=N)
+    tail, middle = evaluate(
+        [arrays.window(x_n, 1, "n-1"), arrays.window(x_n, 1, "n-2")], {"x": x}
+    )
+    np.testing.assert_array_equal(tail, x[1:])
+    np.testing.assert_array_equal(middle, x[1:-1])
+    with pytest.raises(ShapeError, match="no window"):
+        arrays.window(x_n, 2, "n")  # would run past the end

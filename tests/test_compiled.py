@@ -5,15 +5,9 @@ from __future__ import annotations
 import pytest
 
 import symgrad
-from symgrad import cache
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
-    cache.clear_memory()
-    yield
-    cache.clear_memory()
+# every test here compiles through a cache of its own (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 # f(x, y) = x^2*y + y + 2: f(3, 4) = 42, grad = (2xy, x^2 + 1) = (24, 10),

@@ -20,13 +20,8 @@ import symgrad
 from symgrad import cache, graph
 from symgrad.trace import TracingError
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
-    cache.clear_memory()
-    yield
-    cache.clear_memory()
+# every test here compiles through a cache of its own (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def test_keeps_name_docstring_and_signature():

@@ -8,16 +8,10 @@ import numpy as np
 import pytest
 
 import symgrad
-from symgrad import cache
 from symgrad.trace import TracingError
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
-    cache.clear_memory()
-    yield
-    cache.clear_memory()
+# every test here compiles through a cache of its own (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def ridge(w, X, y, lam=0.5):

@@ -9,20 +9,15 @@ from scipy import special
 from scipy.special import logsumexp, softmax
 
 import symgrad
-from symgrad import arrays, cache
+from symgrad import arrays
 from symgrad.errors import ShapeError
 from symgrad.graph import var
 from symgrad.simplify import add, call, mul, num, power, sub
 from symgrad.trace import TracingError, trace
 from symgrad.trace_arrays import Sizes
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
-    cache.clear_memory()
-    yield
-    cache.clear_memory()
+# every test here compiles through a cache of its own (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 SHAPES = {"A": ("n", "n"), "X": ("n", "d"), "x": ("n",), "w": ("d",), "s": ()}
