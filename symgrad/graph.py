@@ -6,6 +6,7 @@ import math
 import sys
 import threading
 import weakref
+from _weakref import _remove_dead_weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -62,8 +63,24 @@ class Node:
         return self.attrs[0]
 
 
+class _Entry(weakref.ref):
+    """The intern table's weak reference to a node, holding the node's key."""
+
+    __slots__ = ("key",)
+
+
 # Nodes live as long as something refers to them; the table never keeps one alive.
-_TABLE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+# A plain dict of weak references, not a WeakValueDictionary: its get and set are
+# Python methods, and KeyedRef's constructor two more frames per new node, about a
+# tenth of differentiating a large function.
+_TABLE: dict[tuple, _Entry] = {}
+
+
+def _forget(entry: _Entry, table: dict = _TABLE, remove=_remove_dead_weakref) -> None:
+    """A node died: drop its entry, unless the key already holds a newer node."""
+    # remove() deletes the key only while its value is a dead reference, atomically
+    # (WeakValueDictionary's own way); the defaults outlive module teardown.
+    remove(table, entry.key)
 
 
 def _const_key(value: float) -> str:
@@ -127,9 +144,11 @@ def make(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
         attrs = (float(attrs[0]),)
     key_attrs = (_const_key(attrs[0]),) if op == "const" else attrs
     key = (op, args, key_attrs)
-    node = _TABLE.get(key)
-    if node is not None:
-        return node
+    entry = _TABLE.get(key)
+    if entry is not None:
+        node = entry()
+        if node is not None:
+            return node
     # Counting only new nodes keeps the check off the hot path of interned hits.
     count = _BUDGET.count
     count[0] += 1
@@ -145,7 +164,9 @@ def make(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
     object.__setattr__(node, "shape", _result_shape(op, args, attrs))
     # the simplifier's fixpoint of this node, once known (see simplify.build)
     object.__setattr__(node, "simplified", None)
-    _TABLE[key] = node
+    entry = _Entry(node, _forget)
+    entry.key = key
+    _TABLE[key] = entry
     return node
 
 

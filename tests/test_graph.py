@@ -80,6 +80,19 @@ def test_unused_nodes_are_not_kept_alive() -> None:
     assert ref() is None
 
 
+def test_a_dead_nodes_entry_leaves_the_table_and_the_key_interns_again() -> None:
+    from symgrad import graph
+
+    key = ("sinh", (var("table_entry"),), ())
+    node = make("sinh", (var("table_entry"),))
+    assert graph._TABLE[key]() is node
+    del node
+    gc.collect()
+    assert key not in graph._TABLE  # no dead entries pile up in a long session
+    again = make("sinh", (var("table_entry"),))
+    assert make("sinh", (var("table_entry"),)) is again
+
+
 # ---------------------------------------------------------------- immutability
 
 
