@@ -54,7 +54,7 @@ def build(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
         return done
     start = node
     for _ in range(_MAX_STEPS):
-        for name, rule in RULES.get(node.op, ()):
+        for name, rule in _rules_for(node):
             out = rule(node)
             if out is not None and out is not node:
                 if out.shape != node.shape:  # x * 0 -> 0 keeps the array's shape
@@ -62,12 +62,40 @@ def build(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
                 if _recording is not None:
                     _recording.append(name)
                 node = out
+                if out.simplified is not None and _recording is None:
+                    # a builder's result (or an argument) is at its fixpoint
+                    # already: trying every rule of its op again would find none
+                    node = out.simplified
+                    object.__setattr__(start, "simplified", node)
+                    return node
                 break
         else:
             object.__setattr__(start, "simplified", node)
             object.__setattr__(node, "simplified", node)
             return node
     return node
+
+
+def _rules_for(node: Node) -> tuple[tuple[str, Rule], ...]:
+    """The rules of node's op that its arguments' ops let fire (see LOOKS_FOR)."""
+    args = node.args
+    if len(args) == 2:  # most nodes: a key without a generator
+        key = (node.op, args[0].op, args[1].op)
+    else:
+        key = (node.op, *[a.op for a in args])
+    rules = _DISPATCH.get(key)
+    if rules is None:
+        present = set(key[1:])
+        rules = _DISPATCH[key] = tuple(
+            (name, rule)
+            for name, rule in RULES.get(node.op, ())
+            if name not in LOOKS_FOR or not LOOKS_FOR[name].isdisjoint(present)
+        )
+    return rules
+
+
+# (op, argument ops...) -> the rules to try, filled on first use
+_DISPATCH: dict[tuple[str, ...], tuple[tuple[str, Rule], ...]] = {}
 
 
 def _unstretched(n: Node, combine: Callable[[Node, Node], Node]) -> Node | None:
@@ -409,6 +437,46 @@ MATMUL_RULES: tuple[tuple[str, Rule], ...] = (
 EXPAND_RULES: tuple[tuple[str, Rule], ...] = (
     ("expand_no_axes",  lambda n: n.args[0] if not n.attrs[0] else None),
 )
+
+# What each rule looks for among its node's arguments: it can fire only when one of
+# the arguments has one of these ops (a necessary condition, checked by
+# tests/test_simplify.py over every node the samples build). build tries only the
+# rules whose condition the arguments' ops meet; a rule absent here is always tried
+# (those that compare arguments, like x - x). Differentiating Rosenbrock in 1,000
+# variables tries 840,000 rules of which 48,000 fire: most tries end here.
+LOOKS_FOR: dict[str, frozenset[str]] = {
+    name: frozenset(ops.split())
+    for name, ops in {
+        "fold": "const",
+        "add_zero": "const", "add_const_last": "const", "add_const_assoc": "const",
+        "add_negative_scaled": "mul", "add_neg": "neg", "add_expm1": "exp",
+        "add_where_zero": "where", "add_common_divisor": "div", "add_sub_cancel": "sub",
+        "add_common_factor": "mul", "add_distribute_like": "add sub mul neg",
+        "add_pads": "pad", "add_stretched": "broadcast_to",
+        "add_transpose_last": "transpose",
+        "sub_zero": "const", "sub_neg": "neg", "sub_const": "const", "expm1": "exp",
+        "one_minus_exp": "exp", "one_minus_sigmoid": "sigmoid",
+        "sub_where_zero": "where", "sub_common_divisor": "div",
+        "sigmoid_complement": "sigmoid mul", "sub_common_factor": "mul",
+        "sub_distribute_like": "add sub mul neg", "sub_stretched": "broadcast_to",
+        "mul_zero": "const", "mul_one": "const", "mul_const_first": "const",
+        "mul_minus_one": "const", "mul_const_assoc": "const", "mul_const_left": "mul",
+        "mul_neg": "neg", "mul_powers": "pow", "mul_like_factor": "mul",
+        "mul_reciprocal": "div", "mul_where_zero": "where", "mul_divide_smaller": "div",
+        "mul_stretched": "broadcast_to",
+        "div_one": "const", "div_zero": "const", "div_neg": "neg", "sigmoid": "const",
+        "div_exp": "exp", "div_where_zero": "where",
+        "neg_neg": "neg", "neg_sub": "sub", "neg_scaled": "mul", "neg_where_zero": "where",
+        "pow_one": "const", "pow_zero": "const", "pow_base_one": "const",
+        "pow_half": "const", "pow_pow_int": "pow", "sqrt_squared": "sqrt",
+        "log_exp": "exp", "softplus": "add", "log_sigmoid": "sigmoid", "log1p": "add",
+        "max_relu": "const", "min_relu": "const", "abs_abs": "abs", "abs_neg": "neg",
+        "sqrt_one_minus_square": "sub", "softplus_log": "log", "where_const": "const",
+        "broadcast_twice": "broadcast_to", "transpose_eye": "eye",
+        "transpose_twice": "transpose", "sum_scaled": "mul", "matmul_scaled": "mul",
+        "matmul_identity": "eye",
+    }.items()
+}
 # fmt: on
 
 

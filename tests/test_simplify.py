@@ -185,6 +185,79 @@ def test_rule(case: RuleCase) -> None:
     )
 
 
+def test_every_rule_whose_arguments_are_looked_for_is_a_rule() -> None:
+    assert set(simplify.LOOKS_FOR) <= ALL_RULES | {"fold"} | {
+        name for table in simplify.RULES.values() for name, _ in table
+    }
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.rule for c in CASES])
+def test_a_firing_rule_finds_what_it_looks_for(case: RuleCase) -> None:
+    # the raw node of each case makes its rule fire: the dispatch must try it there
+    wanted = simplify.LOOKS_FOR.get(case.rule)
+    if wanted is not None:
+        assert {a.op for a in case.raw.args} & wanted
+        assert case.rule in [name for name, _ in simplify._rules_for(case.raw)]
+
+
+# Argument pool for the dispatch check: every op a rule looks for, plain leaves, and
+# the shapes the rules match deeper (c*x, 1 + u, 1 - u^2, where with a zero branch).
+_POOL = (
+    X, Y, C(0.0), C(1.0), C(-1.0), C(2.0), C(0.5), M("neg", X), M("sin", X),
+    M("exp", X), M("exp", M("neg", X)), M("sigmoid", X), M("sigmoid", M("neg", X)),
+    M("mul", C(2.0), X), M("mul", C(-3.0), Y), M("mul", X, Y), M("mul", Y, X),
+    M("add", X, C(1.0)), M("add", C(1.0), M("exp", X)), M("add", X, Y),
+    M("sub", X, Y), M("sub", C(1.0), M("pow", X, C(2.0))), M("div", C(1.0), X),
+    M("div", X, Y), M("pow", X, C(2.0)), M("pow", X, C(3.0)), M("sqrt", X),
+    M("log", X), M("abs", X), M("where", COND, X, C(0.0)), M("where", COND, C(0.0), Y),
+)  # fmt: skip
+
+
+_BINARY = {
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "max",
+    "min",
+    "atan2",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+}
+_ARRAY_OR_TERNARY = {
+    "where",
+    "broadcast_to",
+    "transpose",
+    "sum",
+    "matmul",
+    "expand_dims",
+}
+
+
+def test_a_rule_never_fires_without_what_it_looks_for() -> None:
+    # Every unary and binary node over the pool: a rule whose LOOKS_FOR meets none
+    # of the arguments' ops must return None (the dispatch skips it there).
+    checked = 0
+    for op, table in simplify.RULES.items():
+        if op in _ARRAY_OR_TERNARY:
+            continue  # their rules' cases are in test_arrays and CASES
+        if op in _BINARY:
+            nodes = [M(op, a, b) for a in _POOL for b in _POOL]
+        else:
+            nodes = [M(op, a) for a in _POOL]
+        for node in nodes:
+            ops = {a.op for a in node.args}
+            for name, rule in table:
+                wanted = simplify.LOOKS_FOR.get(name)
+                if wanted is not None and not wanted & ops:
+                    checked += 1
+                    assert rule(node) is None, (name, node)
+    assert checked > 10_000
+
+
 def test_recording_outside_a_block_collects_nothing() -> None:
     with recording() as fired:
         add(X, X)
@@ -492,6 +565,7 @@ def test_a_built_node_remembers_its_fixpoint(monkeypatch) -> None:
         raise AssertionError("a rule ran on a node whose fixpoint is known")
 
     monkeypatch.setitem(simplify.RULES, "mul", (("fail", fail),))
+    monkeypatch.setattr(simplify, "_DISPATCH", {})  # the rules tried, per arg ops
     assert mul(x, C(1.0)) is x
     with recording():  # while rules are recorded nothing is skipped
         with pytest.raises(AssertionError, match="fixpoint is known"):
