@@ -136,20 +136,22 @@ def node_budget(
 
 def make(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
     """Return the unique node for (op, args, attrs), creating it on first use."""
-    spec = OPS[op]
     args = tuple(args)
-    if spec.arity >= 0 and len(args) != spec.arity:
-        raise ValueError(f"{op} takes {spec.arity} arguments, got {len(args)}")
     if op == "const":
         attrs = (float(attrs[0]),)
-    key_attrs = (_const_key(attrs[0]),) if op == "const" else attrs
-    key = (op, args, key_attrs)
+        key = (op, args, (_const_key(attrs[0]),))
+    else:
+        key = (op, args, attrs)
     entry = _TABLE.get(key)
     if entry is not None:
         node = entry()
         if node is not None:
             return node
-    # Counting only new nodes keeps the check off the hot path of interned hits.
+    # Checks on new nodes only keep them off the hot path of interned hits (a key
+    # of the wrong arity never enters the table).
+    arity = OPS[op].arity
+    if arity >= 0 and len(args) != arity:
+        raise ValueError(f"{op} takes {arity} arguments, got {len(args)}")
     count = _BUDGET.count
     count[0] += 1
     if count[0] > count[1]:
