@@ -14,6 +14,7 @@ from symgrad.api import (
     compile_source,
     decode_source,
     differentiate,
+    FORWARD_SWEEP_PARAMETERS,
     function_specs,
     module_spec,
 )
@@ -111,6 +112,26 @@ def test_generated_module_computes():
     a, b, c = 0.5, 2.0, 3.0
     expected = (b * np.exp(a * b), a * np.exp(a * b) + c / b**2, -1 / b)
     np.testing.assert_allclose(namespace["g_grad"](a, b, c), expected, rtol=1e-14)
+
+
+@pytest.mark.parametrize("n", [FORWARD_SWEEP_PARAMETERS, FORWARD_SWEEP_PARAMETERS + 1])
+def test_jvp_of_many_parameters_is_the_directional_derivative(n):
+    # sum_i sin(x_i) x_{i+1} + x_n^3: d/dt f(x + t v) = sum_i df/dx_i v_i by hand
+    names = [f"x{i}" for i in range(n)]
+    terms = [f"sin({a})*{b}" for a, b in zip(names, names[1:])]
+    text = f"f({', '.join(names)}) = {' + '.join(terms)} + {names[-1]}^3\n"
+    namespace = load_text(compile_source(text, "wide.sg"))
+    rng = np.random.default_rng(7)
+    x, v = rng.uniform(-2, 2, n), rng.uniform(-1, 1, n)
+    partials = np.zeros(n)
+    partials[:-1] += np.cos(x[:-1]) * x[1:]
+    partials[1:] += np.sin(x[:-1])
+    partials[-1] += 3 * x[-1] ** 2
+    value, directional = namespace["f_jvp"](*x, *v)
+    assert value == pytest.approx(np.sum(np.sin(x[:-1]) * x[1:]) + x[-1] ** 3)
+    assert directional == pytest.approx(partials @ v, rel=1e-13)
+    how = "gradient · t" if n > FORWARD_SWEEP_PARAMETERS else "one forward sweep"
+    assert how in namespace["f_jvp"].__doc__
 
 
 def test_data_params_not_differentiated():
