@@ -9,7 +9,7 @@ from collections.abc import Callable
 from symgrad import syntax
 from symgrad.errors import LimitError, ParseError, Span, SymgradError
 from symgrad.lexer import EOF, ERROR, NAME, NEWLINE, NUMBER, OP, Token
-from symgrad.lexer import new_span, tokenize_until_error
+from symgrad.lexer import tokenize_until_error
 
 # Binding powers, lowest to highest; "unary" is prefix minus and plus, "postfix"
 # the subscript `x[...]` and the transpose `A.T`, which bind tightest (as in Python).
@@ -141,7 +141,7 @@ def _join(first: Span, last: Span) -> Span:
     if end_line != first.line:
         end_col = len(first.line_text) + 1
     length = max(1, end_col - first.col)
-    return new_span(first.file, first.line, first.col, length, first.line_text)
+    return Span(first.file, first.line, first.col, length, first.line_text)
 
 
 class _Parser:
