@@ -365,10 +365,13 @@ def _mentions(intermediate: _Intermediate, target: Node, file: _File) -> bool:
 
 def subexpressions(expr: syntax.Expr) -> tuple[syntax.Expr, ...]:
     """The direct subexpressions of an expression, left to right."""
-    if isinstance(expr, syntax.Unary):
-        return (expr.operand,)
+    # The commonest kinds first: a long sum is mostly operators, names and numbers.
     if isinstance(expr, syntax.Binary):
         return (expr.left, expr.right)
+    if isinstance(expr, (syntax.Name, syntax.Num)):
+        return ()
+    if isinstance(expr, syntax.Unary):
+        return (expr.operand,)
     if isinstance(expr, syntax.Call):
         return expr.args
     if isinstance(expr, syntax.Transpose):
@@ -380,7 +383,7 @@ def subexpressions(expr: syntax.Expr) -> tuple[syntax.Expr, ...]:
 
 def _operands(expr: syntax.Expr, scope: _Scope) -> tuple[syntax.Expr, ...]:
     """The subexpressions lowered to graphs: an array function's axis is not one."""
-    if isinstance(expr, syntax.Call) and scope.function(expr.func) is None:
+    if type(expr) is syntax.Call and scope.function(expr.func) is None:
         spec = ARRAY_FUNCTIONS.get(expr.func)
         if spec is not None and spec.axis:
             return expr.args[: spec.operands]
@@ -389,17 +392,22 @@ def _operands(expr: syntax.Expr, scope: _Scope) -> tuple[syntax.Expr, ...]:
 
 def _expr(root: syntax.Expr, scope: _Scope) -> Node:
     """Lower an expression bottom-up with an explicit stack (long sums are deep trees)."""
-    stack: list[tuple[syntax.Expr, bool]] = [(root, False)]
+    # (expr, its operands once they are pushed; None before): the operands are looked
+    # up once per expression, not again when it is combined.
+    stack: list[tuple[syntax.Expr, tuple[syntax.Expr, ...] | None]] = [(root, None)]
     values: list[Node] = []
     while stack:
-        expr, ready = stack.pop()
-        children = _operands(expr, scope)
-        if not ready and children:
-            stack.append((expr, True))
-            stack.extend((child, False) for child in reversed(children))
-            continue
-        args = values[len(values) - len(children) :]
-        del values[len(values) - len(children) :]
+        expr, children = stack.pop()
+        if children is None:
+            children = _operands(expr, scope)
+            if children:
+                stack.append((expr, children))
+                stack.extend([(child, None) for child in reversed(children)])
+                continue
+        args: list[Node] = []
+        if children:
+            args = values[-len(children) :]
+            del values[-len(children) :]
         try:
             values.append(_combine(expr, children, args, scope))
         except (LimitError, ShapeError) as error:
@@ -456,22 +464,28 @@ def _number(node: Node, expr: syntax.Expr) -> Node:
     return node
 
 
+# The syntax operators that BINARY_OPERATORS maps to a comparison.
+_COMPARISON_OPS = frozenset(
+    op for op, name in BINARY_OPERATORS.items() if name in COMPARISONS
+)
+
+
 def _is_comparison(expr: syntax.Expr) -> bool:
-    return (
-        isinstance(expr, syntax.Binary) and BINARY_OPERATORS.get(expr.op) in COMPARISONS
-    )
+    return isinstance(expr, syntax.Binary) and expr.op in _COMPARISON_OPS
 
 
 def _combine(expr, children, args: list[Node], scope: _Scope) -> Node:
-    if isinstance(expr, syntax.Num):
-        return num(expr.value)
+    # The commonest kinds first: a long sum is mostly operators, names and numbers.
+    if isinstance(expr, syntax.Binary):
+        left, right = args
+        return _binary(expr, [_number(left, expr.left), _number(right, expr.right)])
     if isinstance(expr, syntax.Name):
         return _name(expr, scope)
+    if isinstance(expr, syntax.Num):
+        return num(expr.value)
     if isinstance(expr, syntax.Unary):
         operand = _number(args[0], children[0])
         return neg(operand) if expr.op == "-" else operand
-    if isinstance(expr, syntax.Binary):
-        return _binary(expr, [_number(a, c) for a, c in zip(args, children)])
     if isinstance(expr, syntax.Transpose):
         return arrays.transpose(_number(args[0], children[0]))
     if isinstance(expr, syntax.Subscript):

@@ -33,7 +33,11 @@ NON_ASSOCIATIVE = frozenset({"<", "<=", ">", ">="})
 PREFIX_OPERATORS = frozenset({"-", "+"})
 POSTFIX_OPERATORS = frozenset({"[", ".T"})
 INFIX_OPERATORS = frozenset(BINDING_POWER) - {"unary", "postfix"}
+# The Pratt loop's one look-up: an infix operator's binding power.
+_INFIX_POWER = {op: BINDING_POWER[op] for op in INFIX_OPERATORS}
 _CLOSING = {"(": ")", "[": "]"}
+_BRACKETS_AND_EQUALS = frozenset("()[]=")
+_STATEMENT_END = frozenset({"\n", ""})
 
 # Nesting levels: parentheses, calls, unary operators and power right operands.
 MAX_DEPTH = 200
@@ -149,6 +153,8 @@ class _Parser:
         if isinstance(self.lex_error, LimitError):
             raise self.lex_error  # a resource guard: do not parse what was read
         self.pos = 0
+        # The last token is EOF or ERROR; every token before it is an ordinary one.
+        self.last = len(self.tokens) - 1
         self.depth = 0  # nesting levels, reported to the user
         self.frames = 0  # recursive calls of expression(), guarding the stack
         self.max_frames = min(MAX_FRAMES, _stack_room() // 2)
@@ -157,7 +163,10 @@ class _Parser:
 
     def peek(self, offset: int = 0) -> Token:
         """The token `offset` ahead; reaching where lexing failed raises its error."""
-        token = self.tokens[min(self.pos + offset, len(self.tokens) - 1)]
+        index = self.pos + offset
+        if index < self.last:  # the common case, checked first: it is hot
+            return self.tokens[index]
+        token = self.tokens[self.last]
         if token.kind == ERROR:
             assert self.lex_error is not None
             raise self.lex_error
@@ -227,13 +236,15 @@ class _Parser:
         has_equals = False
         index = self.pos
         token = self.tokens[index]
-        while token.kind not in (NEWLINE, EOF, ERROR):
-            if token.kind == OP and token.text in _CLOSING:
-                stack.append(token)
-            elif token.kind == OP and token.text in (")", "]"):
-                self.check_closing(stack, token)
-            elif token.kind == OP and token.text == "=" and not stack:
-                has_equals = True
+        # Only OP tokens have these texts; NEWLINE's is "\n", EOF's and ERROR's "".
+        while token.text not in _STATEMENT_END:
+            if token.text in _BRACKETS_AND_EQUALS:
+                if token.text in _CLOSING:
+                    stack.append(token)
+                elif token.text in (")", "]"):
+                    self.check_closing(stack, token)
+                elif not stack:  # a top-level '='
+                    has_equals = True
             index += 1
             token = self.tokens[index]
         if stack and token.kind != ERROR:
@@ -431,6 +442,12 @@ class _Parser:
 
     def source(self, start: int) -> str:
         """The statement's source text, comments and blank lines left out."""
+        first, end = self.tokens[start].span, self.pos
+        while self.tokens[end - 1].kind in (NEWLINE, EOF):
+            end -= 1
+        last = self.tokens[end - 1].span
+        if first.line == last.line:  # one line: no need to visit every token
+            return first.line_text[first.col - 1 : last.col - 1 + last.length].strip()
         pieces: dict[int, tuple[int, int, str]] = {}  # line -> (from, to, text)
         for token in self.tokens[start : self.pos]:
             span = token.span
@@ -471,19 +488,19 @@ class _Parser:
         previous_comparison: Token | None = None
         while True:
             op = self.peek()
-            if op.kind == OP and op.text in POSTFIX_OPERATORS:
+            if op.kind != OP:
+                break
+            if op.text in POSTFIX_OPERATORS:
                 if BINDING_POWER["postfix"] < min_power:
                     break
                 left = self.postfix(left)
                 continue
-            if op.kind != OP or op.text not in INFIX_OPERATORS:
-                break
-            power = BINDING_POWER[op.text]
-            if power < min_power:
+            power = _INFIX_POWER.get(op.text)
+            if power is None or power < min_power:
                 break
             if op.text in NON_ASSOCIATIVE and previous_comparison is not None:
                 raise self.chained_comparison(previous_comparison, op)
-            self.advance()
+            self.pos += 1  # op, peeked above
             if op.text in RIGHT_ASSOCIATIVE:
                 # A power chain nests: a^b^c = a^(b^c); count it as nesting.
                 self.enter(op)
@@ -575,20 +592,29 @@ class _Parser:
             following = self.peek(1)
             if following.kind == OP and following.text == "(":
                 return self.call
-        return self.atom
+            return self.name
+        if token.kind == NUMBER:
+            return self.number
+        return self.not_an_operand
 
-    def atom(self) -> syntax.Expr:
-        """A number or a name."""
+    def name(self) -> syntax.Name:
+        """A name that is no reserved word and is not called (operand_parser said)."""
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return syntax.Name(token.text, token.span)
+
+    def number(self) -> syntax.Num:
+        """A number (operand_parser has peeked it)."""
+        token = self.tokens[self.pos]
+        self.pos += 1
+        # The lexer has validated the text, so float() only converts digits.
+        return syntax.Num(float(token.text), token.text, token.span)
+
+    def not_an_operand(self) -> syntax.Expr:
+        """What cannot start an operand (a reserved word, '.T', '['): its error."""
         token = self.peek()
         if token.kind == NAME and token.text in RESERVED:
             raise self.error(_keyword_message(token.text), token)
-        if token.kind == NUMBER:
-            self.advance()
-            # The lexer has validated the text, so float() only converts digits.
-            return syntax.Num(float(token.text), token.text, token.span)
-        if token.kind == NAME:
-            self.advance()
-            return syntax.Name(token.text, token.span)
         if token.kind == OP and token.text == ".T":
             raise self.error(
                 "'.T' (transpose) must follow an operand, as in A.T", token

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from symgrad.errors import LimitError, ParseError
+from symgrad.errors import LimitError, ParseError, Span
 from symgrad.lexer import (
     EOF,
     ERROR,
@@ -15,6 +15,8 @@ from symgrad.lexer import (
     NUMBER,
     OP,
     Token,
+    _Lexer,
+    new_token,
     split_lines,
     tokenize,
     tokenize_until_error,
@@ -512,3 +514,58 @@ def test_newlines_inside_brackets_end_no_statement() -> None:
 
 def test_unmatched_close_bracket_does_not_swallow_newlines() -> None:
     assert kinds("a = 1]\nb = 2").count(NEWLINE) == 2
+
+
+def test_new_token_makes_what_the_dataclass_makes() -> None:
+    span = Span("t.sg", 2, 3, 4, "line")
+    token = new_token(NAME, "x", span)
+    assert type(token) is Token and token == Token(NAME, "x", span)
+    assert repr(token) == repr(Token(NAME, "x", span))
+    assert hash(token) == hash(Token(NAME, "x", span))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        token.text = "y"  # type: ignore[misc]
+
+
+LINES = [
+    "f(x, y) = 100*(y - x^2)^2 + (1 - x)^2  # a comment",
+    "g(A[n, 3]; b) = sum(A.T @ A, 0) <= 2.5e3 ** b",
+    "\th = (a +\t b) * c[1:-1, :2]",
+    "x = 0x1F",
+    "x = 1e400 + 3",
+    "x = 2 $ 3",
+    "x = a == b",
+    "# \u200b hidden",
+    "x = " + "9" * 400,
+    "x = 1.5.2",
+    "   ",
+    "",
+]
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_the_fast_pass_agrees_with_the_careful_one(line: str) -> None:
+    """lex_plain_line keeps a line's tokens only if they are the careful pass's."""
+    fast, careful = _Lexer("t.sg", 100), _Lexer("t.sg", 100)
+    for lexer in (fast, careful):
+        lexer.line_no, lexer.line = 1, line
+    try:
+        careful.lex_line_carefully()
+    except ParseError:
+        assert not fast.lex_plain_line() and fast.tokens == []
+        return
+    if fast.lex_plain_line():
+        assert fast.tokens == careful.tokens
+        assert (fast.depth, fast.in_statement) == (careful.depth, careful.in_statement)
+
+
+def test_the_fast_pass_leaves_a_too_long_statement_to_the_careful_one() -> None:
+    lexer = _Lexer("t.sg", 5)
+    lexer.line_no, lexer.line = 1, "x = a + b + c"
+    assert not lexer.lex_plain_line() and lexer.tokens == []
+
+
+@pytest.mark.parametrize("line", [LINES[0], LINES[2]])
+def test_ordinary_lines_take_the_fast_pass(line: str) -> None:
+    lexer = _Lexer("t.sg", 100)
+    lexer.line_no, lexer.line = 1, line
+    assert lexer.lex_plain_line() and lexer.tokens
