@@ -187,8 +187,7 @@ def rosen_hessian(x, y):
 
 def _rosen_hessian_body(x, y, hessian):
     """The statements of rosen_hessian, for Python floats and arrays alike."""
-    t1 = x**2
-    hessian[0, 0] = -400.0 * (y - t1) + 2.0 + 800.0 * t1
+    hessian[0, 0] = -400.0 * y + 1200.0 * x**2 + 2.0
     hessian[0, 1] = hessian[1, 0] = -400.0 * x
     hessian[1, 1] = 200.0
     return hessian
@@ -223,10 +222,8 @@ def rosen_hvp(x, y, vx, vy):
 
 def _rosen_hvp_body(x, y, vx, vy):
     """The statements of rosen_hvp, for Python floats and arrays alike."""
-    t1 = x**2
-    t2 = -400.0 * x
-    t3 = (-400.0 * (y - t1) + 2.0 + 800.0 * t1) * vx + t2 * vy
-    return (t3, t2 * vx + 200.0 * vy)
+    t1 = -400.0 * x
+    return ((-400.0 * y + 1200.0 * x**2 + 2.0) * vx + t1 * vy, t1 * vx + 200.0 * vy)
 
 
 def rosen_jvp(x, y, tx, ty):
@@ -423,16 +420,13 @@ def rosen4_hessian(x1, x2, x3, x4):
 def _rosen4_hessian_body(x1, x2, x3, x4, hessian):
     """The statements of rosen4_hessian, for Python floats and arrays alike."""
     t1 = -400.0 * x2
-    t2 = x2**2
-    t3 = -400.0 * (x3 - t2) + 200.0 + 800.0 * t2 + 2.0
-    t4 = x3**2
-    t5 = -400.0 * (x4 - t4) + 200.0 + 800.0 * t4 + 2.0
+    t2 = -400.0 * x3
     hessian[0, 0] = t1 + 1200.0 * x1**2 + 2.0
     hessian[0, 1] = hessian[1, 0] = -400.0 * x1
-    hessian[1, 1] = t3
+    hessian[1, 1] = t2 + 1200.0 * x2**2 + 202.0
     hessian[1, 2] = hessian[2, 1] = t1
-    hessian[2, 2] = t5
-    hessian[2, 3] = hessian[3, 2] = -400.0 * x3
+    hessian[2, 2] = -400.0 * x4 + 1200.0 * x3**2 + 202.0
+    hessian[2, 3] = hessian[3, 2] = t2
     hessian[3, 3] = 200.0
     return hessian
 
@@ -482,16 +476,14 @@ def _rosen4_hvp_body(x1, x2, x3, x4, vx1, vx2, vx3, vx4):
     """The statements of rosen4_hvp, for Python floats and arrays alike."""
     t1 = -400.0 * x2
     t2 = -400.0 * x1
-    t3 = x2**2
-    t4 = (-400.0 * (x3 - t3) + 200.0 + 800.0 * t3 + 2.0) * vx2
-    t5 = x3**2
-    t6 = (-400.0 * (x4 - t5) + 200.0 + 800.0 * t5 + 2.0) * vx3
-    t7 = -400.0 * x3
+    t3 = -400.0 * x3
+    t4 = t2 * vx1 + (t3 + 1200.0 * x2**2 + 202.0) * vx2 + t1 * vx3
+    t5 = t1 * vx2 + (-400.0 * x4 + 1200.0 * x3**2 + 202.0) * vx3
     return (
         (t1 + 1200.0 * x1**2 + 2.0) * vx1 + t2 * vx2,
-        t2 * vx1 + t4 + t1 * vx3,
-        t1 * vx2 + t6 + t7 * vx4,
-        t7 * vx3 + 200.0 * vx4,
+        t4,
+        t5 + t3 * vx4,
+        t3 * vx3 + 200.0 * vx4,
     )
 
 

@@ -310,6 +310,7 @@ ADD_RULES: tuple[tuple[str, Rule], ...] = (
     ("add_zero",       lambda n: n.args[1] if is_const(n.args[0], 0) else n.args[0] if is_const(n.args[1], 0) else None),
     ("add_const_last", lambda n: add(n.args[1], n.args[0]) if n.args[0].op == "const" else None),
     ("add_const_assoc", lambda n: add(n.args[0].args[0], add(n.args[0].args[1], n.args[1])) if n.args[1].op == "const" and n.args[0].op == "add" and n.args[0].args[1].op == "const" else None),
+    ("add_const_out",  lambda n: add(add(n.args[0].args[0], n.args[1]), n.args[0].args[1]) if n.args[0].op == "add" and n.args[0].args[1].op == "const" and n.args[1].op != "const" else None),  # (x + c) + y = (x + y) + c: constants meet and fold
     ("add_negative_scaled", lambda n: sub(n.args[0], mul(const(-n.args[1].args[0].attrs[0]), n.args[1].args[1])) if n.args[1].op == "mul" and n.args[1].args[0].op == "const" and n.args[1].args[0].attrs[0] < 0 else None),
     ("add_neg",        lambda n: sub(n.args[0], n.args[1].args[0]) if n.args[1].op == "neg" else sub(n.args[1], n.args[0].args[0]) if n.args[0].op == "neg" else None),
     ("add_like_terms", lambda n: _like_terms(n.args[0], n.args[1], 1.0)),
@@ -329,6 +330,7 @@ SUB_RULES: tuple[tuple[str, Rule], ...] = (
     ("sub_self",       lambda n: ZERO if n.args[0] is n.args[1] else None),
     ("sub_neg",        lambda n: add(n.args[0], n.args[1].args[0]) if n.args[1].op == "neg" else None),
     ("sub_const",      lambda n: add(n.args[0], const(-n.args[1].attrs[0])) if n.args[1].op == "const" and n.args[0].op == "add" and n.args[0].args[1].op == "const" else None),
+    ("sub_const_out",  lambda n: add(sub(n.args[0].args[0], n.args[1]), n.args[0].args[1]) if n.args[0].op == "add" and n.args[0].args[1].op == "const" and n.args[1].op != "const" else None),  # (x + c) - y = (x - y) + c
     ("sub_like_terms", lambda n: _like_terms(n.args[0], n.args[1], -1.0)),
     ("expm1",          lambda n: call("expm1", n.args[0].args[0]) if n.args[0].op == "exp" and is_const(n.args[1], 1) else None),
     ("one_minus_exp",  lambda n: neg(call("expm1", n.args[1].args[0])) if is_const(n.args[0], 1) and n.args[1].op == "exp" else None),  # 1 - exp(u) = -expm1(u)
@@ -449,6 +451,7 @@ LOOKS_FOR: dict[str, frozenset[str]] = {
     for name, ops in {
         "fold": "const",
         "add_zero": "const", "add_const_last": "const", "add_const_assoc": "const",
+        "add_const_out": "add", "sub_const_out": "add",
         "add_negative_scaled": "mul", "add_neg": "neg", "add_expm1": "exp",
         "add_where_zero": "where", "add_common_divisor": "div", "add_sub_cancel": "sub",
         "add_common_factor": "mul", "add_distribute_like": "add sub mul neg",
