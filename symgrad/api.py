@@ -16,7 +16,7 @@ from codegen.module import (
     python_name,
     render,
 )
-from symgrad import __version__, syntax
+from symgrad import __version__, collector, syntax
 from symgrad.errors import (
     DifferentiationError,
     LimitError,
@@ -411,8 +411,9 @@ def compile_source(text: str, file: str = "<input>", target: str = "numpy") -> s
     target is "numpy" (the default: the module needs numpy alone) or "numba"
     (loops compiled by numba; codegen/numba_target.py).
     """
-    program = lower(parse(text, file))
-    module = render_target(module_spec(program, Path(file).name), target)
+    with collector.paused():
+        program = lower(parse(text, file))
+        module = render_target(module_spec(program, Path(file).name), target)
     if len(module) > MAX_MODULE_CHARS:
         raise LimitError(
             f"limit exceeded: the generated module would be {len(module):,} characters "

@@ -27,7 +27,7 @@ import numpy as np
 
 import codegen
 from codegen.load import load
-from symgrad import __version__
+from symgrad import __version__, collector
 from symgrad.graph import Node, toposort
 
 HEADER = "# symgrad cache entry, sha256 of the text above: "
@@ -146,11 +146,12 @@ def cached_module(
     module = _read_entry(path, name) if path else None
     hit = module is not None
     if module is None:
-        text = build()
-        module = _write_entry(path, text, name) if path else None
-        if module is None:
-            module = load(text, name, f"<symgrad {name}>")
-            module.__symgrad_source__ = text
+        with collector.paused():
+            text = build()
+            module = _write_entry(path, text, name) if path else None
+            if module is None:
+                module = load(text, name, f"<symgrad {name}>")
+                module.__symgrad_source__ = text
     _memory[key] = module
     return module, hit
 

@@ -7,7 +7,6 @@ Exit codes: 0 ok, 1 an error in the input (or --check found the output stale),
 from __future__ import annotations
 
 import argparse
-import gc
 import keyword
 import os
 import sys
@@ -18,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from codegen.module import MARKER
-from symgrad import __version__
+from symgrad import __version__, collector
 from symgrad.api import compile_source, decode_source
 from symgrad.errors import LimitError, SymgradError, printable
 from symgrad.graph import node_budget
@@ -135,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; never raises for a user's mistake."""
     try:
         args = build_parser().parse_args(argv)
-        with _collection_paused():
+        with collector.paused():  # the CLI is a process: nothing else to collect
             return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"symgrad: error: {exc}", file=sys.stderr)
@@ -161,24 +160,6 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
-
-
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a command runs: the CLI is a process.
-
-    A compile allocates hundreds of thousands of long-lived nodes and strings and
-    makes almost no cycles, yet every full collection walks all of them: about a
-    sixth of compiling Rosenbrock in 1,000 variables. Plain reference counting
-    still frees everything else; the library (symgrad.api) leaves gc alone.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def read_input(name: str) -> tuple[str, str]:
