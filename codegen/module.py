@@ -618,6 +618,11 @@ def _statements(
     names = plan.schedule.names
     order = plan.schedule.order
     helpers.update(dialect.helpers[n.op] for n in order if n.op in dialect.helpers)
+    if dialect is NUMPY:  # as scheduling printed them
+        texts = plan.schedule.texts
+        return [
+            f"{indent}{name} = {texts[node]}" for name, node in plan.schedule.statements
+        ]
     return [
         f"{indent}{name} = {definition(node, names, memo, dialect)}"
         for name, node in plan.schedule.statements

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
-from codegen.printer import definition
+from codegen.printer import NUMPY, Context, spelled
 from symgrad.graph import Node, toposort
 
 # Each statement's right-hand side stays within this many characters, so lines fit
@@ -49,11 +51,16 @@ class Namer:
 
 @dataclass
 class Schedule:
-    """Statements `name = node` in dependency order, and the name of every named node."""
+    """Statements `name = node` in dependency order, and the name of every named node.
+
+    texts holds each statement's numpy right-hand side as scheduling printed it:
+    its arguments' names never change afterwards, so it is final.
+    """
 
     statements: list[tuple[str, Node]] = field(default_factory=list)
     names: dict[Node, str] = field(default_factory=dict)
     order: list[Node] = field(default_factory=list)
+    texts: dict[Node, str] = field(default_factory=dict)
 
 
 def schedule(
@@ -69,45 +76,45 @@ def schedule(
     params maps var nodes to their Python names; hints proposes names (source
     intermediates `u`, adjoints `du`) for nodes worth a statement of their own; an
     output longer than output_budget gets a statement so its use site stays short.
-    memo receives the numpy text of unnamed subexpressions; it stays valid after
+    memo receives the numpy text of every node's definition; it stays valid after
     scheduling, so printing the statements again costs one lookup per argument.
     """
     order = toposort(outputs)
-    uses: dict[Node, int] = {}
-    for node in order:
-        for arg in node.args:
-            uses[arg] = uses.get(arg, 0) + 1
-    for out in outputs:
-        uses[out] = uses.get(out, 0) + 1
+    # every edge once, counted in C; an output counts one use more
+    uses = Counter(chain.from_iterable(node.args for node in order))
+    uses.update(outputs)
     is_output = set(outputs)
     result = Schedule(names=dict(params), order=order)
-    # printed text of unnamed subexpressions, shared by every statement
+    # printed text of every node's definition, shared by every statement: one
+    # context for the whole schedule, and each node spelled once where it is met
     memo = {} if memo is None else memo
+    ctx = Context(result.names, memo, NUMPY)
     for node in order:
         if not node.args:
             continue
-        size = len(definition(node, result.names, memo))
-        while size > STATEMENT_BUDGET:
+        text = spelled(node, ctx)[0]
+        while len(text) > STATEMENT_BUDGET:
             # Cut the longest inlined argument into a statement of its own; it has
             # one use (a shared one is named already), and fits the budget itself.
             inlined = [a for a in node.args if a.args and a not in result.names]
             if not inlined:
                 break
             longest = max(inlined, key=lambda a: len(memo[a][0]))
-            _name_statement(longest, hints, namer, result)
-            size = len(definition(node, result.names, memo))
+            _name_statement(longest, memo[longest][0], hints, namer, result)
+            text = spelled(node, ctx)[0]
         if (
-            uses.get(node, 0) > 1
+            uses[node] > 1
             or node in hints
-            or (node in is_output and size > output_budget)
+            or (node in is_output and len(text) > output_budget)
         ):
-            _name_statement(node, hints, namer, result)
+            _name_statement(node, text, hints, namer, result)
     return result
 
 
 def _name_statement(
-    node: Node, hints: Mapping[Node, str], namer: Namer, plan: Schedule
+    node: Node, text: str, hints: Mapping[Node, str], namer: Namer, plan: Schedule
 ) -> None:
     hint = hints.get(node)
     plan.names[node] = namer.claim(hint) if hint else namer.fresh()
     plan.statements.append((plan.names[node], node))
+    plan.texts[node] = text
