@@ -148,7 +148,14 @@ def spelled(node: Node, ctx: Context) -> tuple[str, int]:
 
 
 def _operand(node: Node, ctx: Context, need: int) -> str:
-    text, prec = _print(node, ctx)
+    # _print inline: this runs for most arguments of most nodes
+    text = ctx.names.get(node)
+    if text is not None:
+        return text
+    printed = ctx.memo.get(node)
+    if printed is None:
+        printed = ctx.memo[node] = _spell(node, ctx)
+    text, prec = printed
     return f"({text})" if prec < need else text
 
 
@@ -164,26 +171,42 @@ def _print(node: Node, ctx: Context) -> tuple[str, int]:
 
 
 def _spell(node: Node, ctx: Context) -> tuple[str, int]:
-    op, args = node.op, node.args
-    if op == "const":
-        return constant(node.attrs[0], ctx.dialect)
-    if op in ("add", "sub") and _leads_with_a_negative_constant(args[1], ctx):
+    return _SPELLINGS.get(node.op, _call)(node, ctx)
+
+
+def _constant(node: Node, ctx: Context) -> tuple[str, int]:
+    return constant(node.attrs[0], ctx.dialect)
+
+
+def _sum(node: Node, ctx: Context) -> tuple[str, int]:
+    if _leads_with_a_negative_constant(node.args[1], ctx):
         return _flipped_sum(node, ctx)
-    if op in INFIX:
-        symbol, prec = INFIX[op]
-        # comparisons do not chain: both sides of one need their own parentheses
-        left_need = prec + 1 if op in ("lt", "le", "gt", "ge") else prec
-        left = _operand(args[0], ctx, left_need)
-        right = _operand(args[1], ctx, prec + 1)
-        return f"{left} {symbol} {right}", prec
-    if op == "neg":
-        # black writes -(x**2), not -x**2: the same value, clearer precedence
-        need = POWER + 1 if args[0].op == "pow" else UNARY
-        return f"-{_operand(args[0], ctx, need)}", UNARY
-    if op == "pow":
-        return _power(node, ctx)
-    if op in ARRAY_SPELLINGS:
-        return ARRAY_SPELLINGS[op](node, ctx)
+    return _infix(node, ctx)
+
+
+# op -> its symbol, its precedence and what its left operand needs: comparisons do
+# not chain, so both sides of one need their own parentheses
+_INFIX_NEEDS = {
+    op: (symbol, prec, prec + 1 if prec == COMPARE else prec)
+    for op, (symbol, prec) in INFIX.items()
+}
+
+
+def _infix(node: Node, ctx: Context) -> tuple[str, int]:
+    symbol, prec, left_need = _INFIX_NEEDS[node.op]
+    left = _operand(node.args[0], ctx, left_need)
+    right = _operand(node.args[1], ctx, prec + 1)
+    return f"{left} {symbol} {right}", prec
+
+
+def _negation(node: Node, ctx: Context) -> tuple[str, int]:
+    # black writes -(x**2), not -x**2: the same value, clearer precedence
+    arg = node.args[0]
+    return f"-{_operand(arg, ctx, POWER + 1 if arg.op == 'pow' else UNARY)}", UNARY
+
+
+def _call(node: Node, ctx: Context) -> tuple[str, int]:
+    op, args = node.op, node.args
     if op == "where" and args[1].op == args[2].op == "const":
         op = "where_constants"  # a spelling that keeps the inputs' dtype
     return ctx.dialect.calls[op].format(*(_print(a, ctx)[0] for a in args)), ATOM
@@ -344,3 +367,14 @@ ARRAY_SPELLINGS: dict = {
     "tensordot":    lambda n, ctx: (f"np.tensordot({_print(n.args[0], ctx)[0]}, {_print(n.args[1], ctx)[0]}, axes=({_axes_text(n.attrs[0])}, {_axes_text(n.attrs[1])}))", ATOM),
 }
 # fmt: on
+
+# How each op is spelled; any other op is a call from the dialect's table.
+_SPELLINGS: dict = {
+    "const": _constant,
+    "add": _sum,
+    "sub": _sum,
+    **{op: _infix for op in INFIX if op not in ("add", "sub")},
+    "neg": _negation,
+    "pow": _power,
+    **ARRAY_SPELLINGS,
+}
