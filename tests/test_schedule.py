@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from codegen.schedule import STATEMENT_BUDGET, Namer, schedule
+from codegen.schedule import STATEMENT_BUDGET, Namer, postorder, schedule
 from codegen.printer import definition
-from symgrad.graph import var
+from symgrad.graph import toposort, var
 from symgrad.simplify import add, call, mul, num
 
 x, y = var("x"), var("y")
@@ -47,3 +47,10 @@ def test_namer_avoids_keywords_reserved_and_taken():
     assert namer.fresh() == "t2"
     assert namer.claim("t2") == "t2_2"
     assert namer.claim("not an identifier") == "t"
+
+
+def test_postorder_is_toposorts_order():
+    s = call("sin", x)
+    shared = mul(s, y)
+    outputs = [add(shared, s), shared, x, add(mul(x, x), call("exp", shared)), s]
+    assert postorder(outputs) == toposort(outputs)
