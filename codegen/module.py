@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from codegen import layout
 from codegen.array_function import (
@@ -292,6 +293,7 @@ class _Plan:
     schedule: Schedule
     masks: dict[Node, int]
     memo: dict
+    ops: frozenset[str]  # every op among the function's nodes, read in one pass
 
     @property
     def names(self) -> list[str]:
@@ -305,7 +307,9 @@ def _plan(spec: FunctionSpec) -> _Plan:
     memo: dict = {}
     budget = _output_budget(spec.result)
     plan = schedule(outputs, params, spec.hints, namer, budget, memo)
-    return _Plan(params, outputs, plan, _masks(plan.order, outputs, params), memo)
+    masks = _masks(plan.order, outputs, params)
+    ops = frozenset(map(attrgetter("op"), plan.order))
+    return _Plan(params, outputs, plan, masks, memo, ops)
 
 
 def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[list[str]]:
@@ -313,7 +317,7 @@ def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[list[s
     name = python_name(spec.name)
     body = _body(spec, plan, NUMPY, helpers)
     twin = body
-    if plan.names and not all(_same_in_both(n) for n in plan.schedule.order):
+    if plan.names and not _spelled_alike(plan):
         twin = _body(spec, plan, FLOAT, helpers)
     body_name, twin_name = f"_{name}_body", f"_{name}_float"
     doc = f"The statements of {name}, for Python floats and arrays alike."
@@ -339,6 +343,16 @@ def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[list[s
     numpy_body = layout.call(f"def {body_name}(", params, "", "):")
     numpy_body += [INDENT + docstring(doc, INDENT)] + body[1:]
     return [lines, numpy_body] + ([twin] if twin else [])
+
+
+def _spelled_alike(plan: _Plan) -> bool:
+    """Whether every node is spelled alike for floats and numpy: operators, not calls."""
+    if not plan.ops <= _OPERATORS | {"pow"}:
+        return False
+    order = plan.schedule.order
+    return "pow" not in plan.ops or all(
+        _same_in_both(n) for n in order if n.op == "pow"
+    )
 
 
 def _same_in_both(node: Node) -> bool:
@@ -372,8 +386,10 @@ def _body(spec: FunctionSpec, plan: _Plan, dialect: Dialect, helpers) -> list[st
         out = lambda n: expression(n, names, memo, dialect)  # noqa: E731
         lines += _return(spec.result, out, INDENT)
     # where(c, a, b) of two constants is spelled with the inputs' dtype
-    needs_dtype = dialect is NUMPY and any(
-        _is_where_constants(n) for n in plan.schedule.order
+    needs_dtype = (
+        dialect is NUMPY
+        and "where" in plan.ops
+        and any(_is_where_constants(n) for n in plan.schedule.order)
     )
     return ["dtype" if needs_dtype else ""] + lines
 
@@ -585,7 +601,7 @@ def _fast_path(
     else:
         tests = [f"type({p}) is float" for p in plan.names]
         lines = layout.condition("if", "and", tests, INDENT)
-    if not any(_may_raise(node) for node in plan.schedule.order):
+    if plan.ops <= _FLOAT_SAFE:  # no node's float spelling can raise
         return lines + layout.call(f"return {body}(", args, INDENT * 2)
     return (
         lines
@@ -607,17 +623,11 @@ _FLOAT_SAFE = frozenset(
 )
 
 
-def _may_raise(node: Node) -> bool:
-    """Whether node's float spelling can raise ArithmeticError or ValueError."""
-    return node.op not in _FLOAT_SAFE
-
-
 def _statements(
     plan: _Plan, dialect: Dialect, helpers: set[str], indent: str, memo: dict
 ) -> list[str]:
     names = plan.schedule.names
-    order = plan.schedule.order
-    helpers.update(dialect.helpers[n.op] for n in order if n.op in dialect.helpers)
+    helpers.update(dialect.helpers[op] for op in plan.ops if op in dialect.helpers)
     if dialect is NUMPY:  # as scheduling printed them
         texts = plan.schedule.texts
         return [
