@@ -143,7 +143,7 @@ def spelled(node: Node, ctx: Context) -> tuple[str, int]:
     The memo entry is what printing node unnamed gives, so it stays right if node
     is named later: names win over the memo.
     """
-    printed = ctx.memo[node] = _spell(node, ctx)
+    printed = ctx.memo[node] = _SPELLINGS.get(node.op, _call)(node, ctx)  # _spell
     return printed
 
 
@@ -179,7 +179,9 @@ def _constant(node: Node, ctx: Context) -> tuple[str, int]:
 
 
 def _sum(node: Node, ctx: Context) -> tuple[str, int]:
-    if _leads_with_a_negative_constant(node.args[1], ctx):
+    right = node.args[1]
+    # most right operands are no product nor constant: no walk down for them
+    if right.op in _LEADERS and _leads_with_a_negative_constant(right, ctx):
         return _flipped_sum(node, ctx)
     return _infix(node, ctx)
 
@@ -210,6 +212,9 @@ def _call(node: Node, ctx: Context) -> tuple[str, int]:
     if op == "where" and args[1].op == args[2].op == "const":
         op = "where_constants"  # a spelling that keeps the inputs' dtype
     return ctx.dialect.calls[op].format(*(_print(a, ctx)[0] for a in args)), ATOM
+
+
+_LEADERS = frozenset({"mul", "div", "const"})
 
 
 def _leads_with_a_negative_constant(node: Node, ctx: Context) -> bool:
