@@ -54,3 +54,15 @@ def test_postorder_is_toposorts_order():
     shared = mul(s, y)
     outputs = [add(shared, s), shared, x, add(mul(x, x), call("exp", shared)), s]
     assert postorder(outputs) == toposort(outputs)
+
+
+def test_statement_texts_are_their_definitions():
+    node = x
+    for k in range(50):
+        node = call("sin", add(mul(node, y), num(float(k + 1))))
+    shared = call("exp", node)
+    out = add(mul(shared, shared), node)
+    plan = schedule([out, shared], PARAMS, {}, Namer({"x", "y"}))
+    assert len(plan.statements) > 5
+    for _, stmt in plan.statements:
+        assert plan.texts[stmt] == definition(stmt, plan.names)
