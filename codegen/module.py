@@ -364,18 +364,17 @@ def _spelled_alike(plan: _Plan) -> bool:
     """Whether every node is spelled alike for floats and numpy: operators, not calls."""
     if not plan.ops <= _OPERATORS | {"pow"}:
         return False
-    order = plan.schedule.order
-    return "pow" not in plan.ops or all(
-        _same_in_both(n) for n in order if n.op == "pow"
-    )
+    if "pow" not in plan.ops:
+        return True
+    # a few distinct exponents (nodes are interned) among thousands of powers
+    exponents = {n.args[1] for n in plan.schedule.order if n.op == "pow"}
+    return all(map(_integer_exponent, exponents))
 
 
-def _same_in_both(node: Node) -> bool:
-    """Whether node is spelled alike for floats and numpy: operators, not calls."""
-    if node.op == "pow":  # as printer._power: an integer power is **, any other a call
-        k = node.args[1].attrs[0] if node.args[1].op == "const" else None
-        return k is not None and math.isfinite(k) and k == int(k) and abs(k) <= 2**31
-    return node.op in _OPERATORS
+def _integer_exponent(exponent: Node) -> bool:
+    """Whether a power is spelled ** (not a call): as printer._power decides."""
+    k = exponent.attrs[0] if exponent.op == "const" else None
+    return k is not None and math.isfinite(k) and k == int(k) and abs(k) <= 2**31
 
 
 # Ops printed as Python operators in both dialects (printer.INFIX, plus negation).
