@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
-from operator import attrgetter
 
 from codegen.printer import NUMPY, Context, spelled
 from symgrad.graph import Node
@@ -64,29 +61,33 @@ class Schedule:
     texts: dict[Node, str] = field(default_factory=dict)
 
 
-def postorder(roots: Iterable[Node]) -> list[Node]:
-    """symgrad.graph.toposort's order (arguments before users), about 1.7x faster.
+def walk(roots: Sequence[Node]) -> tuple[list[Node], dict[Node, int]]:
+    """symgrad.graph.toposort's order, and each node's uses (a root's one more).
 
-    Scheduling walks every function of a module (60,000 nodes for the JVP of
-    Rosenbrock in 3,000 variables); here the set holds nodes (hashed by identity),
-    not their ids, and each stack frame iterates its arguments in C.
+    About 1.7x faster than toposort and a separate count: scheduling walks every
+    function of a module (60,000 nodes for the JVP of Rosenbrock in 3,000
+    variables). The use counts double as the seen set (nodes hash by identity),
+    and each stack frame iterates its arguments, counting every edge once.
     """
     order: list[Node] = []
-    seen: set[Node] = set()
+    uses: dict[Node, int] = {}
     for root in roots:
-        if root in seen:
-            continue
-        seen.add(root)
+        count = uses.get(root)
+        uses[root] = 1 if count is None else count + 1
+        if count is not None:
+            continue  # walked already
         stack = [(root, iter(root.args))]
         while stack:
             for child in stack[-1][1]:
-                if child not in seen:
-                    seen.add(child)
+                count = uses.get(child)
+                if count is None:
+                    uses[child] = 1
                     stack.append((child, iter(child.args)))
                     break
+                uses[child] = count + 1
             else:  # every argument is placed: the node follows them
                 order.append(stack.pop()[0])
-    return order
+    return order, uses
 
 
 def schedule(
@@ -105,10 +106,7 @@ def schedule(
     memo receives the numpy text of every node's definition; it stays valid after
     scheduling, so printing the statements again costs one lookup per argument.
     """
-    order = postorder(outputs)
-    # every edge once, counted in C; an output counts one use more
-    uses = Counter(chain.from_iterable(map(attrgetter("args"), order)))
-    uses.update(outputs)
+    order, uses = walk(outputs)
     is_output = set(outputs)
     result = Schedule(names=dict(params), order=order)
     # printed text of every node's definition, shared by every statement: one

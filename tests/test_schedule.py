@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from codegen.schedule import STATEMENT_BUDGET, Namer, postorder, schedule
+from collections import Counter
+
+from codegen.schedule import STATEMENT_BUDGET, Namer, schedule, walk
 from codegen.printer import definition
 from symgrad.graph import toposort, var
 from symgrad.simplify import add, call, mul, num
@@ -49,11 +51,14 @@ def test_namer_avoids_keywords_reserved_and_taken():
     assert namer.claim("not an identifier") == "t"
 
 
-def test_postorder_is_toposorts_order():
+def test_walk_is_toposorts_order_with_use_counts():
     s = call("sin", x)
     shared = mul(s, y)
     outputs = [add(shared, s), shared, x, add(mul(x, x), call("exp", shared)), s]
-    assert postorder(outputs) == toposort(outputs)
+    order, uses = walk(outputs)
+    assert order == toposort(outputs)
+    counted = Counter(arg for node in order for arg in node.args) + Counter(outputs)
+    assert uses == dict(counted)
 
 
 def test_statement_texts_are_their_definitions():
