@@ -227,18 +227,24 @@ def render(spec: ModuleSpec) -> str:
     """The full text of the module, laid out in black's style (see _render)."""
     # Rendering allocates a few hundred thousand small tuples and frees nothing
     # cyclic; the collector's passes over them and over the live graph cost a
-    # tenth of the time at 3,000 variables. Paused here, it resumes as it was.
+    # tenth of the time at 3,000 variables. Paused here, it resumes as it was
+    # (before black, whose syntax trees are cyclic).
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _render(spec)
+        text, needs_black = _render(spec)
     finally:
         if enabled:
             gc.enable()
+    if needs_black:
+        import black  # a safety net only: most modules never pay for importing it
+
+        text = black.format_str(text, mode=black.Mode())
+    return text
 
 
-def _render(spec: ModuleSpec) -> str:
-    """The full text of the module, laid out in black's style.
+def _render(spec: ModuleSpec) -> tuple[str, bool]:
+    """The module's text laid out in black's style, and whether black must still run.
 
     Each public function is a short wrapper around one body that holds its
     statements: the contract (the Python-float fast path, one dtype, broadcast
@@ -282,11 +288,7 @@ def _render(spec: ModuleSpec) -> str:
     parts = [docstring(spec.doc, ""), imports]
     parts.append("\n".join(collection("__all__ = ", names, "")))
     text = "\n\n".join(parts[:2]) + "\n\n" + "\n\n\n".join(parts[2:] + code) + "\n"
-    if needs_black:
-        import black  # a safety net only: most modules never pay for importing it
-
-        text = black.format_str(text, mode=black.Mode())
-    return text
+    return text, needs_black
 
 
 TWINS_COMMENT = (
