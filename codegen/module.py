@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from codegen import layout
 from codegen.array_function import (
@@ -222,7 +224,27 @@ def _leaves(result: Result) -> list[Node]:
 
 
 def render(spec: ModuleSpec) -> str:
-    """The full text of the module, laid out in black's style.
+    """The full text of the module, laid out in black's style (see _render)."""
+    # Rendering allocates a few hundred thousand small tuples and frees nothing
+    # cyclic; the collector's passes over them and over the live graph cost a
+    # tenth of the time at 3,000 variables. Paused here, it resumes as it was
+    # (before black, whose syntax trees are cyclic).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        text, needs_black = _render(spec)
+    finally:
+        if enabled:
+            gc.enable()
+    if needs_black:
+        import black  # a safety net only: most modules never pay for importing it
+
+        text = black.format_str(text, mode=black.Mode())
+    return text
+
+
+def _render(spec: ModuleSpec) -> tuple[str, bool]:
+    """The module's text laid out in black's style, and whether black must still run.
 
     Each public function is a short wrapper around one body that holds its
     statements: the contract (the Python-float fast path, one dtype, broadcast
@@ -266,11 +288,7 @@ def render(spec: ModuleSpec) -> str:
     parts = [docstring(spec.doc, ""), imports]
     parts.append("\n".join(collection("__all__ = ", names, "")))
     text = "\n\n".join(parts[:2]) + "\n\n" + "\n\n\n".join(parts[2:] + code) + "\n"
-    if needs_black:
-        import black  # a safety net only: most modules never pay for importing it
-
-        text = black.format_str(text, mode=black.Mode())
-    return text
+    return text, needs_black
 
 
 TWINS_COMMENT = (
@@ -292,6 +310,7 @@ class _Plan:
     schedule: Schedule
     masks: dict[Node, int]
     memo: dict
+    ops: frozenset[str]  # every op among the function's nodes, read in one pass
 
     @property
     def names(self) -> list[str]:
@@ -305,7 +324,9 @@ def _plan(spec: FunctionSpec) -> _Plan:
     memo: dict = {}
     budget = _output_budget(spec.result)
     plan = schedule(outputs, params, spec.hints, namer, budget, memo)
-    return _Plan(params, outputs, plan, _masks(plan.order, outputs, params), memo)
+    masks = _masks(plan.order, outputs, params)
+    ops = frozenset(map(attrgetter("op"), plan.order))
+    return _Plan(params, outputs, plan, masks, memo, ops)
 
 
 def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[list[str]]:
@@ -313,7 +334,7 @@ def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[list[s
     name = python_name(spec.name)
     body = _body(spec, plan, NUMPY, helpers)
     twin = body
-    if plan.names and not all(_same_in_both(n) for n in plan.schedule.order):
+    if plan.names and not _spelled_alike(plan):
         twin = _body(spec, plan, FLOAT, helpers)
     body_name, twin_name = f"_{name}_body", f"_{name}_float"
     doc = f"The statements of {name}, for Python floats and arrays alike."
@@ -341,12 +362,21 @@ def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[list[s
     return [lines, numpy_body] + ([twin] if twin else [])
 
 
-def _same_in_both(node: Node) -> bool:
-    """Whether node is spelled alike for floats and numpy: operators, not calls."""
-    if node.op == "pow":  # as printer._power: an integer power is **, any other a call
-        k = node.args[1].attrs[0] if node.args[1].op == "const" else None
-        return k is not None and math.isfinite(k) and k == int(k) and abs(k) <= 2**31
-    return node.op in _OPERATORS
+def _spelled_alike(plan: _Plan) -> bool:
+    """Whether every node is spelled alike for floats and numpy: operators, not calls."""
+    if not plan.ops <= _OPERATORS | {"pow"}:
+        return False
+    if "pow" not in plan.ops:
+        return True
+    # a few distinct exponents (nodes are interned) among thousands of powers
+    exponents = {n.args[1] for n in plan.schedule.order if n.op == "pow"}
+    return all(map(_integer_exponent, exponents))
+
+
+def _integer_exponent(exponent: Node) -> bool:
+    """Whether a power is spelled ** (not a call): as printer._power decides."""
+    k = exponent.attrs[0] if exponent.op == "const" else None
+    return k is not None and math.isfinite(k) and k == int(k) and abs(k) <= 2**31
 
 
 # Ops printed as Python operators in both dialects (printer.INFIX, plus negation).
@@ -372,8 +402,10 @@ def _body(spec: FunctionSpec, plan: _Plan, dialect: Dialect, helpers) -> list[st
         out = lambda n: expression(n, names, memo, dialect)  # noqa: E731
         lines += _return(spec.result, out, INDENT)
     # where(c, a, b) of two constants is spelled with the inputs' dtype
-    needs_dtype = dialect is NUMPY and any(
-        _is_where_constants(n) for n in plan.schedule.order
+    needs_dtype = (
+        dialect is NUMPY
+        and "where" in plan.ops
+        and any(_is_where_constants(n) for n in plan.schedule.order)
     )
     return ["dtype" if needs_dtype else ""] + lines
 
@@ -585,7 +617,7 @@ def _fast_path(
     else:
         tests = [f"type({p}) is float" for p in plan.names]
         lines = layout.condition("if", "and", tests, INDENT)
-    if not any(_may_raise(node) for node in plan.schedule.order):
+    if plan.ops <= _FLOAT_SAFE:  # no node's float spelling can raise
         return lines + layout.call(f"return {body}(", args, INDENT * 2)
     return (
         lines
@@ -607,17 +639,16 @@ _FLOAT_SAFE = frozenset(
 )
 
 
-def _may_raise(node: Node) -> bool:
-    """Whether node's float spelling can raise ArithmeticError or ValueError."""
-    return node.op not in _FLOAT_SAFE
-
-
 def _statements(
     plan: _Plan, dialect: Dialect, helpers: set[str], indent: str, memo: dict
 ) -> list[str]:
     names = plan.schedule.names
-    order = plan.schedule.order
-    helpers.update(dialect.helpers[n.op] for n in order if n.op in dialect.helpers)
+    helpers.update(dialect.helpers[op] for op in plan.ops if op in dialect.helpers)
+    if dialect is NUMPY:  # as scheduling printed them
+        texts = plan.schedule.texts
+        return [
+            f"{indent}{name} = {texts[node]}" for name, node in plan.schedule.statements
+        ]
     return [
         f"{indent}{name} = {definition(node, names, memo, dialect)}"
         for name, node in plan.schedule.statements

@@ -105,7 +105,9 @@ def constant(value: float, dialect: Dialect = NUMPY) -> tuple[str, int]:
 
 
 @dataclass
-class _Context:
+class Context:
+    """What printing reads: the names of named nodes, the memo and the dialect."""
+
     names: Mapping[Node, str]
     memo: dict
     dialect: Dialect
@@ -118,7 +120,7 @@ def expression(
     dialect: Dialect = NUMPY,
 ) -> str:
     """The Python text of node, with named nodes as their names."""
-    return _print(node, _Context(names, {} if memo is None else memo, dialect))[0]
+    return _print(node, Context(names, {} if memo is None else memo, dialect))[0]
 
 
 def definition(
@@ -132,15 +134,32 @@ def definition(
     memo caches the text of unnamed subexpressions between calls (names win over
     it); one memo serves one dialect.
     """
-    return _spell(node, _Context(names, {} if memo is None else memo, dialect))[0]
+    return _spell(node, Context(names, {} if memo is None else memo, dialect))[0]
 
 
-def _operand(node: Node, ctx: _Context, need: int) -> str:
-    text, prec = _print(node, ctx)
+def spelled(node: Node, ctx: Context) -> tuple[str, int]:
+    """node's definition and its precedence, remembered in ctx.memo for its users.
+
+    The memo entry is what printing node unnamed gives, so it stays right if node
+    is named later: names win over the memo.
+    """
+    printed = ctx.memo[node] = _SPELLINGS.get(node.op, _call)(node, ctx)  # _spell
+    return printed
+
+
+def _operand(node: Node, ctx: Context, need: int) -> str:
+    # _print inline: this runs for most arguments of most nodes
+    text = ctx.names.get(node)
+    if text is not None:
+        return text
+    printed = ctx.memo.get(node)
+    if printed is None:
+        printed = ctx.memo[node] = _spell(node, ctx)
+    text, prec = printed
     return f"({text})" if prec < need else text
 
 
-def _print(node: Node, ctx: _Context) -> tuple[str, int]:
+def _print(node: Node, ctx: Context) -> tuple[str, int]:
     # Recursion is bounded: schedule cuts every statement to a bounded length.
     name = ctx.names.get(node)
     if name is not None:
@@ -151,40 +170,61 @@ def _print(node: Node, ctx: _Context) -> tuple[str, int]:
     return printed
 
 
-def _spell(node: Node, ctx: _Context) -> tuple[str, int]:
-    op, args = node.op, node.args
-    if op == "const":
-        return constant(node.attrs[0], ctx.dialect)
-    if op in ("add", "sub") and _leads_with_a_negative_constant(args[1], ctx):
+def _spell(node: Node, ctx: Context) -> tuple[str, int]:
+    return _SPELLINGS.get(node.op, _call)(node, ctx)
+
+
+def _constant(node: Node, ctx: Context) -> tuple[str, int]:
+    return constant(node.attrs[0], ctx.dialect)
+
+
+def _sum(node: Node, ctx: Context) -> tuple[str, int]:
+    right = node.args[1]
+    # most right operands are no product nor constant: no walk down for them
+    if right.op in _LEADERS and _leads_with_a_negative_constant(right, ctx):
         return _flipped_sum(node, ctx)
-    if op in INFIX:
-        symbol, prec = INFIX[op]
-        # comparisons do not chain: both sides of one need their own parentheses
-        left_need = prec + 1 if op in ("lt", "le", "gt", "ge") else prec
-        left = _operand(args[0], ctx, left_need)
-        right = _operand(args[1], ctx, prec + 1)
-        return f"{left} {symbol} {right}", prec
-    if op == "neg":
-        # black writes -(x**2), not -x**2: the same value, clearer precedence
-        need = POWER + 1 if args[0].op == "pow" else UNARY
-        return f"-{_operand(args[0], ctx, need)}", UNARY
-    if op == "pow":
-        return _power(node, ctx)
-    if op in ARRAY_SPELLINGS:
-        return ARRAY_SPELLINGS[op](node, ctx)
+    return _infix(node, ctx)
+
+
+# op -> its symbol, its precedence and what its left operand needs: comparisons do
+# not chain, so both sides of one need their own parentheses
+_INFIX_NEEDS = {
+    op: (symbol, prec, prec + 1 if prec == COMPARE else prec)
+    for op, (symbol, prec) in INFIX.items()
+}
+
+
+def _infix(node: Node, ctx: Context) -> tuple[str, int]:
+    symbol, prec, left_need = _INFIX_NEEDS[node.op]
+    left = _operand(node.args[0], ctx, left_need)
+    right = _operand(node.args[1], ctx, prec + 1)
+    return f"{left} {symbol} {right}", prec
+
+
+def _negation(node: Node, ctx: Context) -> tuple[str, int]:
+    # black writes -(x**2), not -x**2: the same value, clearer precedence
+    arg = node.args[0]
+    return f"-{_operand(arg, ctx, POWER + 1 if arg.op == 'pow' else UNARY)}", UNARY
+
+
+def _call(node: Node, ctx: Context) -> tuple[str, int]:
+    op, args = node.op, node.args
     if op == "where" and args[1].op == args[2].op == "const":
         op = "where_constants"  # a spelling that keeps the inputs' dtype
     return ctx.dialect.calls[op].format(*(_print(a, ctx)[0] for a in args)), ATOM
 
 
-def _leads_with_a_negative_constant(node: Node, ctx: _Context) -> bool:
+_LEADERS = frozenset({"mul", "div", "const"})
+
+
+def _leads_with_a_negative_constant(node: Node, ctx: Context) -> bool:
     """True for an unnamed product whose leftmost factor is a negative constant."""
     while node.op in ("mul", "div") and node not in ctx.names:
         node = node.args[0]
     return node.op == "const" and node.attrs[0] < 0 and node not in ctx.names
 
 
-def _flipped_sum(node: Node, ctx: _Context) -> tuple[str, int]:
+def _flipped_sum(node: Node, ctx: Context) -> tuple[str, int]:
     # a + -2.0 * x prints as a - 2.0 * x (and a - -2.0 * x as a + 2.0 * x): the
     # same value bit for bit, since IEEE negation is exact and rounding is
     # symmetric, so -(c * x) == (-c) * x and a - y == a + (-y).
@@ -194,7 +234,7 @@ def _flipped_sum(node: Node, ctx: _Context) -> tuple[str, int]:
     return f"{left} {symbol} {right[1:]}", SUM
 
 
-def _power(node: Node, ctx: _Context) -> tuple[str, int]:
+def _power(node: Node, ctx: Context) -> tuple[str, int]:
     base, exponent = node.args
     k = exponent.attrs[0] if exponent.op == "const" else None
     if k is not None and math.isfinite(k) and k == int(k) and abs(k) <= 2**31:
@@ -235,7 +275,7 @@ def _axes_text(axes: tuple[int, ...]) -> str:
     return str(axes[0]) if len(axes) == 1 else str(axes)
 
 
-def _reduction(call: str, node: Node, ctx: _Context) -> tuple[str, int]:
+def _reduction(call: str, node: Node, ctx: Context) -> tuple[str, int]:
     axes, keepdims = node.attrs
     x = node.args[0]
     parts = [_print(x, ctx)[0]]
@@ -246,7 +286,7 @@ def _reduction(call: str, node: Node, ctx: _Context) -> tuple[str, int]:
     return f"{call}({', '.join(parts)})", ATOM
 
 
-def _expand_dims(node: Node, ctx: _Context) -> tuple[str, int]:
+def _expand_dims(node: Node, ctx: Context) -> tuple[str, int]:
     axes = node.attrs[0]
     items = ["None" if i in axes else ":" for i in range(len(node.shape))]
     while items[-1] == ":":
@@ -254,13 +294,13 @@ def _expand_dims(node: Node, ctx: _Context) -> tuple[str, int]:
     return f"{_operand(node.args[0], ctx, ATOM)}[{', '.join(items)}]", ATOM
 
 
-def _transpose(node: Node, ctx: _Context) -> tuple[str, int]:
+def _transpose(node: Node, ctx: Context) -> tuple[str, int]:
     if node.attrs[0] == (1, 0):
         return f"{_operand(node.args[0], ctx, ATOM)}.T", ATOM
     return f"np.transpose({_print(node.args[0], ctx)[0]}, {node.attrs[0]})", ATOM
 
 
-def _slice(node: Node, ctx: _Context) -> tuple[str, int]:
+def _slice(node: Node, ctx: Context) -> tuple[str, int]:
     items = []
     for item in node.attrs[0]:
         if item[0] == "i":
@@ -272,7 +312,7 @@ def _slice(node: Node, ctx: _Context) -> tuple[str, int]:
     return f"{_operand(node.args[0], ctx, ATOM)}[{', '.join(items)}]", ATOM
 
 
-def _pad(node: Node, ctx: _Context) -> tuple[str, int]:
+def _pad(node: Node, ctx: Context) -> tuple[str, int]:
     widths = [
         f"({dim_text(a, ctx.names)}, {dim_text(b, ctx.names)})"
         for a, b in node.attrs[0]
@@ -281,17 +321,17 @@ def _pad(node: Node, ctx: _Context) -> tuple[str, int]:
     return f"np.pad({_print(node.args[0], ctx)[0]}, {text})", ATOM
 
 
-def _dim(node: Node, ctx: _Context) -> tuple[str, int]:
+def _dim(node: Node, ctx: Context) -> tuple[str, int]:
     dims = [dim_text(d, ctx.names) for d in node.attrs[0]]
     return (dims[0], ATOM) if len(dims) == 1 else (" * ".join(dims), PRODUCT)
 
 
-def _banded(node: Node, ctx: _Context) -> tuple[str, int]:
+def _banded(node: Node, ctx: Context) -> tuple[str, int]:
     pairs = [f"({_print(d, ctx)[0]}, {k})" for d, k in zip(node.args, node.attrs[0])]
     return f"_banded({', '.join(pairs)})", ATOM
 
 
-def _band_times(node: Node, ctx: _Context) -> tuple[str, int]:
+def _band_times(node: Node, ctx: Context) -> tuple[str, int]:
     v, *values = node.args
     terms = [
         f"({_print(d, ctx)[0]}, {row}, {col}, {dim_text(size, ctx.names)})"
@@ -301,7 +341,7 @@ def _band_times(node: Node, ctx: _Context) -> tuple[str, int]:
 
 
 def _call_of(spelling: str):
-    def spell(node: Node, ctx: _Context) -> tuple[str, int]:
+    def spell(node: Node, ctx: Context) -> tuple[str, int]:
         args = ", ".join(_print(a, ctx)[0] for a in node.args)
         return f"{spelling}({args})", ATOM
 
@@ -332,3 +372,14 @@ ARRAY_SPELLINGS: dict = {
     "tensordot":    lambda n, ctx: (f"np.tensordot({_print(n.args[0], ctx)[0]}, {_print(n.args[1], ctx)[0]}, axes=({_axes_text(n.attrs[0])}, {_axes_text(n.attrs[1])}))", ATOM),
 }
 # fmt: on
+
+# How each op is spelled; any other op is a call from the dialect's table.
+_SPELLINGS: dict = {
+    "const": _constant,
+    "add": _sum,
+    "sub": _sum,
+    **{op: _infix for op in INFIX if op not in ("add", "sub")},
+    "neg": _negation,
+    "pow": _power,
+    **ARRAY_SPELLINGS,
+}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import black
 import numpy as np
 import pytest
@@ -361,3 +363,14 @@ def test_many_expanded_outputs_return_as_one_generator():
     value, grad2 = ns["f_value_and_grad"](*point)
     assert np.allclose(value, sum(np.asarray(p) ** 2 for p in point))
     assert all(np.array_equal(a, b) for a, b in zip(grad, grad2))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_render_leaves_the_garbage_collector_as_it_was(enabled):
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        render(poly_spec())
+        assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()

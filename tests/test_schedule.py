@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from codegen.schedule import STATEMENT_BUDGET, Namer, schedule
+from collections import Counter
+
+from codegen.schedule import STATEMENT_BUDGET, Namer, schedule, walk
 from codegen.printer import definition
-from symgrad.graph import var
+from symgrad.graph import toposort, var
 from symgrad.simplify import add, call, mul, num
 
 x, y = var("x"), var("y")
@@ -47,3 +49,25 @@ def test_namer_avoids_keywords_reserved_and_taken():
     assert namer.fresh() == "t2"
     assert namer.claim("t2") == "t2_2"
     assert namer.claim("not an identifier") == "t"
+
+
+def test_walk_is_toposorts_order_with_use_counts():
+    s = call("sin", x)
+    shared = mul(s, y)
+    outputs = [add(shared, s), shared, x, add(mul(x, x), call("exp", shared)), s]
+    order, uses = walk(outputs)
+    assert order == toposort(outputs)
+    counted = Counter(arg for node in order for arg in node.args) + Counter(outputs)
+    assert uses == dict(counted)
+
+
+def test_statement_texts_are_their_definitions():
+    node = x
+    for k in range(50):
+        node = call("sin", add(mul(node, y), num(float(k + 1))))
+    shared = call("exp", node)
+    out = add(mul(shared, shared), node)
+    plan = schedule([out, shared], PARAMS, {}, Namer({"x", "y"}))
+    assert len(plan.statements) > 5
+    for _, stmt in plan.statements:
+        assert plan.texts[stmt] == definition(stmt, plan.names)
