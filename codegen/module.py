@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import NamedTuple
 
 from codegen import layout
 from codegen.array_function import (
@@ -45,6 +46,11 @@ class FunctionSpec:
     result: Result
     doc: str
     hints: Mapping[Node, str] = field(default_factory=dict)
+    # The name of an earlier function of the module whose result is (value,
+    # gradient) when this one's is (value, gradient . tangent), the tangent being the
+    # parameters past the point: its body then calls that one's and dots (a JVP of
+    # many parameters prints its statements once). None: printed from the graph.
+    dot_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,14 @@ def _expand(value, shape, dtype):
     ):
         return value
     return np.full(shape, value, dtype)[()]
+''',
+    "_dot": '''
+def _dot(gradient, tangent):
+    """gradient[0] * tangent[0] + gradient[1] * tangent[1] + ..., in that order."""
+    total = gradient[0] * tangent[0]
+    for k in range(1, len(tangent)):
+        total = total + gradient[k] * tangent[k]
+    return total
 ''',
     "_foreign": '''
 def _foreign(*values, ndarray=np.ndarray, number=(float, int)):
@@ -249,6 +263,7 @@ def _render(spec: ModuleSpec) -> tuple[str, bool]:
     runs only when a line could not be laid out within 88 columns (very long names).
     """
     helpers: set[str] = set()
+    done: dict[str, _Bodies] = {}  # by function name, for a later dot_of
     bodies: list[str] = []
     twins: list[str] = []
     needs_black = False
@@ -261,8 +276,10 @@ def _render(spec: ModuleSpec) -> tuple[str, bool]:
                     function.hints, leaves, helpers, docstring,
                 )
             ]  # fmt: skip
+        elif function.dot_of in done:
+            parts = _dot_function(function, done[function.dot_of], helpers)
         else:
-            parts = _function(function, _plan(function), helpers)
+            parts = _function(function, _plan(function), helpers, done)
         # a docstring is one element of lines; black never rewraps its text
         needs_black |= any(
             len(x) > LINE_LENGTH and '"""' not in x for lines in parts for x in lines
@@ -323,7 +340,18 @@ def _plan(spec: FunctionSpec) -> _Plan:
     return _Plan(params, outputs, plan, masks, memo, ops)
 
 
-def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[list[str]]:
+class _Bodies(NamedTuple):
+    """What a later function calling a generated body needs to know of it."""
+
+    plan: _Plan
+    body: str  # the numpy body's name
+    twin: str  # the float path's body: the float twin's name, or body's
+    uses_dtype: bool
+
+
+def _function(
+    spec: FunctionSpec, plan: _Plan, helpers: set[str], done: dict[str, _Bodies]
+) -> list[list[str]]:
     """[wrapper, numpy body] or [wrapper, numpy body, float twin] of one function."""
     name = python_name(spec.name)
     body = _body(spec, plan, NUMPY, helpers)
@@ -342,18 +370,97 @@ def _function(spec: FunctionSpec, plan: _Plan, helpers: set[str]) -> list[list[s
     else:
         twin, twin_name = None, body_name  # the same statements serve both
     uses_dtype = body[0] == "dtype"
+    done[spec.name] = _Bodies(plan, body_name, twin_name, uses_dtype)
     lines = layout.call(f"def {name}(", plan.names, "", "):")
     lines.append(INDENT + docstring(spec.doc, INDENT))
+    lines += _wrapper(spec, plan, twin_name, body_name, uses_dtype, helpers)
+    return [lines] + _bodies(spec, plan, (body_name, body[1:]), doc, twin, uses_dtype)
+
+
+def _wrapper(
+    spec: FunctionSpec,
+    plan: _Plan,
+    twin_name: str,
+    body_name: str,
+    uses_dtype: bool,
+    helpers: set[str],
+) -> list[str]:
+    """The public function's lines after its docstring: both paths to the body."""
+    lines: list[str] = []
     point = None
     if len(plan.names) > MANY_PARAMETERS:  # listed once; every path reads them here
         point = Namer(RESERVED | set(plan.names)).claim("point")
         lines += layout.collection(f"{point} = ", Tuple(tuple(plan.names)), INDENT)
     lines += _fast_path(spec, plan, twin_name, point)
-    lines += _wrapper_numpy(spec, plan, body_name, uses_dtype, helpers, point)
+    return lines + _wrapper_numpy(spec, plan, body_name, uses_dtype, helpers, point)
+
+
+def _bodies(
+    spec: FunctionSpec,
+    plan: _Plan,
+    numpy: tuple[str, list[str]],
+    doc: str,
+    twin: list[str] | None,
+    uses_dtype: bool,
+) -> list[list[str]]:
+    """[numpy body] or [numpy body, float twin]: their def lines and statements."""
+    body_name, statements = numpy
     params = _body_params(spec, plan, uses_dtype)
     numpy_body = layout.call(f"def {body_name}(", params, "", "):")
-    numpy_body += [INDENT + docstring(doc, INDENT)] + body[1:]
-    return [lines, numpy_body] + ([twin] if twin else [])
+    numpy_body += [INDENT + docstring(doc, INDENT)] + statements
+    return [numpy_body] + ([twin] if twin else [])
+
+
+def _dot_function(
+    spec: FunctionSpec, callee: _Bodies, helpers: set[str]
+) -> list[list[str]]:
+    """A function of result (value, gradient . tangent) whose body calls callee's.
+
+    callee's result is (value, gradient) on the same point parameters; the tangent
+    is this function's remaining parameters, one per gradient entry, none of them a
+    structural zero, so _dot's sum in order is the graph's sum.
+    """
+    name = python_name(spec.name)
+    namer = Namer(RESERVED)
+    params = {node: namer.claim(python_name(p)) for p, node in spec.params}
+    point = list(params.values())[: len(callee.plan.params)]
+    tangent = list(params.values())[len(callee.plan.params) :]
+    value, directional = _leaves(spec.result)
+    gradient = callee.plan.outputs[1:]
+    full = (1 << len(params)) - 1
+    tangent_bits = full ^ ((1 << len(point)) - 1)
+    depends = tangent_bits
+    for g in gradient:
+        depends |= callee.plan.masks[g]
+    masks = {value: callee.plan.masks[callee.plan.outputs[0]], directional: depends}
+    plan = _Plan(params, [value, directional], Schedule(), masks, {}, callee.plan.ops)
+    helpers.add("_dot")
+    names = Namer(RESERVED | set(params.values()))
+    value_name, gradient_name = names.claim("value"), names.claim("gradient")
+    tangent_name = names.claim("tangent")
+
+    def statements(called: str, args: list[str]) -> list[str]:
+        head = f"{value_name}, {gradient_name} = {called}("
+        lines = layout.call(head, args, INDENT)
+        lines += layout.collection(f"{tangent_name} = ", Tuple(tuple(tangent)), INDENT)
+        dot = f"_dot({gradient_name}, {tangent_name})"
+        return lines + [f"{INDENT}return ({value_name}, {dot})"]
+
+    body_name = f"_{name}_body"
+    twin, twin_name = None, body_name
+    if callee.twin != callee.body:  # the float path calls the callee's float twin
+        twin_name = f"_{name}_float"
+        head = layout.call(
+            f"def {twin_name}(", _body_params(spec, plan, False), "", "):"
+        )
+        twin = head + statements(callee.twin, point)
+    doc = f"{name}: {python_name(spec.dot_of)}'s body, its gradient . the tangent."
+    lines = layout.call(f"def {name}(", plan.names, "", "):")
+    lines.append(INDENT + docstring(spec.doc, INDENT))
+    lines += _wrapper(spec, plan, twin_name, body_name, callee.uses_dtype, helpers)
+    dtype = ["dtype"] if callee.uses_dtype else []
+    numpy = (body_name, statements(callee.body, point + dtype))
+    return [lines] + _bodies(spec, plan, numpy, doc, twin, callee.uses_dtype)
 
 
 def _spelled_alike(plan: _Plan) -> bool:

@@ -196,7 +196,10 @@ def _jvp_spec(
         f"({', '.join(p for p, _ in tparams)}), {how}.\n\n{f.source}"
     )
     result = (f.body, full(directional, f.body.shape))
-    return FunctionSpec(f.name + "_jvp", params + tparams, result, doc, names)
+    # its body can call f_value_and_grad's: no entry of the sum was left out
+    whole = how != "in one forward sweep" and not any(is_const(g, 0) for g in gradient)
+    dot_of = f.name + "_value_and_grad" if whole else None
+    return FunctionSpec(f.name + "_jvp", params + tparams, result, doc, names, dot_of)
 
 
 def _dot(gradient: Sequence[Node], tangents: Sequence[Node]) -> Node:

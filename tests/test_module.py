@@ -374,3 +374,66 @@ def test_render_leaves_the_garbage_collector_as_it_was(enabled):
         assert gc.isenabled() == enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def _wide_source(n: int) -> str:
+    """A function of n parameters whose gradient needs a float twin (math.exp), a
+    try (log raises on floats at 0) and the inputs' dtype (a select of two constants).
+    """
+    xs = [f"x{i}" for i in range(n - 2)]
+    terms = [f"exp({a})*{b}" for a, b in zip(xs, xs[1:])]
+    head = f"f({', '.join(xs)}, a, b)"
+    return f"{head} = {' + '.join(terms)} + log(x0^2) + where(a > b, 2, 3)*a + b^2\n"
+
+
+def test_a_wide_jvp_calls_value_and_grads_body_and_matches_the_graphs():
+    import dataclasses
+
+    from symgrad.api import module_spec
+    from symgrad.lower import lower
+    from symgrad.parser import parse
+
+    n = MANY_PARAMETERS + 3
+    spec = module_spec(lower(parse(_wide_source(n))), "wide.sg")
+    (jvp,) = [f for f in spec.functions if f.name == "f_jvp"]
+    assert jvp.dot_of == "f_value_and_grad"
+    printed = dataclasses.replace(jvp, dot_of=None)  # every statement from the graph
+    other = dataclasses.replace(
+        spec, functions=tuple(printed if f is jvp else f for f in spec.functions)
+    )
+    text, full_text = render(spec), render(other)
+    body = text[text.index("def _f_jvp_body(") :]
+    body = body[: body.index("\n\n\n")]
+    assert "_f_value_and_grad_body(" in body and "exp" not in body
+    assert "dtype,\n    )" in body  # passed on to the body that needs it
+    assert len(text) < len(full_text)
+    ours, graphs = load(text), load(full_text)
+    rng = np.random.default_rng(3)
+    point, tangent = rng.uniform(-2, 2, n), rng.uniform(-1, 1, n)
+    floats = [float(v) for v in np.concatenate([point, tangent])]
+    assert ours["f_jvp"](*floats) == pytest.approx(graphs["f_jvp"](*floats), rel=1e-14)
+    at_zero = [0.0] + floats[1:]  # log(0): the float path raises, numpy answers
+    assert ours["f_jvp"](*at_zero)[0] == graphs["f_jvp"](*at_zero)[0] == -np.inf
+    batch = [rng.uniform(-2, 2, 4).astype(np.float32) for _ in range(n)]
+    along = floats[n:]  # Python floats: the batch's float32 stays
+    got, want = ours["f_jvp"](*batch, *along), graphs["f_jvp"](*batch, *along)
+    assert got[1].dtype == want[1].dtype == np.float32
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5)
+    np.testing.assert_array_equal(got[0], want[0])
+
+
+def test_a_wide_jvp_with_a_structurally_zero_partial_is_printed_from_the_graph():
+    from symgrad.api import module_spec
+    from symgrad.lower import lower
+    from symgrad.parser import parse
+
+    n = MANY_PARAMETERS + 3
+    xs = [f"x{i}" for i in range(n)]  # x0 never appears: d/dx0 is a structural zero
+    text = f"f({', '.join(xs)}) = {' + '.join(f'{a}*{b}' for a, b in zip(xs[1:], xs[2:]))}\n"
+    spec = module_spec(lower(parse(text)), "zero.sg")
+    (jvp,) = [f for f in spec.functions if f.name == "f_jvp"]
+    assert jvp.dot_of is None  # _dot would multiply the zero by an inf tangent
+    ns = load(render(spec))
+    point = [float(k % 3) for k in range(n)]
+    value, directional = ns["f_jvp"](*point, np.inf, *([0.0] * (n - 1)))
+    assert directional == 0.0
