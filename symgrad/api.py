@@ -40,7 +40,7 @@ from symgrad.lower import lower, subexpressions
 from symgrad.program import Function, Program
 from symgrad.ops import CONSTANTS
 from symgrad.parser import parse, parse_expression
-from symgrad.simplify import ZERO, add, mul
+from symgrad.simplify import ZERO, add, mul, remembering
 
 
 @dataclass(frozen=True)
@@ -362,16 +362,9 @@ def module_spec(program: Program, source_name: str) -> ModuleSpec:
     """The generated module's plan for a whole lowered program."""
     specs: list[FunctionSpec] = []
     taken: dict[str, Function] = {}
-    for function in program.functions:
-        if function.shapes or function.body.shape:
-            generated = array_specs(function, program.names)
-        else:
-            generated = function_specs(
-                differentiate(function, program.names), program.names
-            )
-        for spec in generated:
-            _claim_python_name(spec.name, function, taken)
-            specs.append(spec)
+    with remembering():
+        for function in program.functions:
+            specs += _function_specs(function, program.names, taken)
     # the functions are listed once, in __all__: a "Functions: ..." line here ran to
     # hundreds of characters (review 2026-12 §4.7)
     arrays = [bool(f.shapes or f.body.shape) for f in program.functions]
@@ -387,6 +380,19 @@ def module_spec(program: Program, source_name: str) -> ModuleSpec:
             "shape; each output has its own shape (a gradient its parameter's).\n"
         )
     return ModuleSpec(doc, tuple(specs))
+
+
+def _function_specs(
+    function: Function, names: dict[Node, str], taken: dict[str, Function]
+) -> list[FunctionSpec]:
+    """The generated functions of one source function, their Python names claimed."""
+    if function.shapes or function.body.shape:
+        generated = array_specs(function, names)
+    else:
+        generated = function_specs(differentiate(function, names), names)
+    for spec in generated:
+        _claim_python_name(spec.name, function, taken)
+    return generated
 
 
 def _claim_python_name(

@@ -16,6 +16,7 @@ taken never leaks into a value or a derivative.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -65,15 +66,41 @@ def build(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
                 if out.simplified is not None and _recording is None:
                     # a builder's result (or an argument) is at its fixpoint
                     # already: trying every rule of its op again would find none
-                    node = out.simplified
-                    object.__setattr__(start, "simplified", node)
-                    return node
+                    return _rewritten(start, out.simplified)
                 break
         else:
-            object.__setattr__(start, "simplified", node)
             object.__setattr__(node, "simplified", node)
-            return node
+            return _rewritten(start, node)
     return node
+
+
+def _rewritten(start: Node, fixpoint: Node) -> Node:
+    """Remember start's fixpoint on it; a rewritten start lives while remembering."""
+    object.__setattr__(start, "simplified", fixpoint)
+    if start is not fixpoint:
+        kept = getattr(_KEPT, "nodes", None)
+        if kept is not None:
+            kept.append(start)
+    return fixpoint
+
+
+# Nothing refers to a node that rules rewrote, so it dies at once, and building it
+# again (a gradient, its Hessian, its HVP meet the same products) makes it and
+# tries its rules anew: a third of the nodes differentiating Rosenbrock builds.
+_KEPT = threading.local()
+
+
+@contextmanager
+def remembering() -> Iterator[None]:
+    """Inside the block, rewritten nodes stay interned: building one again is a lookup."""
+    outer = getattr(_KEPT, "nodes", None)
+    if outer is None:
+        _KEPT.nodes = []
+    try:
+        yield
+    finally:
+        if outer is None:
+            _KEPT.nodes = None
 
 
 def _rules_for(node: Node) -> tuple[tuple[str, Rule], ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
@@ -594,3 +595,34 @@ def test_folding_is_numpys_float64_arithmetic_bit_for_bit(op: str, numpy_op) -> 
             assert (math.isnan(got) and math.isnan(expected)) or (
                 got == expected and math.copysign(1, got) == math.copysign(1, expected)
             ), (op, a, b, got, expected)
+
+
+def test_rewritten_nodes_stay_interned_while_remembering(monkeypatch) -> None:
+    import weakref
+
+    x = var("x_remember")
+    with simplify.remembering():
+        assert mul(x, C(1.0)) is x  # make("mul", (x, 1)) was rewritten to x
+        raw = weakref.ref(make("mul", (x, C(1.0))))
+        gc.collect()
+        assert raw() is not None and raw().simplified is x
+
+        def fail(node):
+            raise AssertionError("a rule ran on a remembered node")
+
+        monkeypatch.setattr(simplify, "_DISPATCH", {})
+        monkeypatch.setitem(simplify.RULES, "mul", (("fail", fail),))
+        assert mul(x, C(1.0)) is x  # a lookup, no rule tried
+    monkeypatch.undo()
+    gc.collect()
+    assert raw() is None  # the block's end lets it go
+
+
+def test_outside_remembering_a_rewritten_node_is_not_kept() -> None:
+    import weakref
+
+    x = var("x_forget")
+    assert mul(x, C(1.0)) is x
+    raw = weakref.ref(make("mul", (x, C(1.0))))
+    gc.collect()
+    assert raw() is None
