@@ -196,23 +196,21 @@ def toposort(roots: Iterable[Node]) -> list[Node]:
     arguments (never on ids or hashes), so generated code is reproducible.
     """
     order: list[Node] = []
-    seen: set[int] = set()
+    seen: set[Node] = set()  # nodes hash by identity
     for root in roots:
-        if id(root) in seen:
+        if root in seen:
             continue
-        seen.add(id(root))
-        stack: list[tuple[Node, int]] = [(root, 0)]
+        seen.add(root)
+        # each frame iterates its node's arguments: one step per edge, no index
+        stack = [(root, iter(root.args))]
         while stack:
-            node, i = stack[-1]
-            if i < len(node.args):
-                stack[-1] = (node, i + 1)
-                child = node.args[i]
-                if id(child) not in seen:
-                    seen.add(id(child))
-                    stack.append((child, 0))
-            else:
-                stack.pop()
-                order.append(node)
+            for child in stack[-1][1]:
+                if child not in seen:
+                    seen.add(child)
+                    stack.append((child, iter(child.args)))
+                    break
+            else:  # every argument is placed: the node follows them
+                order.append(stack.pop()[0])
     return order
 
 
