@@ -421,21 +421,11 @@ def _dot_function(
     structural zero, so _dot's sum in order is the graph's sum.
     """
     name = python_name(spec.name)
-    namer = Namer(RESERVED)
-    params = {node: namer.claim(python_name(p)) for p, node in spec.params}
-    point = list(params.values())[: len(callee.plan.params)]
-    tangent = list(params.values())[len(callee.plan.params) :]
-    value, directional = _leaves(spec.result)
-    gradient = callee.plan.outputs[1:]
-    full = (1 << len(params)) - 1
-    tangent_bits = full ^ ((1 << len(point)) - 1)
-    depends = tangent_bits
-    for g in gradient:
-        depends |= callee.plan.masks[g]
-    masks = {value: callee.plan.masks[callee.plan.outputs[0]], directional: depends}
-    plan = _Plan(params, [value, directional], Schedule(), masks, {}, callee.plan.ops)
+    plan = _dot_plan(spec, callee.plan)
+    point = plan.names[: len(callee.plan.params)]
+    tangent = plan.names[len(callee.plan.params) :]
     helpers.add("_dot")
-    names = Namer(RESERVED | set(params.values()))
+    names = Namer(RESERVED | set(plan.names))
     value_name, gradient_name = names.claim("value"), names.claim("gradient")
     tangent_name = names.claim("tangent")
 
@@ -461,6 +451,23 @@ def _dot_function(
     dtype = ["dtype"] if callee.uses_dtype else []
     numpy = (body_name, statements(callee.body, point + dtype))
     return [lines] + _bodies(spec, plan, numpy, doc, twin, callee.uses_dtype)
+
+
+def _dot_plan(spec: FunctionSpec, callee: _Plan) -> _Plan:
+    """The plan of (value, gradient . tangent) from the plan of (value, gradient).
+
+    No statements of its own; each output's parameter mask from callee's: the value's
+    as it was, the directional derivative's the gradient's and every tangent's.
+    """
+    namer = Namer(RESERVED)
+    params = {node: namer.claim(python_name(p)) for p, node in spec.params}
+    value, directional = _leaves(spec.result)
+    full, point_bits = (1 << len(params)) - 1, (1 << len(callee.params)) - 1
+    depends = full ^ point_bits  # every tangent
+    for g in callee.outputs[1:]:
+        depends |= callee.masks[g]
+    masks = {value: callee.masks[callee.outputs[0]], directional: depends}
+    return _Plan(params, [value, directional], Schedule(), masks, {}, callee.ops)
 
 
 def _spelled_alike(plan: _Plan) -> bool:

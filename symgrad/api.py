@@ -185,19 +185,20 @@ def _jvp_spec(
     wrt = f.param_nodes
     tangents = tuple(tangent_var(p, v.shape) for p, v in zip(f.params, wrt))
     tparams = tuple((f"t{p}", t) for p, t in zip(f.params, tangents))
-    how = "in one forward sweep"
+    from_gradient = gradient is not None and len(wrt) > FORWARD_SWEEP_PARAMETERS
     with node_budget(task=f"differentiating {f.name}"):
-        if gradient is not None and len(wrt) > FORWARD_SWEEP_PARAMETERS:
-            directional, how = _dot(gradient, tangents), "as the gradient · t"
+        if from_gradient:
+            directional = _dot(gradient, tangents)
         else:
             (directional,) = jvp([f.body], wrt, tangents)
+    how = "as the gradient · t" if from_gradient else "in one forward sweep"
     doc = (
         f"Value and directional derivative of {f.name} along "
         f"({', '.join(p for p, _ in tparams)}), {how}.\n\n{f.source}"
     )
     result = (f.body, full(directional, f.body.shape))
-    # its body can call f_value_and_grad's: no entry of the sum was left out
-    whole = how != "in one forward sweep" and not any(is_const(g, 0) for g in gradient)
+    # its body can call f_value_and_grad's where no entry of the sum was left out
+    whole = from_gradient and not any(is_const(g, 0) for g in gradient)
     dot_of = f.name + "_value_and_grad" if whole else None
     return FunctionSpec(f.name + "_jvp", params + tparams, result, doc, names, dot_of)
 
