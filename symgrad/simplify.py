@@ -468,11 +468,11 @@ EXPAND_RULES: tuple[tuple[str, Rule], ...] = (
 )
 
 # What each rule looks for among its node's arguments: it can fire only when one of
-# the arguments has one of these ops (a necessary condition, checked by
-# tests/test_simplify.py over every node the samples build). build tries only the
-# rules whose condition the arguments' ops meet; a rule absent here is always tried
-# (those that compare arguments, like x - x). Differentiating Rosenbrock in 1,000
-# variables tries 840,000 rules of which 48,000 fire: most tries end here.
+# the arguments has one of these ops. build tries only the rules whose condition
+# the arguments' ops meet; a rule absent here is always tried (those that compare
+# arguments, like x - x). Differentiating Rosenbrock in 1,000 variables tried
+# 840,000 rules for 48,000 firings before. tests/test_simplify.py checks that each
+# condition is necessary, over every unary and binary node of an argument pool.
 LOOKS_FOR: dict[str, frozenset[str]] = {
     name: frozenset(ops.split())
     for name, ops in {
