@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from symgrad import arrays
-from symgrad.graph import Node, make, toposort
+from symgrad.graph import Node, make, push_forward, toposort
 from symgrad.shapes import Dim, difference, shift, slice_bounds
 from symgrad.simplify import ONE, add, build, div, mul, neg
 
@@ -79,17 +79,14 @@ def diagonals(root: Node, v: Node) -> dict[int, Node] | None:
 
 def _terms(root: Node, v: Node) -> Terms:
     """The terms of root in v, op by op from v up."""
-    found: dict[Node, Terms] = {v: (Term(ONE, 0, 0, v.shape[0]),)}
-    for node in toposort([root]):
-        if node in found or not node.args:
-            continue
-        parts = [found.get(a) for a in node.args]
-        if all(p is None for p in parts):
-            continue
+
+    def step(node: Node, parts: list) -> Terms:
         rule = _RULES.get(node.op)
         if rule is None or len(node.shape) != 1:
             raise NotBanded(node.op)
-        found[node] = rule(node, parts)
+        return rule(node, parts)
+
+    found = push_forward([root], {v: (Term(ONE, 0, 0, v.shape[0]),)}, step)
     return found.get(root, ())
 
 

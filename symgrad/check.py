@@ -617,8 +617,22 @@ class Against:
         return self.relative_error <= self.tolerance
 
 
+class Verdict:
+    """passed, for a check result holding relative_error, tolerance and against."""
+
+    relative_error: float
+    tolerance: float
+    against: Against | None
+
+    @property
+    def passed(self) -> bool:
+        """Within tolerance (and in agreement with --against, when given)."""
+        ok = self.relative_error <= self.tolerance
+        return ok and (self.against is None or self.against.agrees)
+
+
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(Verdict):
     """A gradient check of one function at one point."""
 
     function: str
@@ -629,12 +643,6 @@ class CheckResult:
     relative_error: float
     tolerance: float
     against: Against | None = None
-
-    @property
-    def passed(self) -> bool:
-        """Within tolerance (and in agreement with --against, when given)."""
-        ok = self.relative_error <= self.tolerance
-        return ok and (self.against is None or self.against.agrees)
 
     def to_dict(self) -> dict:
         """A JSON-ready summary (NaN and infinities become null)."""

@@ -52,6 +52,7 @@ from symgrad.check import (
     CheckError,
     Higher,
     Partial,
+    Verdict,
     parse_pairs,
     relative_error,
 )
@@ -493,7 +494,7 @@ def select(
 
 
 @dataclass(frozen=True)
-class ArrayCheckResult:
+class ArrayCheckResult(Verdict):
     """A gradient check of an array function at one point, entry by entry."""
 
     function: str
@@ -507,12 +508,6 @@ class ArrayCheckResult:
     relative_error: float
     tolerance: float
     against: Against | None = None
-
-    @property
-    def passed(self) -> bool:
-        """Within tolerance (and in agreement with --against, when given)."""
-        ok = self.relative_error <= self.tolerance
-        return ok and (self.against is None or self.against.agrees)
 
     def worst(self, count: int = WORST_SHOWN) -> list[Partial]:
         """The checked entries with the largest |finite difference - symbolic|."""

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from symgrad.errors import DifferentiationError, LimitError
-from symgrad.graph import Node, count_nodes, is_const, node_budget, toposort
+from symgrad.graph import (
+    Node,
+    count_nodes,
+    is_const,
+    node_budget,
+    push_forward,
+    toposort,
+)
 from symgrad.arrays import inner, sum_to, unbroadcast
 from symgrad.ops import ELEMENTWISE, OPS
 from symgrad.rules import JVP_RULES, RULES
@@ -134,16 +141,14 @@ def jvp(
     not depend on wrt.
     """
     tangent: dict[Node, Node] = {v: t for v, t in zip(wrt, tangents)}
-    for node in toposort(roots):
-        if not node.args or node in tangent:
-            continue
-        ts = tuple(tangent.get(a) for a in node.args)
-        if all(t is None for t in ts):
-            continue
-        out = _forward(node, ts)
-        if out is not None and not _is_zero(out):
-            tangent[node] = out
+    push_forward(roots, tangent, _tangent)
     return [tangent.get(r, ZERO) for r in roots]
+
+
+def _tangent(node: Node, ts: list[Node | None]) -> Node | None:
+    """node's tangent from its arguments' (None: a structural zero, never stored)."""
+    out = _forward(node, tuple(ts))
+    return None if out is None or _is_zero(out) else out
 
 
 def _forward(node: Node, ts: tuple[Node | None, ...]) -> Node | None:

@@ -214,6 +214,25 @@ def toposort(roots: Iterable[Node]) -> list[Node]:
     return order
 
 
+def push_forward(roots: Sequence[Node], known: dict, step) -> dict:
+    """Fill known for every node of roots' graph downstream of it, arguments first.
+
+    step(node, parts) gets each argument's entry (None where it has none) for a node
+    some argument of which has one; its result is the node's entry, None for none.
+    A forward sweep: tangents (jvp), linear coefficients, band terms.
+    """
+    for node in toposort(roots):
+        if not node.args or node in known:
+            continue
+        parts = [known.get(a) for a in node.args]
+        if all(p is None for p in parts):
+            continue
+        out = step(node, parts)
+        if out is not None:
+            known[node] = out
+    return known
+
+
 def variables(roots: Iterable[Node]) -> list[Node]:
     """The var nodes reachable from roots, in toposort order."""
     return [n for n in toposort(roots) if n.op == "var"]

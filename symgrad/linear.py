@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from symgrad import arrays
 from symgrad.errors import DifferentiationError
-from symgrad.graph import Node, make, toposort
+from symgrad.graph import Node, make, push_forward
 from symgrad.simplify import ONE, ZERO, add, build, div, mul, neg, sub
 
 Coefficient = Node | None  # None: the node does not depend on t (a zero coefficient)
@@ -42,23 +42,19 @@ def _identity(shape: tuple) -> Node:
 
 def coefficient(root: Node, t: Node) -> Node | None:
     """C with root = C . t for a root linear in t (None when root does not depend on t)."""
+
     # A coefficient may be smaller than node.shape + t.shape where it is the same
     # along an axis (the coefficient of t in x + t, t a scalar, is 1 for every entry):
     # rules that move entries or sum them stretch it first (`_full`).
-    coeff: dict[Node, Coefficient] = {t: _identity(t.shape)}
-    for node in toposort([root]):
-        if node in coeff or not node.args:
-            continue
-        parts = [coeff.get(a) for a in node.args]
-        if all(p is None for p in parts):
-            continue
+    def step(node: Node, parts: list) -> Coefficient | None:
         rule = _RULES.get(node.op)
         if rule is None:
             raise DifferentiationError(
                 f"'{node.op}' is not linear in the direction: no closed-form coefficient"
             )
-        coeff[node] = rule(node, parts, t.shape)
-    return coeff.get(root)
+        return rule(node, parts, t.shape)
+
+    return push_forward([root], {t: _identity(t.shape)}, step).get(root)
 
 
 def _lift(c: Node, t_shape: tuple) -> Node:

@@ -24,6 +24,20 @@ settings.load_profile(
 _counter = itertools.count()
 
 
+# Rules of elementwise ops that only fire on arrays: tested (and checked complete)
+# in tests/test_arrays.py, left out of tests/test_simplify.py's scalar cases.
+ARRAY_ONLY_RULES = frozenset(
+    {
+        "mul_divide_smaller",
+        "add_transpose_last",
+        "add_pads",
+        "add_stretched",
+        "sub_stretched",
+        "mul_stretched",
+    }
+)
+
+
 def import_path(path: Path):
     """Import a generated module from its file under a unique module name."""
     name = f"_sg_test_{path.stem}_{next(_counter)}"

@@ -286,15 +286,19 @@ def test_every_scalar_valued_array_sample_has_a_hessian() -> None:
     }
 
 
+def _hessian_at(name: str, f, seed: int):
+    """The sample's module, a random point (env, and as arguments) and its Hessian there."""
+    module = import_path(SAMPLES / f"{name}.py")
+    env = _data(f, np.random.default_rng(seed))
+    args = [env[p] for p in f.all_names]
+    return module, env, args, getattr(module, f.name + "_hessian")(*args)
+
+
 @pytest.mark.parametrize(
     "name, f", _hessian_samples(), ids=lambda x: getattr(x, "name", x)
 )
 def test_hessian_against_the_unrolled_scalar_hessian_and_differences(name, f) -> None:
-    module = import_path(SAMPLES / f"{name}.py")
-    rng = np.random.default_rng(10)
-    env = _data(f, rng)
-    args = [env[p] for p in f.all_names]
-    hessian = getattr(module, f.name + "_hessian")(*args)
+    module, env, _, hessian = _hessian_at(name, f, seed=10)
     sizes = [np.size(env[p]) for p in f.params]
     assert hessian.shape == (sum(sizes), sum(sizes))
     # off-diagonal blocks are mirrored exactly; a diagonal block such as
@@ -437,11 +441,7 @@ def test_a_singular_matrix_gives_ieee_values_or_numpys_error() -> None:
     "name, f", _hessian_samples(), ids=lambda x: getattr(x, "name", x)
 )
 def test_hessian_blocks_are_the_hessian_by_parameter(name, f) -> None:
-    module = import_path(SAMPLES / f"{name}.py")
-    rng = np.random.default_rng(13)
-    env = _data(f, rng)
-    args = [env[p] for p in f.all_names]
-    hessian = getattr(module, f.name + "_hessian")(*args)
+    module, env, args, hessian = _hessian_at(name, f, seed=13)
     grid = getattr(module, f.name + "_hessian_blocks")(*args)
     sizes = [max(np.size(env[p]), 1) for p in f.params]
     rows = [

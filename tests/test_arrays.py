@@ -17,6 +17,7 @@ from symgrad.graph import Node, make, var, variables
 from symgrad.ops import ELEMENTWISE, OPS
 from symgrad.rules import JVP_RULES, RULES
 from symgrad.simplify import call, mul, num, recording, sub
+from tests.conftest import ARRAY_ONLY_RULES
 
 RNG = np.random.default_rng(20261206)
 N, D = 4, 3  # the sizes bound to n and d in every case
@@ -284,17 +285,6 @@ RULE_CASES = (
     ("mul_stretched",      lambda: make("mul", (x_n, make("broadcast_to", (c,), (("n",),)))), lambda: mul(x_n, c)),
 )
 # fmt: on
-
-
-# Rules of elementwise ops that only fire on arrays, tested here (not in test_simplify).
-ARRAY_ONLY_RULES = {
-    "mul_divide_smaller",
-    "add_transpose_last",
-    "add_pads",
-    "add_stretched",
-    "sub_stretched",
-    "mul_stretched",
-}
 
 
 def test_every_array_rule_has_a_case() -> None:
