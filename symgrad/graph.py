@@ -164,7 +164,8 @@ def make(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
     object.__setattr__(node, "args", args)
     object.__setattr__(node, "attrs", attrs)
     object.__setattr__(node, "shape", _result_shape(op, args, attrs))
-    # the simplifier's fixpoint of this node, once known (see simplify.build)
+    # the simplifier's fixpoint of this node once known, AT_FIXPOINT when it is
+    # its own (see simplify.build)
     object.__setattr__(node, "simplified", None)
     entry = _Entry(node, _forget)
     entry.key = key

@@ -19,6 +19,7 @@ import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Final
 
 import numpy as np
 
@@ -28,6 +29,12 @@ from symgrad.graph import Node, const, is_const, make, toposort
 Rule = Callable[[Node], "Node | None"]
 
 _MAX_STEPS = 64
+
+# node.simplified of a node that is its own fixpoint. Not the node itself: a node
+# referring to itself is a cycle, which only the cyclic collector frees, and the
+# intern table's keys hold a node's arguments, so a chain of n nodes took n full
+# collections to free (a compile's whole graph outlived it).
+AT_FIXPOINT: Final = object()
 _recording: list[str] | None = None
 
 
@@ -52,7 +59,7 @@ def build(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
     node = make(op, args, attrs)
     done = node.simplified
     if done is not None and _recording is None:
-        return done
+        return node if done is AT_FIXPOINT else done
     start = node
     for _ in range(_MAX_STEPS):
         for name, rule in _rules_for(node):
@@ -63,24 +70,27 @@ def build(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
                 if _recording is not None:
                     _recording.append(name)
                 node = out
-                if out.simplified is not None and _recording is None:
+                done = out.simplified
+                if done is not None and _recording is None:
                     # a builder's result (or an argument) is at its fixpoint
                     # already: trying every rule of its op again would find none
-                    return _rewritten(start, out.simplified)
+                    return _rewritten(start, out if done is AT_FIXPOINT else done)
                 break
         else:
-            object.__setattr__(node, "simplified", node)
-            return _rewritten(start, node)
+            object.__setattr__(node, "simplified", AT_FIXPOINT)
+            return _rewritten(start, node) if start is not node else node
     return node
 
 
 def _rewritten(start: Node, fixpoint: Node) -> Node:
     """Remember start's fixpoint on it; a rewritten start lives while remembering."""
+    if start is fixpoint:
+        object.__setattr__(start, "simplified", AT_FIXPOINT)
+        return fixpoint
     object.__setattr__(start, "simplified", fixpoint)
-    if start is not fixpoint:
-        kept = getattr(_KEPT, "nodes", None)
-        if kept is not None:
-            kept.append(start)
+    kept = getattr(_KEPT, "nodes", None)
+    if kept is not None:
+        kept.append(start)
     return fixpoint
 
 

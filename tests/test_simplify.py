@@ -619,3 +619,26 @@ def test_outside_remembering_a_rewritten_node_is_not_kept() -> None:
     raw = weakref.ref(make("mul", (x, C(1.0))))
     gc.collect()
     assert raw() is None
+
+
+def test_a_dropped_graph_is_freed_by_reference_counting_alone() -> None:
+    # A node at its own fixpoint must not refer to itself: a cycle waits for the
+    # cyclic collector, which the compiler pauses, and the intern table's keys
+    # hold each node's arguments, so a chain would take one collection per link.
+    import weakref
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        x = var("x_dropped")
+        total = x
+        for k in range(200):
+            total = add(mul(total, x), C(float(k) + 0.5))
+        deepest = weakref.ref(mul(x, x))
+        root = weakref.ref(total)
+        assert root().simplified is simplify.AT_FIXPOINT
+        del total
+        assert root() is None and deepest() is None
+    finally:
+        if was_enabled:
+            gc.enable()
