@@ -24,7 +24,7 @@ MAX_NODES = 2_000_000
 class Node:
     """One op applied to argument nodes; equal nodes are the same object (interned)."""
 
-    __slots__ = ("op", "args", "attrs", "shape", "simplified", "__weakref__")
+    __slots__ = ("op", "args", "attrs", "shape", "simplified", "digest", "__weakref__")
 
     op: str
     args: tuple[Node, ...]
@@ -255,6 +255,112 @@ def substitute(roots: Sequence[Node], mapping: dict[Node, Node], build) -> list[
         args = tuple(new[a] for a in node.args)
         new[node] = node if args == node.args else build(node.op, args, node.attrs)
     return [new[r] for r in roots]
+
+
+# Ops whose arguments commute and associate, elementwise and broadcasting alike:
+# a + b = b + a and (a + b) + c = a + (b + c); the same for *.
+COMMUTATIVE = frozenset({"add", "mul"})
+_MOD = (1 << 61) - 1
+
+
+def digest(node: Node) -> int:
+    """A number that nodes equal up to the order of commutative operands share.
+
+    Only a filter for same_up_to_order: different nodes may share one, so nothing
+    that reaches generated code depends on its value. A commutative chain's digest
+    is its op's seed plus a sum over its flattened operands, so (a + b) + c and
+    c + (b + a) meet. Computed once per node, arguments first, without recursion.
+    """
+    # the slot stays unset until asked for: make, which is hot, never pays for it
+    stack = [node]
+    while stack:
+        top = stack[-1]
+        pending = [a for a in top.args if not hasattr(a, "digest")]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        if not hasattr(top, "digest"):
+            object.__setattr__(top, "digest", _digest_of(top))
+    return node.digest
+
+
+def _digest_of(node: Node) -> int:
+    """node's digest from its arguments' digests."""
+    if node.op not in COMMUTATIVE:
+        return hash((node.op, node.attrs, tuple(a.digest for a in node.args))) & _MOD
+    seed = hash(node.op)
+    total = seed
+    for a in node.args:
+        # an operand of the same op contributes its own operands' sum
+        total += a.digest - seed if a.op == node.op else hash((a.digest, 1))
+    return total & _MOD
+
+
+def same_up_to_order(u: Node, v: Node) -> bool:
+    """u and v are the same expression up to the order of commutative operands.
+
+    (a b) c and c (b a) are; so are sin(a + b) and sin(b + a). A pure function of
+    the two graphs, never of ids or hashes, so simplified output is reproducible.
+    """
+    pairs = [(u, v)]
+    while pairs:
+        a, b = pairs.pop()
+        if a is b:
+            continue
+        # interning makes distinct leaves distinct values (0.0 and -0.0 too)
+        if not a.args or a.op != b.op or a.attrs != b.attrs:
+            return False
+        if len(a.args) != len(b.args):
+            return False
+        if digest(a) != digest(b):
+            return False
+        if a.op not in COMMUTATIVE:
+            pairs.extend(zip(a.args, b.args))
+            continue
+        matched = _matched_operands(operands(a), operands(b))
+        if matched is None:
+            return False
+        pairs.extend(matched)
+    return True
+
+
+def operands(node: Node) -> list[Node]:
+    """The operands of node's chain of its own commutative op, left to right."""
+    out: list[Node] = []
+    stack = [node]
+    while stack:
+        top = stack.pop()
+        if top.op == node.op:
+            stack.extend(reversed(top.args))
+        else:
+            out.append(top)
+    return out
+
+
+def _matched_operands(xs: list[Node], ys: list[Node]) -> list[tuple] | None:
+    """Pairs matching xs to ys one to one by digest (to compare further), or None."""
+    if len(xs) != len(ys):
+        return None
+    by_digest: dict[int, list[Node]] = {}
+    for y in ys:
+        by_digest.setdefault(digest(y), []).append(y)
+    pairs = []
+    for x in xs:
+        candidates = by_digest.get(digest(x))
+        if not candidates:
+            return None
+        # equal digests almost always mean equal operands; where several share
+        # one, take an equal one (one level of recursion per such collision)
+        pick = next((y for y in candidates if y is x), None)
+        if pick is None and len(candidates) > 1:
+            pick = next((y for y in candidates if same_up_to_order(x, y)), None)
+            if pick is None:
+                return None
+        pick = candidates[0] if pick is None else pick
+        candidates.remove(pick)
+        pairs.append((x, pick))
+    return pairs
 
 
 def count_nodes(roots: Iterable[Node]) -> int:

@@ -24,7 +24,7 @@ from typing import Final
 import numpy as np
 
 from symgrad.evaluate import apply_op
-from symgrad.graph import Node, const, is_const, make, toposort
+from symgrad.graph import Node, const, is_const, make, same_up_to_order, toposort
 
 Rule = Callable[[Node], "Node | None"]
 
@@ -187,15 +187,15 @@ def _common_factor(n: Node, combine: Callable[[Node, Node], Node]) -> Node | Non
         (p1, p0, q1, q0),
         (p0, p1, q0, q1),
     ):
-        if shared.op != "const" and _same_up_to_order(shared, last):
+        if shared.op != "const" and _same(shared, last):
             rest = combine(a, b)
             return mul(rest, shared) if shared is p1 else mul(shared, rest)
     return None
 
 
-def _same_up_to_order(u: Node, v: Node) -> bool:
-    """u is v, or u = a * b and v = b * a (a + b and b + a): one value either way."""
-    return u is v or (u.op == v.op in ("add", "mul") and u.args == v.args[::-1])
+def _same(u: Node, v: Node) -> bool:
+    """One value: the same node, or equal up to the order of commutative operands."""
+    return u is v or (u.op == v.op and bool(u.args) and same_up_to_order(u, v))
 
 
 def simplify(roots: Sequence[Node]) -> list[Node]:
@@ -354,7 +354,7 @@ ADD_RULES: tuple[tuple[str, Rule], ...] = (
     ("add_expm1",      lambda n: call("expm1", n.args[0].args[0]) if n.args[0].op == "exp" and is_const(n.args[1], -1) else None),  # exp(u) + -1
     ("add_where_zero", lambda n: _merge_where(n, add)),
     ("add_common_divisor", lambda n: _common_divisor(n, add)),
-    ("add_sub_cancel", lambda n: n.args[0].args[0] if n.args[0].op == "sub" and n.args[0].args[1] is n.args[1] else n.args[1].args[0] if n.args[1].op == "sub" and n.args[1].args[1] is n.args[0] else None),  # (a - b) + b = a
+    ("add_sub_cancel", lambda n: n.args[0].args[0] if n.args[0].op == "sub" and _same(n.args[0].args[1], n.args[1]) else n.args[1].args[0] if n.args[1].op == "sub" and _same(n.args[1].args[1], n.args[0]) else None),  # (a - b) + b = a
     ("add_common_factor", lambda n: _common_factor(n, add)),
     ("add_distribute_like", lambda n: _distribute_like(n.args[0], n.args[1], 1.0)),
     ("add_pads",       lambda n: _add_pads(n)),
@@ -364,7 +364,7 @@ ADD_RULES: tuple[tuple[str, Rule], ...] = (
 SUB_RULES: tuple[tuple[str, Rule], ...] = (
     ("fold",           _fold),
     ("sub_zero",       lambda n: n.args[0] if is_const(n.args[1], 0) else neg(n.args[1]) if is_const(n.args[0], 0) else None),
-    ("sub_self",       lambda n: ZERO if n.args[0] is n.args[1] else None),
+    ("sub_self",       lambda n: ZERO if _same(n.args[0], n.args[1]) else None),
     ("sub_neg",        lambda n: add(n.args[0], n.args[1].args[0]) if n.args[1].op == "neg" else None),
     ("sub_const",      lambda n: add(n.args[0], const(-n.args[1].attrs[0])) if n.args[1].op == "const" and n.args[0].op == "add" and n.args[0].args[1].op == "const" else None),
     ("sub_const_out",  lambda n: add(sub(n.args[0].args[0], n.args[1]), n.args[0].args[1]) if n.args[0].op == "add" and n.args[0].args[1].op == "const" and n.args[1].op != "const" else None),  # (x + c) - y = (x - y) + c
@@ -388,7 +388,7 @@ MUL_RULES: tuple[tuple[str, Rule], ...] = (
     ("mul_const_assoc", lambda n: mul(mul(n.args[0], n.args[1].args[0]), n.args[1].args[1]) if n.args[0].op == "const" and n.args[1].op == "mul" and n.args[1].args[0].op == "const" else None),
     ("mul_const_left", lambda n: mul(mul(n.args[1].args[0], n.args[0]), n.args[1].args[1]) if n.args[0].op != "const" and n.args[1].op == "mul" and n.args[1].args[0].op == "const" else None),
     ("mul_neg",        lambda n: neg(mul(n.args[0].args[0], n.args[1])) if n.args[0].op == "neg" else neg(mul(n.args[0], n.args[1].args[0])) if n.args[1].op == "neg" else None),
-    ("mul_same",       lambda n: power(n.args[0], const(2.0)) if n.args[0] is n.args[1] and n.args[0].op != "const" else None),
+    ("mul_same",       lambda n: power(n.args[0], const(2.0)) if _same(n.args[0], n.args[1]) and n.args[0].op != "const" else None),
     ("mul_powers",     lambda n: _mul_powers(n.args[0], n.args[1])),
     ("mul_like_factor", lambda n: _like_factor(n)),
     ("mul_reciprocal", lambda n: div(n.args[0], n.args[1].args[1]) if n.args[1].op == "div" and is_const(n.args[1].args[0], 1) else div(n.args[1], n.args[0].args[1]) if n.args[0].op == "div" and is_const(n.args[0].args[0], 1) else None),
@@ -551,7 +551,7 @@ def _like_terms(a: Node, b: Node, sign: float) -> Node | None:
     """c1*x + sign*c2*x -> (c1 + sign*c2)*x."""
     ca, xa = _coeff(a)
     cb, xb = _coeff(b)
-    if xa is not xb or xa.op == "const":
+    if xa.op == "const" or not _same(xa, xb):
         return None
     return mul(const(ca + sign * cb), xa)
 
@@ -592,7 +592,9 @@ def _mul_powers(a: Node, b: Node) -> Node | None:
 
     base_a, ka = split(a)
     base_b, kb = split(b)
-    if base_a is not base_b or base_a.op == "const" or (a is b):
+    if "pow" not in (a.op, b.op):  # x * x is mul_same's
+        return None
+    if base_a.op == "const" or a is b or not _same(base_a, base_b):
         return None
     return power(base_a, const(ka + kb))
 
@@ -624,12 +626,14 @@ def _scalar_out_of_matmul(node: Node) -> Node | None:
 def _like_factor(node: Node) -> Node | None:
     """(a b) a -> a^2 b and a (a b) -> a^2 b: a factor met twice is squared (x^2 s)."""
     a, b = node.args
-    if a.op == "mul" and b.op != "const" and b in a.args and b.shape == node.shape:
-        other = a.args[1] if a.args[0] is b else a.args[0]
-        return mul(power(b, const(2.0)), other)
-    if b.op == "mul" and a.op != "const" and a in b.args and a.shape == node.shape:
-        other = b.args[1] if b.args[0] is a else b.args[0]
-        return mul(power(a, const(2.0)), other)
+    if a.op == "mul" and b.op != "const" and b.shape == node.shape:
+        for k, factor in enumerate(a.args):
+            if _same(factor, b):
+                return mul(power(b, const(2.0)), a.args[1 - k])
+    if b.op == "mul" and a.op != "const" and a.shape == node.shape:
+        for k, factor in enumerate(b.args):
+            if _same(factor, a):
+                return mul(power(a, const(2.0)), b.args[1 - k])
     return None
 
 

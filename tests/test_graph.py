@@ -20,9 +20,12 @@ from symgrad.graph import (
     Node,
     const,
     count_nodes,
+    digest,
     is_const,
     make,
     node_budget,
+    operands,
+    same_up_to_order,
     substitute,
     toposort,
     var,
@@ -336,3 +339,59 @@ def test_budget_belongs_to_its_thread() -> None:
         worker.start()
         worker.join()
     assert built == [50]
+
+
+# ---------------------------------------------------------------- equal up to order
+
+Z = var("z")
+
+
+def _add(a: Node, b: Node) -> Node:
+    return make("add", (a, b))
+
+
+def _mul(a: Node, b: Node) -> Node:
+    return make("mul", (a, b))
+
+
+@pytest.mark.parametrize(
+    "left, right",
+    [
+        (_mul(_mul(X, Y), Z), _mul(Z, _mul(Y, X))),  # commute and associate
+        (_mul(_add(X, Y), Z), _mul(Z, _add(Y, X))),  # inside another operand
+        (make("sin", (_add(X, Y),)), make("sin", (_add(Y, X),))),  # under a call
+        (_add(_mul(X, X), Y), _add(Y, _mul(X, X))),
+    ],
+)
+def test_reordered_commutative_operands_are_the_same_expression(left, right) -> None:
+    assert left is not right
+    assert same_up_to_order(left, right) and same_up_to_order(right, left)
+    assert digest(left) == digest(right)
+
+
+@pytest.mark.parametrize(
+    "left, right",
+    [
+        (make("sub", (X, Y)), make("sub", (Y, X))),  # x - y is not y - x
+        (_mul(X, Y), _mul(X, Z)),
+        (_mul(_mul(X, X), Y), _mul(_mul(X, Y), Y)),  # x x y is not x y y
+        (_add(X, const(0.0)), _add(X, const(-0.0))),  # distinct constants
+        (_mul(_add(X, Y), Z), _add(_mul(X, Z), _mul(Y, Z))),  # not expanded
+        (_add(_add(X, Y), Z), _add(X, Y)),  # more operands
+    ],
+)
+def test_different_expressions_are_not_the_same(left, right) -> None:
+    assert not same_up_to_order(left, right)
+    assert not same_up_to_order(right, left)
+
+
+def test_a_reversed_chain_of_ten_thousand_terms_compares_without_recursion() -> None:
+    terms = [var(f"x_chain{k}") for k in range(10_000)]
+    forward, backward = terms[0], terms[-1]
+    for term in terms[1:]:
+        forward = _add(forward, term)
+    for term in reversed(terms[:-1]):
+        backward = _add(backward, term)
+    assert operands(forward) == terms and operands(backward) == terms[::-1]
+    assert same_up_to_order(forward, backward)
+    assert not same_up_to_order(forward, _add(backward, X))

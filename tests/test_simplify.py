@@ -642,3 +642,33 @@ def test_a_dropped_graph_is_freed_by_reference_counting_alone() -> None:
     finally:
         if was_enabled:
             gc.enable()
+
+
+A, B, D = var("a_order"), var("b_order"), var("d_order")
+
+
+@pytest.mark.parametrize(
+    "build_it",
+    [
+        lambda: sub(mul(mul(A, B), D), mul(mul(D, B), A)),  # a b d - d b a
+        lambda: sub(add(A, B), add(B, A)),  # a + b - (b + a)
+        lambda: sub(call("sin", mul(A, B)), call("sin", mul(B, A))),
+    ],
+)
+def test_terms_equal_up_to_order_cancel(build_it) -> None:
+    assert build_it() is num(0.0)
+
+
+def test_like_terms_equal_up_to_order_are_collected() -> None:
+    # (a + b) d + d (b + a) = 2 (a + b) d: one product of a constant and a term
+    node = add(mul(add(A, B), D), mul(D, add(B, A)))
+    assert node.op == "mul" and node.args[0] is num(2.0)
+    for a, b, d in [(1.5, -2.0, 3.0), (0.25, 4.0, -1.0)]:
+        got = float(evaluate([node], {"a_order": a, "b_order": b, "d_order": d})[0])
+        assert got == pytest.approx(2 * (a + b) * d, rel=1e-15)
+
+
+def test_a_factor_met_twice_up_to_order_is_squared() -> None:
+    assert mul(mul(A, B), mul(B, A)) is power(mul(A, B), num(2.0))
+    square = mul(mul(A, B), add(D, mul(B, A)))  # no like factor: left alone
+    assert square.op == "mul" and square.args[1].op == "add"
