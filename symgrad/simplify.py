@@ -24,7 +24,15 @@ from typing import Final
 import numpy as np
 
 from symgrad.evaluate import apply_op
-from symgrad.graph import Node, const, is_const, make, same_up_to_order, toposort
+from symgrad.graph import (
+    Node,
+    const,
+    is_const,
+    make,
+    same_up_to_order,
+    set_simplified,
+    toposort,
+)
 
 Rule = Callable[[Node], "Node | None"]
 
@@ -77,7 +85,7 @@ def build(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
                     return _rewritten(start, out if done is AT_FIXPOINT else done)
                 break
         else:
-            object.__setattr__(node, "simplified", AT_FIXPOINT)
+            set_simplified(node, AT_FIXPOINT)
             return _rewritten(start, node) if start is not node else node
     return node
 
@@ -85,9 +93,9 @@ def build(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
 def _rewritten(start: Node, fixpoint: Node) -> Node:
     """Remember start's fixpoint on it; a rewritten start lives while remembering."""
     if start is fixpoint:
-        object.__setattr__(start, "simplified", AT_FIXPOINT)
+        set_simplified(start, AT_FIXPOINT)
         return fixpoint
-    object.__setattr__(start, "simplified", fixpoint)
+    set_simplified(start, fixpoint)
     kept = getattr(_KEPT, "nodes", None)
     if kept is not None:
         kept.append(start)
