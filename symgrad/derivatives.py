@@ -29,6 +29,8 @@ def adjoints(root: Node, wrt: Sequence[Node], seed: Node = ONE) -> dict[Node, No
     Only nodes that depend on some variable of wrt are visited, and zero
     contributions are never built, so structural zeros stay absent.
     """
+    if any(v.args for v in wrt):
+        raise ValueError("adjoints are taken with respect to leaves (variables)")
     targets = {id(v) for v in wrt}
     return _adjoints(root, lambda node: id(node) in targets, seed)
 
@@ -38,7 +40,11 @@ def _adjoints(root: Node, is_target: Callable[[Node], bool], seed: Node) -> dict
     order = toposort([root])
     active: set[int] = set()
     for node in order:  # forward: which nodes depend on a target variable
-        if any(id(a) in active for a in node.args) or is_target(node):
+        args = node.args
+        if args:  # (isdisjoint over a map: no generator per node)
+            if not active.isdisjoint(map(id, args)):
+                active.add(id(node))
+        elif is_target(node):  # the targets are variables: leaves
             active.add(id(node))
     adj: dict[Node, Node] = {}
     if id(root) not in active or is_const(seed, 0):

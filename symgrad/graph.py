@@ -183,6 +183,7 @@ def make(op: str, args: Sequence[Node] = (), attrs: tuple = ()) -> Node:
     # the simplifier's fixpoint of this node once known, AT_FIXPOINT when it is
     # its own (see simplify.build)
     node.simplified = None
+    node.digest = None  # see digest(): computed when a comparison asks for it
     node.__class__ = Node  # sealed: immutable from here on
     entry = _Entry(node, _forget)
     entry.key = key
@@ -288,16 +289,15 @@ def digest(node: Node) -> int:
     is its op's seed plus a sum over its flattened operands, so (a + b) + c and
     c + (b + a) meet. Computed once per node, arguments first, without recursion.
     """
-    # the slot stays unset until asked for: make, which is hot, never pays for it
     stack = [node]
     while stack:
         top = stack[-1]
-        pending = [a for a in top.args if not hasattr(a, "digest")]
+        pending = [a for a in top.args if a.digest is None]
         if pending:
             stack.extend(pending)
             continue
         stack.pop()
-        if not hasattr(top, "digest"):
+        if top.digest is None:
             _set_digest(top, _digest_of(top))
     return node.digest
 

@@ -43,9 +43,12 @@ def _pow_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
     # d(a^b) = b a^(b-1) da + a^b log(a) db; at a = 0 the db term is 0 (a^b is 0
     # for b > 0), so log(a) is taken as 0 there instead of giving 0 * -inf = nan.
     a, b = n.args
-    da = mul(g, mul(b, power(a, sub(b, ONE))))
     if b.op == "const":
-        return da, None
+        # a constant exponent folded here: a^2 (most powers) needs no a^(2 - 1)
+        # built and rewritten to a
+        k = b.attrs[0]
+        return mul(g, mul(b, a if k == 2.0 else power(a, num(k - 1.0)))), None
+    da = mul(g, mul(b, power(a, sub(b, ONE))))
     log_a = call("log", a)
     safe_log = call(
         "where",

@@ -308,3 +308,13 @@ def test_hvp_best_evaluates_the_fewer_nodes(build) -> None:
         count_nodes(diff.hvp_from_gradient(g, wrt, vector)),
     ]
     assert count_nodes(diff.hvp_best(g, wrt, vector, entries)) == min(both)
+
+
+def test_adjoints_refuse_a_target_that_is_not_a_leaf() -> None:
+    # the active set is seeded at leaves: an inner node as target would get no adjoint
+    x, y = var("x_leaf"), var("y_leaf")
+    inner = mul(x, y)
+    root = call("sin", inner)
+    with pytest.raises(ValueError, match="leaves"):
+        diff.adjoints(root, [inner])
+    assert diff.adjoints(root, [x])[x] is not None
