@@ -44,10 +44,10 @@ def _pow_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
     # for b > 0), so log(a) is taken as 0 there instead of giving 0 * -inf = nan.
     a, b = n.args
     if b.op == "const":
-        # a constant exponent folded here: a^2 (most powers) needs no a^(2 - 1)
-        # built and rewritten to a
+        # a constant exponent folded here, and built in the simplifier's form of
+        # g (k a^(k-1)), (k g) a^(k-1): nothing built to be rewritten at once
         k = b.attrs[0]
-        return mul(g, mul(b, a if k == 2.0 else power(a, num(k - 1.0)))), None
+        return mul(mul(b, g), a if k == 2.0 else power(a, num(k - 1.0))), None
     da = mul(g, mul(b, power(a, sub(b, ONE))))
     log_a = call("log", a)
     safe_log = call(
