@@ -6,10 +6,11 @@ checkouts take turns within every repeat, so a busy machine slows them alike:
     python benchmarks/compile_times.py --sizes 1000 3000 10000 OLD NEW
 
 For each checkout and size: the library's stages (parse, lower, differentiate,
-render, load: what benchmarks/run.py calls compile), and with --cli the wall time
-of `python -m symgrad compile` (the process, imports included), as medians (or,
-with --min, the fastest run: on a shared machine the least disturbed one); then
-the exponent of the total between the two largest sizes.
+render, load, and the first calls of the value, gradient and Hessian, which compile
+the bodies that load defers: what benchmarks/run.py calls compile), and with --cli
+the wall time of `python -m symgrad compile` (the process, imports included), as
+medians (or, with --min, the fastest run: on a shared machine the least disturbed
+one); then the exponent of the total between the two largest sizes.
 """
 
 from __future__ import annotations
@@ -47,12 +48,25 @@ with paused():
     program = lower(tree); marks.append(time.perf_counter())
     spec = module_spec(program, "bench.sg"); marks.append(time.perf_counter())
     source = render(spec); marks.append(time.perf_counter())
-    load(source, "bench", "<bench>"); marks.append(time.perf_counter())
-names = ("parse", "lower", "differentiate", "render", "load")
+    module = load(source, "bench", "<bench>"); marks.append(time.perf_counter())
+point = [1.1] * len(program.functions[0].params)
+for suffix in ("", "_grad", "_hessian"):  # as benchmarks/run.py's compile does
+    getattr(module, "rosen" + suffix)(*point)
+marks.append(time.perf_counter())
+names = ("parse", "lower", "differentiate", "render", "load", "first calls")
 figures = {k: b - a for k, a, b in zip(names, marks, marks[1:])}
 print(json.dumps(figures | {"total": marks[-1] - marks[0], "chars": len(source)}))
 """
-KEYS = ("parse", "lower", "differentiate", "render", "load", "total", "cli")
+KEYS = (
+    "parse",
+    "lower",
+    "differentiate",
+    "render",
+    "load",
+    "first calls",
+    "total",
+    "cli",
+)
 
 
 def run_stages(checkout: Path, source: Path) -> dict[str, float]:
