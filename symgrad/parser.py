@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import keyword
 import sys
 from collections.abc import Callable
@@ -9,7 +10,8 @@ from collections.abc import Callable
 from symgrad import syntax
 from symgrad.errors import LimitError, ParseError, Span, SymgradError
 from symgrad.lexer import EOF, ERROR, NAME, NEWLINE, NUMBER, OP, Token
-from symgrad.lexer import tokenize_until_error
+from symgrad.lexer import new_span, tokenize_until_error
+from symgrad.syntax import new_binary, new_name, new_num
 
 # Binding powers, lowest to highest; "unary" is prefix minus and plus, "postfix"
 # the subscript `x[...]` and the transpose `A.T`, which bind tightest (as in Python).
@@ -130,18 +132,15 @@ def _stack_room() -> int:
     return sys.getrecursionlimit() - depth - 50
 
 
-def _end(span: Span) -> tuple[int, int]:
-    """The (line, column) just after a span."""
-    return span.line, span.col + span.length
-
-
 def _join(first: Span, last: Span) -> Span:
     """A span from the start of `first` to the end of `last`, clipped to one line."""
-    end_line, end_col = _end(last)
-    if end_line != first.line:
+    if last.line == first.line:
+        end_col = last.col + last.length
+    else:
         end_col = len(first.line_text) + 1
     length = max(1, end_col - first.col)
-    return Span(first.file, first.line, first.col, length, first.line_text)
+    # new_span: the parser joins spans for every operator of a long sum
+    return new_span(first.file, first.line, first.col, length, first.line_text)
 
 
 class _Parser:
@@ -234,19 +233,19 @@ class _Parser:
         """
         stack: list[Token] = []
         has_equals = False
-        index = self.pos
-        token = self.tokens[index]
-        # Only OP tokens have these texts; NEWLINE's is "\n", EOF's and ERROR's "".
-        while token.text not in _STATEMENT_END:
-            if token.text in _BRACKETS_AND_EQUALS:
-                if token.text in _CLOSING:
+        # Only OP tokens have these texts; NEWLINE's is "\n", EOF's and ERROR's "",
+        # and the last token is EOF or ERROR, so the loop ends at a break.
+        for token in itertools.islice(self.tokens, self.pos, None):
+            text = token.text
+            if text in _STATEMENT_END:
+                break
+            if text in _BRACKETS_AND_EQUALS:
+                if text in _CLOSING:
                     stack.append(token)
-                elif token.text in (")", "]"):
+                elif text in (")", "]"):
                     self.check_closing(stack, token)
                 elif not stack:  # a top-level '='
                     has_equals = True
-            index += 1
-            token = self.tokens[index]
         if stack and token.kind != ERROR:
             opening = stack[-1].text
             raise ParseError(
@@ -486,35 +485,61 @@ class _Parser:
         # Call the operand parser from this frame: one Python frame less per level.
         left = self.operand_parser()()
         previous_comparison: Token | None = None
+        tokens, last = self.tokens, self.last
         while True:
-            op = self.peek()
+            # peek(), inlined: this runs once per operator of a long sum
+            op = tokens[self.pos] if self.pos < last else self.peek()
             if op.kind != OP:
                 break
-            if op.text in POSTFIX_OPERATORS:
+            text = op.text
+            if text in POSTFIX_OPERATORS:
                 if BINDING_POWER["postfix"] < min_power:
                     break
                 left = self.postfix(left)
                 continue
-            power = _INFIX_POWER.get(op.text)
+            power = _INFIX_POWER.get(text)
             if power is None or power < min_power:
                 break
-            if op.text in NON_ASSOCIATIVE and previous_comparison is not None:
+            if text in NON_ASSOCIATIVE and previous_comparison is not None:
                 raise self.chained_comparison(previous_comparison, op)
             self.pos += 1  # op, peeked above
-            if op.text in RIGHT_ASSOCIATIVE:
+            if text in RIGHT_ASSOCIATIVE:
                 # A power chain nests: a^b^c = a^(b^c); count it as nesting.
                 self.enter(op)
-                right = self.expression(power)
+                right = self.lone_operand(power) or self.expression(power)
                 self.depth -= 1
             else:
-                right = self.expression(power + 1)
-            name = "^" if op.text == "**" else op.text
-            span = _join(left.span, right.span)
-            left = syntax.Binary(name, left, right, span, op.span)
-            if op.text in NON_ASSOCIATIVE:
+                right = self.lone_operand(power + 1) or self.expression(power + 1)
+            name = "^" if text == "**" else text
+            left = new_binary(name, left, right, _join(left.span, right.span), op.span)
+            if text in NON_ASSOCIATIVE:
                 previous_comparison = op
         self.frames -= 1
         return left
+
+    def lone_operand(self, min_power: int) -> syntax.Name | syntax.Num | None:
+        """A name or number that nothing binding at least `min_power` follows, else None.
+
+        Most right operands are such (the 2 of x^2, the b of a + b - c): parsed here,
+        they skip a frame of expression() and its loop. Anything else, and where
+        expression() would raise (its frame budget, a lexing error), is left to it.
+        """
+        index = self.pos
+        if index + 1 >= self.last or self.frames >= self.max_frames:
+            return None
+        token, following = self.tokens[index], self.tokens[index + 1]
+        if token.kind != NUMBER and (token.kind != NAME or token.text in RESERVED):
+            return None
+        if following.kind == OP and (
+            following.text in POSTFIX_OPERATORS
+            or following.text == "("
+            or _INFIX_POWER.get(following.text, 0) >= min_power
+        ):
+            return None
+        self.pos = index + 1
+        if token.kind == NUMBER:
+            return new_num(float(token.text), token.text, token.span)
+        return new_name(token.text, token.span)
 
     def postfix(self, operand: syntax.Expr) -> syntax.Expr:
         """A subscript `x[...]` or a transpose `.T` applied to an operand."""
@@ -583,7 +608,8 @@ class _Parser:
 
     def operand_parser(self) -> Callable[[], syntax.Expr]:
         """The method that parses the operand starting at the current token."""
-        token = self.peek()
+        # peek(), inlined: this runs once per operand
+        token = self.tokens[self.pos] if self.pos < self.last else self.peek()
         if token.kind == OP and token.text == "(":
             return self.group
         if token.kind == OP and token.text in PREFIX_OPERATORS:
@@ -601,14 +627,14 @@ class _Parser:
         """A name that is no reserved word and is not called (operand_parser said)."""
         token = self.tokens[self.pos]
         self.pos += 1
-        return syntax.Name(token.text, token.span)
+        return new_name(token.text, token.span)
 
     def number(self) -> syntax.Num:
         """A number (operand_parser has peeked it)."""
         token = self.tokens[self.pos]
         self.pos += 1
         # The lexer has validated the text, so float() only converts digits.
-        return syntax.Num(float(token.text), token.text, token.span)
+        return new_num(float(token.text), token.text, token.span)
 
     def not_an_operand(self) -> syntax.Expr:
         """What cannot start an operand (a reserved word, '.T', '['): its error."""
