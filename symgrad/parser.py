@@ -10,8 +10,8 @@ from collections.abc import Callable
 from symgrad import syntax
 from symgrad.errors import LimitError, ParseError, Span, SymgradError
 from symgrad.lexer import EOF, ERROR, NAME, NEWLINE, NUMBER, OP, Token
-from symgrad.lexer import new_span, tokenize_until_error
-from symgrad.syntax import new_binary, new_name, new_num
+from symgrad.lexer import tokenize_until_error
+from symgrad.syntax import join_spans, new_binary, new_name, new_num
 
 # Binding powers, lowest to highest; "unary" is prefix minus and plus, "postfix"
 # the subscript `x[...]` and the transpose `A.T`, which bind tightest (as in Python).
@@ -130,17 +130,6 @@ def _stack_room() -> int:
     while frame is not None:
         depth, frame = depth + 1, frame.f_back
     return sys.getrecursionlimit() - depth - 50
-
-
-def _join(first: Span, last: Span) -> Span:
-    """A span from the start of `first` to the end of `last`, clipped to one line."""
-    if last.line == first.line:
-        end_col = last.col + last.length
-    else:
-        end_col = len(first.line_text) + 1
-    length = max(1, end_col - first.col)
-    # new_span: the parser joins spans for every operator of a long sum
-    return new_span(first.file, first.line, first.col, length, first.line_text)
 
 
 class _Parser:
@@ -296,7 +285,9 @@ class _Parser:
                 ):
                     break
                 last = token
-            return ParseError(_DEFINITION_HINT, _join(first.span, last.span), notes)
+            return ParseError(
+                _DEFINITION_HINT, join_spans(first.span, last.span), notes
+            )
         return ParseError(
             f"{_DEFINITION_HINT}, found {_describe(first)}", first.span, notes
         )
@@ -309,7 +300,7 @@ class _Parser:
                 "a function needs at least one parameter; "
                 "write `name = expr` for a named intermediate"
             )
-            raise ParseError(message, _join(opening.span, self.peek().span))
+            raise ParseError(message, join_spans(opening.span, self.peek().span))
         if self.at_op(";"):
             message = (
                 "a function needs at least one differentiated parameter before ';'"
@@ -370,7 +361,7 @@ class _Parser:
         opening = self.advance()
         if self.at_op("]"):
             message = f"empty shape '[]': write '{param.text}' for a scalar parameter"
-            raise ParseError(message, _join(opening.span, self.peek().span))
+            raise ParseError(message, join_spans(opening.span, self.peek().span))
         dims, spans = [self.dim(param)], [self.tokens[self.pos - 1].span]
         while self.at_op(","):
             self.advance()
@@ -511,7 +502,7 @@ class _Parser:
             else:
                 right = self.lone_operand(power + 1) or self.expression(power + 1)
             name = "^" if text == "**" else text
-            left = new_binary(name, left, right, _join(left.span, right.span), op.span)
+            left = new_binary(name, left, right, op.span)
             if text in NON_ASSOCIATIVE:
                 previous_comparison = op
         self.frames -= 1
@@ -545,7 +536,7 @@ class _Parser:
         """A subscript `x[...]` or a transpose `.T` applied to an operand."""
         if self.at_op(".T"):
             op = self.advance()
-            return syntax.Transpose(operand, _join(operand.span, op.span), op.span)
+            return syntax.Transpose(operand, join_spans(operand.span, op.span), op.span)
         return self.subscript(operand)
 
     def subscript(self, value: syntax.Expr) -> syntax.Subscript:
@@ -553,7 +544,7 @@ class _Parser:
         opening = self.advance()
         if self.at_op("]"):
             raise ParseError(
-                "empty subscript '[]'", _join(opening.span, self.peek().span)
+                "empty subscript '[]'", join_spans(opening.span, self.peek().span)
             )
         items = [self.subscript_item()]
         while self.at_op(","):
@@ -567,8 +558,8 @@ class _Parser:
             message = f"expected ',' or ']' in a subscript, found {found}"
             raise self.error(message, self.peek())
         closing = self.advance()
-        bracket = _join(opening.span, closing.span)
-        span = _join(value.span, closing.span)
+        bracket = join_spans(opening.span, closing.span)
+        span = join_spans(value.span, closing.span)
         return syntax.Subscript(value, tuple(items), span, bracket)
 
     def subscript_item(self) -> syntax.SubscriptItem:
@@ -577,14 +568,14 @@ class _Parser:
         start = None if self.at_op(":") else self.integer()
         if not self.at_op(":"):
             assert start is not None
-            return syntax.IndexItem(start, _join(first.span, self.last_span()))
+            return syntax.IndexItem(start, join_spans(first.span, self.last_span()))
         self.advance()
         stop = None
         if not (self.at_op(",") or self.at_op("]") or self.at_op(":")):
             stop = self.integer()
         if self.at_op(":"):
             raise self.error("slice steps are not supported", self.peek())
-        return syntax.SliceItem(start, stop, _join(first.span, self.last_span()))
+        return syntax.SliceItem(start, stop, join_spans(first.span, self.last_span()))
 
     def integer(self) -> int:
         """A constant whole number in a subscript, optionally signed: 0, -1, +2."""
@@ -659,7 +650,7 @@ class _Parser:
         self.enter(op)
         operand = self.expression(BINDING_POWER["unary"])
         self.depth -= 1
-        return syntax.Unary(op.text, operand, _join(op.span, operand.span))
+        return syntax.Unary(op.text, operand, join_spans(op.span, operand.span))
 
     def group(self) -> syntax.Expr:
         """'(' expression ')': the inner expression itself."""
@@ -667,7 +658,7 @@ class _Parser:
         self.enter(opening)
         if self.at_op(")"):
             message = "empty parentheses '()'"
-            raise ParseError(message, _join(opening.span, self.peek().span))
+            raise ParseError(message, join_spans(opening.span, self.peek().span))
         inner = self.expression(0)
         if not self.at_op(")"):
             if self.at_op(","):
@@ -689,7 +680,7 @@ class _Parser:
         self.enter(opening)
         if self.at_op(")"):
             message = f"a call needs at least one argument: '{name.text}()'"
-            raise ParseError(message, _join(name.span, self.peek().span))
+            raise ParseError(message, join_spans(name.span, self.peek().span))
         args = [self.expression(0)]
         self.check_positional(args[-1])
         while self.at_op(","):
@@ -704,14 +695,14 @@ class _Parser:
             raise self.unexpected_after_operand(expected)
         closing = self.advance()
         self.depth -= 1
-        span = _join(name.span, closing.span)
+        span = join_spans(name.span, closing.span)
         return syntax.Call(name.text, tuple(args), span, name.span)
 
     def check_positional(self, arg: syntax.Expr) -> None:
         """Keyword arguments `f(x=1)` get their own error."""
         if self.at_op("=") and isinstance(arg, syntax.Name):
             message = "keyword arguments are not supported; pass arguments by position"
-            raise ParseError(message, _join(arg.span, self.peek().span))
+            raise ParseError(message, join_spans(arg.span, self.peek().span))
 
     # -- limits and errors --------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from symgrad.errors import Span
 
@@ -40,8 +41,22 @@ class Binary:
     op: str
     left: Expr
     right: Expr
-    span: Span
     op_span: Span | None = None  # the operator itself: shape errors point at it
+
+    @cached_property
+    def span(self) -> Span:
+        """From the start of the left operand to the end of the right one.
+
+        Made when asked (for a message), not for every operator of a long sum; the
+        operands' own spans are skipped, as joining is associative, and a long sum
+        is a deep tree.
+        """
+        first, last = self.left, self.right
+        while isinstance(first, Binary):
+            first = first.left
+        while isinstance(last, Binary):
+            last = last.right
+        return join_spans(first.span, last.span)
 
 
 @dataclass(frozen=True)
@@ -119,13 +134,23 @@ def new_name(id: str, span: Span) -> Name:
     return node
 
 
-def new_binary(op: str, left: Expr, right: Expr, span: Span, op_span: Span) -> Binary:
-    """Binary(op, left, right, span, op_span), made without the dataclass's __init__."""
+def new_binary(op: str, left: Expr, right: Expr, op_span: Span) -> Binary:
+    """Binary(op, left, right, op_span), made without the frozen dataclass's __init__."""
     node = _new(Binary)
     fields = node.__dict__
     fields["op"], fields["left"], fields["right"] = op, left, right
-    fields["span"], fields["op_span"] = span, op_span
+    fields["op_span"] = op_span
     return node
+
+
+def join_spans(first: Span, last: Span) -> Span:
+    """A span from the start of `first` to the end of `last`, clipped to one line."""
+    if last.line == first.line:
+        end_col = last.col + last.length
+    else:
+        end_col = len(first.line_text) + 1
+    length = max(1, end_col - first.col)
+    return Span(first.file, first.line, first.col, length, first.line_text)
 
 
 # A declared size: a size name shared across the definition's parameters, or a
