@@ -518,11 +518,13 @@ def _combine(expr, children, args: list[Node], scope: _Scope) -> Node:
 
 
 def _binary(expr: syntax.Binary, left: Node, right: Node) -> Node:
-    # Only a Binary can be a comparison: the type tests keep _number off the hot path.
-    if type(expr.left) is syntax.Binary:
-        _number(left, expr.left)
-    if type(expr.right) is syntax.Binary:
-        _number(right, expr.right)
+    # _number's test, inlined: this runs once per operator of a long sum
+    first, second = expr.left, expr.right
+    if (type(first) is syntax.Binary and first.op in _COMPARISON_OPS) or (
+        type(second) is syntax.Binary and second.op in _COMPARISON_OPS
+    ):
+        _number(left, first)
+        _number(right, second)
     if expr.op == "@":
         return arrays.matmul(left, right)
     if expr.op == "^" and right.op == "const" and abs(right.attrs[0]) > MAX_EXPONENT:

@@ -162,13 +162,15 @@ class _Parser:
 
     def advance(self) -> Token:
         """Consume and return the current token."""
-        token = self.peek()
+        # peek(), inlined here, in at_op, expression and operand_parser: they run for
+        # nearly every token
+        token = self.tokens[self.pos] if self.pos < self.last else self.peek()
         self.pos += 1
         return token
 
     def at_op(self, text: str) -> bool:
         """Whether the current token is the operator `text`."""
-        token = self.peek()
+        token = self.tokens[self.pos] if self.pos < self.last else self.peek()
         return token.kind == OP and token.text == text
 
     def error(self, message: str, token: Token) -> ParseError:
@@ -478,7 +480,6 @@ class _Parser:
         previous_comparison: Token | None = None
         tokens, last = self.tokens, self.last
         while True:
-            # peek(), inlined: this runs once per operator of a long sum
             op = tokens[self.pos] if self.pos < last else self.peek()
             if op.kind != OP:
                 break
@@ -599,7 +600,6 @@ class _Parser:
 
     def operand_parser(self) -> Callable[[], syntax.Expr]:
         """The method that parses the operand starting at the current token."""
-        # peek(), inlined: this runs once per operand
         token = self.tokens[self.pos] if self.pos < self.last else self.peek()
         if token.kind == OP and token.text == "(":
             return self.group
