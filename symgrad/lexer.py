@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 import unicodedata
 from dataclasses import dataclass
 
@@ -32,17 +33,26 @@ _NUMBER_SUFFIXES = frozenset("xXbBoO_jJ.eE")
 
 # Alternatives are tried in order: the rejected two-character operators come
 # before the accepted one-character ones so `==` is not read as `=` `=`.
+_TOKEN_PATTERNS = {
+    "comment": r"\#.*",
+    "number": r"(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?",
+    "name": r"[A-Za-z_][A-Za-z0-9_]*",
+    "bad": r"==|!=|//|&&|\|\||:=",
+    "op": r"\*\*|<=|>=|\.T(?![A-Za-z0-9_])|[-+*/^(),;=<>@\[\]:]",
+}
 _TOKEN = re.compile(
-    r"""
-    (?P<ws>[ \t]+)
-  | (?P<comment>\#.*)
-  | (?P<number>(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<bad>==|!=|//|&&|\|\||:=)
-  | (?P<op>\*\*|<=|>=|\.T(?![A-Za-z0-9_])|[-+*/^(),;=<>@\[\]:])
-    """,
-    re.VERBOSE | re.DOTALL,
+    "|".join(
+        f"(?P<{group}>{pattern})"
+        for group, pattern in {"ws": r"[ \t]+", **_TOKEN_PATTERNS}.items()
+    ),
+    re.DOTALL,
 )
+# The fast pass's: split at the tokens, a line becomes gaps and tokens alternately
+# (a flat list of strings is cheaper than findall's tuples or match objects).
+_TOKEN_SPLIT = re.compile("(" + "|".join(_TOKEN_PATTERNS.values()) + ")", re.DOTALL)
+_OPERATORS = frozenset(["**", "<=", ">=", ".T", *"-+*/^(),;=<>@[]:"])
+_NAME_START = frozenset(string.ascii_letters + "_")
+_NUMBER_START = frozenset(string.digits + ".")  # ".T" is an operator
 
 _COMPARE_HINT = "comparisons are < <= > >= inside where(...)"
 _BAD_PAIRS = {
@@ -106,10 +116,9 @@ class Token:
 
 
 # A frozen dataclass's __init__ sets each field through object.__setattr__; a lexer
-# makes a token per few characters, so new_token fills the slots directly, about
-# twice as fast (tests/test_lexer.py checks it makes an equal Token). A Span keeps
-# its __init__: filling its __dict__ directly saved little and materialized a dict
-# per span.
+# makes a token and a span per few characters, so new_token fills the slots
+# directly and new_span the instance dict, each about three times as fast
+# (tests/test_lexer.py checks they make an equal Token and Span).
 _new = object.__new__
 _SET_KIND, _SET_TEXT, _SET_SPAN = (
     Token.kind.__set__,  # type: ignore[attr-defined]
@@ -125,6 +134,18 @@ def new_token(kind: str, text: str, span: Span) -> Token:
     _SET_TEXT(token, text)
     _SET_SPAN(token, span)
     return token
+
+
+def new_span(file: str, line: int, col: int, length: int, line_text: str) -> Span:
+    """Span(file, line, col, length, line_text), made without its __init__."""
+    span = _new(Span)
+    fields = span.__dict__
+    fields["file"] = file
+    fields["line"] = line
+    fields["col"] = col
+    fields["length"] = length
+    fields["line_text"] = line_text
+    return span
 
 
 def split_lines(text: str) -> list[str]:
@@ -196,40 +217,42 @@ class _Lexer:
     def lex_plain_line(self) -> bool:
         """Lex a line without anything unusual in one pass; False: nothing was kept.
 
-        findall's tuples cost far less than match objects, and a column is the running
-        sum of the lengths. Anything that might be an error (a skipped character, a
+        The tokens' kinds follow from their texts, and a column is the running sum of
+        the lengths. Anything that might be an error (a character no token starts, a
         suspicious number or comment, a limit) makes it give up, so that the careful
         pass raises exactly the error it always did.
         """
         line, file, line_no = self.line, self.file, self.line_no
+        parts = _TOKEN_SPLIT.split(line)
+        if "".join(parts[::2]).strip(" \t"):
+            return False  # a gap holds more than blanks
         found: list[Token] = []
         append, pos, depth = found.append, 0, self.depth
-        for ws, comment, number, name, bad, op in _TOKEN.findall(line):
-            if ws:
-                pos += len(ws)
-                continue
-            if name:
-                kind, text = NAME, name
-                if len(text) > MAX_IDENTIFIER_LENGTH:
-                    return False
-            elif op:
-                kind, text = OP, op
+        pieces = iter(parts)
+        for gap, text in zip(pieces, pieces):
+            pos += len(gap)
+            if text in _OPERATORS:  # the commonest kind first
+                kind = OP
                 if text in "()[]":
                     depth = depth + 1 if text in "([" else max(0, depth - 1)
-            elif number:
-                kind, text = NUMBER, number
+            elif text[0] in _NAME_START:
+                kind = NAME
+                if len(text) > MAX_IDENTIFIER_LENGTH:
+                    return False
+            elif text[0] in _NUMBER_START:
+                kind = NUMBER
                 if not _plain_number(line, text, pos + len(text)):
                     return False
-            else:  # a comment ends the line; `bad` is an error
-                if bad or _FORBIDDEN_IN_COMMENT.search(comment):
+            else:  # a comment ends the line; a rejected operator is an error
+                if text[0] != "#" or _FORBIDDEN_IN_COMMENT.search(text):
                     return False
-                pos += len(comment)
+                pos += len(text)
                 continue
-            span = Span(file, line_no, pos + 1, len(text), line)
+            span = new_span(file, line_no, pos + 1, len(text), line)
             append(new_token(kind, text, span))
             pos += len(text)
-        if pos != len(line) or self.in_statement + len(found) > self.max_tokens:
-            return False  # findall skipped a character, or the statement is too long
+        if self.in_statement + len(found) > self.max_tokens:
+            return False  # the statement is too long
         self.tokens.extend(found)
         self.in_statement += len(found)
         self.depth = depth

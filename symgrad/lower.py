@@ -116,6 +116,9 @@ class _File:
         # (callee, argument nodes) -> the inlined body: a call lowered from the text
         # is lowered once however often it recurs.
         self.calls: dict[tuple[str, tuple[Node, ...]], Node] = {}
+        # How often a text has named an intermediate: only an intermediate brings a
+        # variable into a function that may not be one of its parameters.
+        self.intermediate_uses = 0
 
 
 class _Scope:
@@ -281,8 +284,12 @@ def _function(definition: syntax.FunctionDef, file: _File, index: int) -> Functi
         plain=plain,
         root=definition,
     )
+    uses = file.intermediate_uses
     body = _expr(definition.body, scope)
-    _check_free_variables(body, definition, scope)
+    if (
+        file.intermediate_uses != uses
+    ):  # else the check would walk the graph for nothing
+        _check_free_variables(body, definition, scope)
     return Function(
         definition.name,
         tuple(p.name for p in definition.params),
@@ -392,24 +399,48 @@ def _operands(expr: syntax.Expr, scope: _Scope) -> tuple[syntax.Expr, ...]:
 
 def _expr(root: syntax.Expr, scope: _Scope) -> Node:
     """Lower an expression bottom-up with an explicit stack (long sums are deep trees)."""
-    # (expr, its operands once they are pushed; None before): the operands are looked
-    # up once per expression, not again when it is combined.
-    stack: list[tuple[syntax.Expr, tuple[syntax.Expr, ...] | None]] = [(root, None)]
+    # The stack holds expressions to lower and, under their operands, pairs
+    # (expr, operands) to combine once the operands' nodes end `values`; a binary
+    # operation's pair is (expr, None). The operands are looked up once.
+    stack: list = [root]
     values: list[Node] = []
+    # A function's parameters are looked up first (see _name), so its leaves skip
+    # _name; a literal recurring in a text (Rosenbrock's 100, 1 and 2, a thousand
+    # times each) is made once.
+    parameters = scope.bindings if scope.in_function else {}
+    constants: dict[str, Node] = {}
+    push, pop = stack.append, stack.pop
     while stack:
-        expr, children = stack.pop()
-        if children is None:
-            children = _operands(expr, scope)
-            if children:
-                stack.append((expr, children))
-                stack.extend([(child, None) for child in reversed(children)])
-                continue
-        args: list[Node] = []
-        if children:
-            args = values[-len(children) :]
-            del values[-len(children) :]
+        expr = pop()
         try:
-            values.append(_combine(expr, children, args, scope))
+            if type(expr) is tuple:
+                expr, children = expr
+                if children is None:
+                    right = values.pop()
+                    values[-1] = _binary(expr, values[-1], right)
+                else:
+                    split = len(values) - len(children)
+                    args = values[split:]
+                    del values[split:]
+                    values.append(_combine(expr, children, args, scope))
+                continue
+            kind = type(expr)
+            if kind is syntax.Name:  # the commonest kinds first: a long sum's
+                node = parameters.get(expr.id)
+                values.append(node if node is not None else _name(expr, scope))
+            elif kind is syntax.Num:
+                node = constants.get(expr.text)
+                if node is None:
+                    node = constants[expr.text] = num(expr.value)
+                values.append(node)
+            elif kind is syntax.Binary:
+                push((expr, None))
+                push(expr.right)
+                push(expr.left)
+            else:
+                children = _operands(expr, scope)
+                push((expr, children))
+                stack.extend(reversed(children))
         except (LimitError, ShapeError) as error:
             if error.span is not None:
                 raise
@@ -475,14 +506,7 @@ def _is_comparison(expr: syntax.Expr) -> bool:
 
 
 def _combine(expr, children, args: list[Node], scope: _Scope) -> Node:
-    # The commonest kinds first: a long sum is mostly operators, names and numbers.
-    if isinstance(expr, syntax.Binary):
-        left, right = args
-        return _binary(expr, [_number(left, expr.left), _number(right, expr.right)])
-    if isinstance(expr, syntax.Name):
-        return _name(expr, scope)
-    if isinstance(expr, syntax.Num):
-        return num(expr.value)
+    """The node of an expression other than a name, number or binary operation."""
     if isinstance(expr, syntax.Unary):
         operand = _number(args[0], children[0])
         return neg(operand) if expr.op == "-" else operand
@@ -493,8 +517,14 @@ def _combine(expr, children, args: list[Node], scope: _Scope) -> Node:
     return _call(expr, args, scope)
 
 
-def _binary(expr: syntax.Binary, operands: list[Node]) -> Node:
-    left, right = operands
+def _binary(expr: syntax.Binary, left: Node, right: Node) -> Node:
+    # _number's test, inlined: this runs once per operator of a long sum
+    first, second = expr.left, expr.right
+    if (type(first) is syntax.Binary and first.op in _COMPARISON_OPS) or (
+        type(second) is syntax.Binary and second.op in _COMPARISON_OPS
+    ):
+        _number(left, first)
+        _number(right, second)
     if expr.op == "@":
         return arrays.matmul(left, right)
     if expr.op == "^" and right.op == "const" and abs(right.attrs[0]) > MAX_EXPONENT:
@@ -568,6 +598,7 @@ def _name(expr: syntax.Name, scope: _Scope) -> Node:
 def _intermediate_node(name: str, use: syntax.Name, scope: _Scope) -> Node:
     """An intermediate's graph with this scope's variables."""
     entry = scope.file.intermediates[name]
+    scope.file.intermediate_uses += 1
     if scope.plain and entry.node is not None:
         return entry.node
     if scope.eager:

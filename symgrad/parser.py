@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import keyword
 import sys
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from symgrad import syntax
 from symgrad.errors import LimitError, ParseError, Span, SymgradError
 from symgrad.lexer import EOF, ERROR, NAME, NEWLINE, NUMBER, OP, Token
 from symgrad.lexer import tokenize_until_error
+from symgrad.syntax import join_spans, new_binary, new_name, new_num
 
 # Binding powers, lowest to highest; "unary" is prefix minus and plus, "postfix"
 # the subscript `x[...]` and the transpose `A.T`, which bind tightest (as in Python).
@@ -130,20 +132,6 @@ def _stack_room() -> int:
     return sys.getrecursionlimit() - depth - 50
 
 
-def _end(span: Span) -> tuple[int, int]:
-    """The (line, column) just after a span."""
-    return span.line, span.col + span.length
-
-
-def _join(first: Span, last: Span) -> Span:
-    """A span from the start of `first` to the end of `last`, clipped to one line."""
-    end_line, end_col = _end(last)
-    if end_line != first.line:
-        end_col = len(first.line_text) + 1
-    length = max(1, end_col - first.col)
-    return Span(first.file, first.line, first.col, length, first.line_text)
-
-
 class _Parser:
     """Recursive descent over a token list; the expression part is a Pratt loop."""
 
@@ -174,13 +162,15 @@ class _Parser:
 
     def advance(self) -> Token:
         """Consume and return the current token."""
-        token = self.peek()
+        # peek(), inlined here, in at_op, expression and operand_parser: they run for
+        # nearly every token
+        token = self.tokens[self.pos] if self.pos < self.last else self.peek()
         self.pos += 1
         return token
 
     def at_op(self, text: str) -> bool:
         """Whether the current token is the operator `text`."""
-        token = self.peek()
+        token = self.tokens[self.pos] if self.pos < self.last else self.peek()
         return token.kind == OP and token.text == text
 
     def error(self, message: str, token: Token) -> ParseError:
@@ -234,19 +224,19 @@ class _Parser:
         """
         stack: list[Token] = []
         has_equals = False
-        index = self.pos
-        token = self.tokens[index]
-        # Only OP tokens have these texts; NEWLINE's is "\n", EOF's and ERROR's "".
-        while token.text not in _STATEMENT_END:
-            if token.text in _BRACKETS_AND_EQUALS:
-                if token.text in _CLOSING:
+        # Only OP tokens have these texts; NEWLINE's is "\n", EOF's and ERROR's "",
+        # and the last token is EOF or ERROR, so the loop ends at a break.
+        for token in itertools.islice(self.tokens, self.pos, None):
+            text = token.text
+            if text in _STATEMENT_END:
+                break
+            if text in _BRACKETS_AND_EQUALS:
+                if text in _CLOSING:
                     stack.append(token)
-                elif token.text in (")", "]"):
+                elif text in (")", "]"):
                     self.check_closing(stack, token)
                 elif not stack:  # a top-level '='
                     has_equals = True
-            index += 1
-            token = self.tokens[index]
         if stack and token.kind != ERROR:
             opening = stack[-1].text
             raise ParseError(
@@ -297,7 +287,9 @@ class _Parser:
                 ):
                     break
                 last = token
-            return ParseError(_DEFINITION_HINT, _join(first.span, last.span), notes)
+            return ParseError(
+                _DEFINITION_HINT, join_spans(first.span, last.span), notes
+            )
         return ParseError(
             f"{_DEFINITION_HINT}, found {_describe(first)}", first.span, notes
         )
@@ -310,7 +302,7 @@ class _Parser:
                 "a function needs at least one parameter; "
                 "write `name = expr` for a named intermediate"
             )
-            raise ParseError(message, _join(opening.span, self.peek().span))
+            raise ParseError(message, join_spans(opening.span, self.peek().span))
         if self.at_op(";"):
             message = (
                 "a function needs at least one differentiated parameter before ';'"
@@ -371,7 +363,7 @@ class _Parser:
         opening = self.advance()
         if self.at_op("]"):
             message = f"empty shape '[]': write '{param.text}' for a scalar parameter"
-            raise ParseError(message, _join(opening.span, self.peek().span))
+            raise ParseError(message, join_spans(opening.span, self.peek().span))
         dims, spans = [self.dim(param)], [self.tokens[self.pos - 1].span]
         while self.at_op(","):
             self.advance()
@@ -486,41 +478,66 @@ class _Parser:
         # Call the operand parser from this frame: one Python frame less per level.
         left = self.operand_parser()()
         previous_comparison: Token | None = None
+        tokens, last = self.tokens, self.last
         while True:
-            op = self.peek()
+            op = tokens[self.pos] if self.pos < last else self.peek()
             if op.kind != OP:
                 break
-            if op.text in POSTFIX_OPERATORS:
+            text = op.text
+            if text in POSTFIX_OPERATORS:
                 if BINDING_POWER["postfix"] < min_power:
                     break
                 left = self.postfix(left)
                 continue
-            power = _INFIX_POWER.get(op.text)
+            power = _INFIX_POWER.get(text)
             if power is None or power < min_power:
                 break
-            if op.text in NON_ASSOCIATIVE and previous_comparison is not None:
+            if text in NON_ASSOCIATIVE and previous_comparison is not None:
                 raise self.chained_comparison(previous_comparison, op)
             self.pos += 1  # op, peeked above
-            if op.text in RIGHT_ASSOCIATIVE:
+            if text in RIGHT_ASSOCIATIVE:
                 # A power chain nests: a^b^c = a^(b^c); count it as nesting.
                 self.enter(op)
-                right = self.expression(power)
+                right = self.lone_operand(power) or self.expression(power)
                 self.depth -= 1
             else:
-                right = self.expression(power + 1)
-            name = "^" if op.text == "**" else op.text
-            span = _join(left.span, right.span)
-            left = syntax.Binary(name, left, right, span, op.span)
-            if op.text in NON_ASSOCIATIVE:
+                right = self.lone_operand(power + 1) or self.expression(power + 1)
+            name = "^" if text == "**" else text
+            left = new_binary(name, left, right, op.span)
+            if text in NON_ASSOCIATIVE:
                 previous_comparison = op
         self.frames -= 1
         return left
+
+    def lone_operand(self, min_power: int) -> syntax.Name | syntax.Num | None:
+        """A name or number that nothing binding at least `min_power` follows, else None.
+
+        Most right operands are such (the 2 of x^2, the b of a + b - c): parsed here,
+        they skip a frame of expression() and its loop. Anything else, and where
+        expression() would raise (its frame budget, a lexing error), is left to it.
+        """
+        index = self.pos
+        if index + 1 >= self.last or self.frames >= self.max_frames:
+            return None
+        token, following = self.tokens[index], self.tokens[index + 1]
+        if token.kind != NUMBER and (token.kind != NAME or token.text in RESERVED):
+            return None
+        if following.kind == OP and (
+            following.text in POSTFIX_OPERATORS
+            or following.text == "("
+            or _INFIX_POWER.get(following.text, 0) >= min_power
+        ):
+            return None
+        self.pos = index + 1
+        if token.kind == NUMBER:
+            return new_num(float(token.text), token.text, token.span)
+        return new_name(token.text, token.span)
 
     def postfix(self, operand: syntax.Expr) -> syntax.Expr:
         """A subscript `x[...]` or a transpose `.T` applied to an operand."""
         if self.at_op(".T"):
             op = self.advance()
-            return syntax.Transpose(operand, _join(operand.span, op.span), op.span)
+            return syntax.Transpose(operand, join_spans(operand.span, op.span), op.span)
         return self.subscript(operand)
 
     def subscript(self, value: syntax.Expr) -> syntax.Subscript:
@@ -528,7 +545,7 @@ class _Parser:
         opening = self.advance()
         if self.at_op("]"):
             raise ParseError(
-                "empty subscript '[]'", _join(opening.span, self.peek().span)
+                "empty subscript '[]'", join_spans(opening.span, self.peek().span)
             )
         items = [self.subscript_item()]
         while self.at_op(","):
@@ -542,8 +559,8 @@ class _Parser:
             message = f"expected ',' or ']' in a subscript, found {found}"
             raise self.error(message, self.peek())
         closing = self.advance()
-        bracket = _join(opening.span, closing.span)
-        span = _join(value.span, closing.span)
+        bracket = join_spans(opening.span, closing.span)
+        span = join_spans(value.span, closing.span)
         return syntax.Subscript(value, tuple(items), span, bracket)
 
     def subscript_item(self) -> syntax.SubscriptItem:
@@ -552,14 +569,14 @@ class _Parser:
         start = None if self.at_op(":") else self.integer()
         if not self.at_op(":"):
             assert start is not None
-            return syntax.IndexItem(start, _join(first.span, self.last_span()))
+            return syntax.IndexItem(start, join_spans(first.span, self.last_span()))
         self.advance()
         stop = None
         if not (self.at_op(",") or self.at_op("]") or self.at_op(":")):
             stop = self.integer()
         if self.at_op(":"):
             raise self.error("slice steps are not supported", self.peek())
-        return syntax.SliceItem(start, stop, _join(first.span, self.last_span()))
+        return syntax.SliceItem(start, stop, join_spans(first.span, self.last_span()))
 
     def integer(self) -> int:
         """A constant whole number in a subscript, optionally signed: 0, -1, +2."""
@@ -583,7 +600,7 @@ class _Parser:
 
     def operand_parser(self) -> Callable[[], syntax.Expr]:
         """The method that parses the operand starting at the current token."""
-        token = self.peek()
+        token = self.tokens[self.pos] if self.pos < self.last else self.peek()
         if token.kind == OP and token.text == "(":
             return self.group
         if token.kind == OP and token.text in PREFIX_OPERATORS:
@@ -601,14 +618,14 @@ class _Parser:
         """A name that is no reserved word and is not called (operand_parser said)."""
         token = self.tokens[self.pos]
         self.pos += 1
-        return syntax.Name(token.text, token.span)
+        return new_name(token.text, token.span)
 
     def number(self) -> syntax.Num:
         """A number (operand_parser has peeked it)."""
         token = self.tokens[self.pos]
         self.pos += 1
         # The lexer has validated the text, so float() only converts digits.
-        return syntax.Num(float(token.text), token.text, token.span)
+        return new_num(float(token.text), token.text, token.span)
 
     def not_an_operand(self) -> syntax.Expr:
         """What cannot start an operand (a reserved word, '.T', '['): its error."""
@@ -633,7 +650,7 @@ class _Parser:
         self.enter(op)
         operand = self.expression(BINDING_POWER["unary"])
         self.depth -= 1
-        return syntax.Unary(op.text, operand, _join(op.span, operand.span))
+        return syntax.Unary(op.text, operand, join_spans(op.span, operand.span))
 
     def group(self) -> syntax.Expr:
         """'(' expression ')': the inner expression itself."""
@@ -641,7 +658,7 @@ class _Parser:
         self.enter(opening)
         if self.at_op(")"):
             message = "empty parentheses '()'"
-            raise ParseError(message, _join(opening.span, self.peek().span))
+            raise ParseError(message, join_spans(opening.span, self.peek().span))
         inner = self.expression(0)
         if not self.at_op(")"):
             if self.at_op(","):
@@ -663,7 +680,7 @@ class _Parser:
         self.enter(opening)
         if self.at_op(")"):
             message = f"a call needs at least one argument: '{name.text}()'"
-            raise ParseError(message, _join(name.span, self.peek().span))
+            raise ParseError(message, join_spans(name.span, self.peek().span))
         args = [self.expression(0)]
         self.check_positional(args[-1])
         while self.at_op(","):
@@ -678,14 +695,14 @@ class _Parser:
             raise self.unexpected_after_operand(expected)
         closing = self.advance()
         self.depth -= 1
-        span = _join(name.span, closing.span)
+        span = join_spans(name.span, closing.span)
         return syntax.Call(name.text, tuple(args), span, name.span)
 
     def check_positional(self, arg: syntax.Expr) -> None:
         """Keyword arguments `f(x=1)` get their own error."""
         if self.at_op("=") and isinstance(arg, syntax.Name):
             message = "keyword arguments are not supported; pass arguments by position"
-            raise ParseError(message, _join(arg.span, self.peek().span))
+            raise ParseError(message, join_spans(arg.span, self.peek().span))
 
     # -- limits and errors --------------------------------------------------
 

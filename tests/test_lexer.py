@@ -16,6 +16,7 @@ from symgrad.lexer import (
     OP,
     Token,
     _Lexer,
+    new_span,
     new_token,
     split_lines,
     tokenize,
@@ -524,6 +525,16 @@ def test_new_token_makes_what_the_dataclass_makes() -> None:
     assert hash(token) == hash(Token(NAME, "x", span))
     with pytest.raises(dataclasses.FrozenInstanceError):
         token.text = "y"  # type: ignore[misc]
+
+
+def test_new_span_makes_what_the_dataclass_makes() -> None:
+    span = new_span("t.sg", 2, 3, 4, "line")
+    made = Span("t.sg", 2, 3, 4, "line")
+    assert type(span) is Span and span == made
+    assert repr(span) == repr(made) and hash(span) == hash(made)
+    assert span.caret() == made.caret()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        span.col = 1  # type: ignore[misc]
 
 
 LINES = [
