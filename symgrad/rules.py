@@ -91,7 +91,7 @@ def _sqrt_one_minus_square(a: Node) -> Node:
 RULES: dict[str, Rule] = {
     "add":      lambda n, g: (g, g),
     "sub":      lambda n, g: (g, neg(g)),
-    "mul":      lambda n, g: (mul(g, n.args[1]), mul(g, n.args[0])),
+    "mul":      lambda n, g: (n.args[1], n.args[0]) if g is ONE else (mul(g, n.args[1]), mul(g, n.args[0])),  # g = 1 at a seed: 1 * b is b
     "div":      lambda n, g: (div(g, n.args[1]), neg(div(mul(g, n), n.args[1]))),   # d(a/b) = da/b - (a/b) db/b
     "neg":      lambda n, g: (neg(g),),
     "pow":      _pow_rule,
