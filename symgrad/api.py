@@ -107,11 +107,11 @@ def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
     value (a residual) gets f, f_jvp and f_vjp.
     """
     params = tuple((p, f.var_of(p)) for p in f.all_names)
-    specs = [FunctionSpec(f.name, params, f.body, f.source, names)]
+    specs = [FunctionSpec(f.name, params, f.body, _quoted(f.source), names)]
     if not f.params:
         return specs
     wrt = f.param_nodes
-    quote = f"\n\n{f.source}"
+    quote = f"\n\n{_quoted(f.source)}"
     jvp_spec = _jvp_spec(f, params, names)
     if f.body.shape:
         cotangent = var(f"u[{f.name}]", f.body.shape)
@@ -174,6 +174,19 @@ def _banded_hvp(d: Derivatives) -> tuple[Node, ...]:
 # can follow node by node.
 FORWARD_SWEEP_PARAMETERS = 32
 
+# Every generated function's docstring quotes its definition, up to this many
+# characters; past it, its head and its length. Rosenbrock in 1,000 variables is
+# a 50 KB line: six whole copies were a quarter of its module, for no reader.
+QUOTE_CHARS = 1_000
+
+
+def _quoted(source: str) -> str:
+    """A definition as the docstrings quote it: whole, or its head and its length."""
+    if len(source) <= QUOTE_CHARS:
+        return source
+    head = source[:QUOTE_CHARS].rsplit(" ", 1)[0]
+    return f"{head} ...\n\n(a definition of {len(source):,} characters: see its source file)"
+
 
 def _jvp_spec(
     f: Function,
@@ -194,7 +207,7 @@ def _jvp_spec(
     how = "as the gradient · t" if from_gradient else "in one forward sweep"
     doc = (
         f"Value and directional derivative of {f.name} along "
-        f"({', '.join(p for p, _ in tparams)}), {how}.\n\n{f.source}"
+        f"({', '.join(p for p, _ in tparams)}), {how}.\n\n{_quoted(f.source)}"
     )
     result = (f.body, full(directional, f.body.shape))
     # its body can call f_value_and_grad's where no entry of the sum was left out
@@ -267,14 +280,14 @@ def _hessian_spec(f: Function, d: Derivatives, params, names) -> list[FunctionSp
     doc = (
         f"Hessian of {f.name}: an (N, N) matrix, N the size of ({layout}).\n\n"
         "The parameters are raveled in C order and concatenated, scipy.optimize's "
-        f"layout.\n\n{f.source}"
+        f"layout.\n\n{_quoted(f.source)}"
     )
     grid = _block_grid(blocks, f.param_nodes)
     blocks_doc = (
         f"The Hessian of {f.name} by blocks over ({', '.join(f.params)}).\n\n"
         "Row i, column j holds d2/dp_i dp_j, shaped p_i's shape + p_j's; lower\n"
         f"blocks are upper ones transposed, structural zeros arrays of zeros.\n\n"
-        f"{f.source}"
+        f"{_quoted(f.source)}"
     )
     return [
         FunctionSpec(f.name + "_hessian", params, Blocks(shapes, blocks), doc, names),
@@ -310,7 +323,7 @@ def _jacobian_specs(f: Function, params, names) -> list[FunctionSpec]:
     doc = (
         f"Jacobian of {f.name}: a block per parameter of ({', '.join(f.params)}).\n\n"
         f"Each block's shape is {f.name}'s shape followed by the parameter's.\n\n"
-        f"{f.source}"
+        f"{_quoted(f.source)}"
     )
     return [FunctionSpec(f.name + "_jacobian", params, blocks, doc, names)]
 
@@ -319,11 +332,11 @@ def function_specs(d: Derivatives, names: dict[Node, str]) -> list[FunctionSpec]
     """The six generated functions of one source function (one if nothing is differentiated)."""
     f = d.function
     params = tuple((p, var(p)) for p in f.all_names)
-    specs = [FunctionSpec(f.name, params, f.body, f"{f.source}", names)]
+    specs = [FunctionSpec(f.name, params, f.body, _quoted(f.source), names)]
     if not f.params:
         return specs
     wrt, n = ", ".join(f.params), len(f.params)
-    quote = f"\n\n{f.source}"
+    quote = f"\n\n{_quoted(f.source)}"
     vparams = tuple((f"v{p}", v) for p, v in zip(f.params, d.vector))
     specs += [
         FunctionSpec(

@@ -315,3 +315,21 @@ def test_differentiation_from_python_has_a_node_budget(monkeypatch):
     monkeypatch.setattr(symgrad.graph, "MAX_NODES", 50)
     with pytest.raises(SymgradError, match="limit exceeded: differentiating f"):
         compile_source(text)
+
+
+def test_docstrings_quote_a_long_definition_by_its_head() -> None:
+    from codegen.load import load
+    from symgrad.api import QUOTE_CHARS, compile_source
+
+    terms = " + ".join(f"(x{k} - {k})^2" for k in range(1, 200))
+    params = ", ".join(f"x{k}" for k in range(1, 200))
+    text = f"wide({params}) = {terms}\n"
+    assert len(text) > 2 * QUOTE_CHARS
+    module = load(compile_source(text, "wide.sg"), "wide", "<wide>")
+    for function in (module.wide, module.wide_grad, module.wide_hessian):
+        doc = function.__doc__
+        assert f"a definition of {len(text) - 1:,} characters" in doc
+        assert "wide(x1, x2, x3" in doc and "(x199 - 199)^2" not in doc
+    short = load(compile_source("g(x, y) = x*y + 1\n", "g.sg"), "g", "<g>")
+    assert "g(x, y) = x*y + 1" in short.g_grad.__doc__
+    assert "characters" not in short.g_grad.__doc__
