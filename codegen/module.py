@@ -273,6 +273,7 @@ def _render(spec: ModuleSpec) -> tuple[str, bool]:
     """
     helpers: set[str] = set()
     done: dict[str, _Bodies] = {}  # by function name, for a later dot_of
+    masks: dict[tuple[Node, ...], dict[Node, int]] = {}  # by parameters, see _Plan
     bodies: list[str] = []
     twins: list[str] = []
     needs_black = False
@@ -288,7 +289,7 @@ def _render(spec: ModuleSpec) -> tuple[str, bool]:
         elif function.dot_of in done:
             parts = _dot_function(function, done[function.dot_of], helpers)
         else:
-            parts = _function(function, _plan(function), helpers, done)
+            parts = _function(function, _plan(function, masks), helpers, done)
         # a docstring is one element of lines; black never rewraps its text
         needs_black |= any(
             len(x) > LINE_LENGTH and '"""' not in x for lines in parts for x in lines
@@ -328,25 +329,40 @@ class _Plan:
     params: dict[Node, str]
     outputs: list[Node]
     schedule: Schedule
-    masks: dict[Node, int]
     memo: dict
     ops: frozenset[str]  # every op among the function's nodes, read in one pass
+    # every node's parameter mask, shared by the module's functions of the same
+    # parameters: rosen_value_and_grad's nodes are rosen_grad's and rosen's
+    node_masks: dict[Node, int] = field(default_factory=dict)
+    output_masks: dict[Node, int] | None = None
 
     @property
     def names(self) -> list[str]:
         return list(self.params.values())
 
+    @property
+    def masks(self) -> dict[Node, int]:
+        """For each output, the parameters it depends on; made when first read.
 
-def _plan(spec: FunctionSpec) -> _Plan:
+        A Hessian's wrapper never reads them: its result is laid out at full shape.
+        """
+        if self.output_masks is None:
+            order, outputs = self.schedule.order, self.outputs
+            self.output_masks = _masks(order, outputs, self.params, self.node_masks)
+        return self.output_masks
+
+
+def _plan(spec: FunctionSpec, masks: dict[tuple[Node, ...], dict]) -> _Plan:
+    """Names and statements of a function; masks holds node masks by parameters."""
     namer = Namer(RESERVED)
     params = {node: namer.claim(python_name(name)) for name, node in spec.params}
     outputs = _leaves(spec.result)
     memo: dict = {}
     budget = _output_budget(spec.result)
     plan = schedule(outputs, params, spec.hints, namer, budget, memo)
-    masks = _masks(plan.order, outputs, params)
     ops = frozenset(map(attrgetter("op"), plan.order))
-    return _Plan(params, outputs, plan, masks, memo, ops)
+    node_masks = masks.setdefault(tuple(params), {})
+    return _Plan(params, outputs, plan, memo, ops, node_masks)
 
 
 class _Bodies(NamedTuple):
@@ -477,7 +493,8 @@ def _dot_plan(spec: FunctionSpec, callee: _Plan) -> _Plan:
     for g in callee.outputs[1:]:
         depends |= callee.masks[g]
     masks = {value: callee.masks[callee.outputs[0]], directional: depends}
-    return _Plan(params, [value, directional], Schedule(), masks, {}, callee.ops)
+    plan = Schedule()
+    return _Plan(params, [value, directional], plan, {}, callee.ops, output_masks=masks)
 
 
 def _spelled_alike(plan: _Plan) -> bool:
@@ -783,17 +800,31 @@ def _output_budget(result: Result) -> int:
 
 
 def _masks(
-    order: Sequence[Node], outputs: Sequence[Node], params: Mapping[Node, str]
+    order: Sequence[Node],
+    outputs: Sequence[Node],
+    params: Mapping[Node, str],
+    known: dict[Node, int],
 ) -> dict[Node, int]:
-    """For each output, the set of parameters it depends on, as a bit mask."""
+    """For each output, the set of parameters it depends on, as a bit mask.
+
+    order is every node the outputs reach, arguments first. known holds the masks
+    of nodes met before under the same parameters, and receives the new ones.
+    """
+    if len(outputs) == 1:  # it depends on every parameter among order
+        reached = set(order)
+        if all(p in reached for p in params):
+            return {outputs[0]: (1 << len(params)) - 1}
+        depends = sum(1 << i for i, p in enumerate(params) if p in reached)
+        return {outputs[0]: depends}
     bit = {node: 1 << i for i, node in enumerate(params)}
-    mask: dict[Node, int] = {}
     for node in order:
+        if node in known:
+            continue
         m = bit.get(node, 0)
         for arg in node.args:
-            m |= mask[arg]
-        mask[node] = m
-    return {out: mask[out] for out in outputs}
+            m |= known[arg]
+        known[node] = m
+    return {out: known[out] for out in outputs}
 
 
 def _hessian_lines(
