@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +17,16 @@ from codegen.array_function import (
 )
 from codegen.layout import INDENT, LINE_LENGTH, Tuple, collection, flat
 from codegen.names import RESERVED as NAMES_RESERVED, python_name
-from codegen.printer import FLOAT, INFIX, NUMPY, Dialect, definition, expression
-from codegen.schedule import Namer, Schedule, schedule
+from codegen.printer import (
+    FLOAT,
+    INFIX,
+    NUMPY,
+    Dialect,
+    definition,
+    expression,
+    integer_exponent,
+)
+from codegen.schedule import Namer, Schedule, schedule, walk
 from symgrad import collector
 from symgrad.graph import Node
 
@@ -273,7 +280,7 @@ def _render(spec: ModuleSpec) -> tuple[str, bool]:
     """
     helpers: set[str] = set()
     done: dict[str, _Bodies] = {}  # by function name, for a later dot_of
-    masks: dict[tuple[Node, ...], dict[Node, int]] = {}  # by parameters, see _Plan
+    shared = _Shared()
     bodies: list[str] = []
     twins: list[str] = []
     needs_black = False
@@ -289,11 +296,8 @@ def _render(spec: ModuleSpec) -> tuple[str, bool]:
         elif function.dot_of in done:
             parts = _dot_function(function, done[function.dot_of], helpers)
         else:
-            parts = _function(function, _plan(function, masks), helpers, done)
-        # a docstring is one element of lines; black never rewraps its text
-        needs_black |= any(
-            len(x) > LINE_LENGTH and '"""' not in x for lines in parts for x in lines
-        )
+            parts = _function(function, _plan(function, shared), helpers, done)
+        needs_black |= any(map(_too_long, parts))
         bodies += ["\n".join(lines) for lines in parts[:2]]
         twins += ["\n".join(lines) for lines in parts[2:]]
     if twins:
@@ -310,6 +314,15 @@ def _render(spec: ModuleSpec) -> tuple[str, bool]:
     parts.append("\n".join(collection("__all__ = ", names, "")))
     text = "\n\n".join(parts[:2]) + "\n\n" + "\n\n\n".join(parts[2:] + code) + "\n"
     return text, needs_black
+
+
+def _too_long(lines: list[str]) -> bool:
+    """Whether a line is longer than black allows, docstrings aside."""
+    # the longest line first, measured in C: most bodies have none too long
+    if max(map(len, lines), default=0) <= LINE_LENGTH:
+        return False
+    # a docstring is one element of lines; black never rewraps its text
+    return any(len(x) > LINE_LENGTH and '"""' not in x for x in lines)
 
 
 TWINS_COMMENT = (
@@ -352,17 +365,46 @@ class _Plan:
         return self.output_masks
 
 
-def _plan(spec: FunctionSpec, masks: dict[tuple[Node, ...], dict]) -> _Plan:
-    """Names and statements of a function; masks holds node masks by parameters."""
+@dataclass
+class _Shared:
+    """What the functions of one module share as they are planned, in order."""
+
+    plans: list[_Plan] = field(default_factory=list)
+    masks: dict[tuple[Node, ...], dict[Node, int]] = field(default_factory=dict)
+
+    def walk(self, outputs: list[Node]) -> tuple[list[Node], dict[Node, int]]:
+        """schedule.walk(outputs), continuing an earlier function's walk if it can.
+
+        rosen_value_and_grad's outputs begin with rosen's: its walk begins alike.
+        """
+        for plan in self.plans:
+            k = len(plan.outputs)
+            if k < len(outputs) and outputs[:k] == plan.outputs:
+                earlier = plan.schedule
+                return walk(outputs[k:], list(earlier.order), dict(earlier.uses))
+        return walk(outputs)
+
+    def masks_of(self, params: dict[Node, str]) -> dict[Node, int]:
+        """The node masks of every function of these parameters (see _masks)."""
+        key = tuple(params)
+        if key not in self.masks:  # a parameter's own bit; other vars depend on none
+            self.masks[key] = {node: 1 << i for i, node in enumerate(params)}
+        return self.masks[key]
+
+
+def _plan(spec: FunctionSpec, shared: _Shared) -> _Plan:
+    """Names and statements of a function, sharing with the module's earlier ones."""
     namer = Namer(RESERVED)
     params = {node: namer.claim(python_name(name)) for name, node in spec.params}
     outputs = _leaves(spec.result)
     memo: dict = {}
     budget = _output_budget(spec.result)
-    plan = schedule(outputs, params, spec.hints, namer, budget, memo)
+    walked = shared.walk(outputs)
+    plan = schedule(outputs, params, spec.hints, namer, budget, memo, walked)
     ops = frozenset(map(attrgetter("op"), plan.order))
-    node_masks = masks.setdefault(tuple(params), {})
-    return _Plan(params, outputs, plan, memo, ops, node_masks)
+    node_masks = shared.masks_of(params)
+    shared.plans.append(_Plan(params, outputs, plan, memo, ops, node_masks))
+    return shared.plans[-1]
 
 
 class _Bodies(NamedTuple):
@@ -505,13 +547,7 @@ def _spelled_alike(plan: _Plan) -> bool:
         return True
     # a few distinct exponents (nodes are interned) among thousands of powers
     exponents = {n.args[1] for n in plan.schedule.order if n.op == "pow"}
-    return all(map(_integer_exponent, exponents))
-
-
-def _integer_exponent(exponent: Node) -> bool:
-    """Whether a power is spelled ** (not a call): as printer._power decides."""
-    k = exponent.attrs[0] if exponent.op == "const" else None
-    return k is not None and math.isfinite(k) and k == int(k) and abs(k) <= 2**31
+    return all(map(integer_exponent, exponents))
 
 
 # Ops printed as Python operators in both dialects (printer.INFIX, plus negation).
@@ -808,22 +844,26 @@ def _masks(
     """For each output, the set of parameters it depends on, as a bit mask.
 
     order is every node the outputs reach, arguments first. known holds the masks
-    of nodes met before under the same parameters, and receives the new ones.
+    of nodes met before under the same parameters (each parameter's own bit at
+    first), and receives the new ones.
     """
+    if all(out in known for out in outputs):  # rosen_value_and_grad's, after both
+        return {out: known[out] for out in outputs}
     if len(outputs) == 1:  # it depends on every parameter among order
         reached = set(order)
         if all(p in reached for p in params):
-            return {outputs[0]: (1 << len(params)) - 1}
-        depends = sum(1 << i for i, p in enumerate(params) if p in reached)
-        return {outputs[0]: depends}
-    bit = {node: 1 << i for i, node in enumerate(params)}
+            known[outputs[0]] = (1 << len(params)) - 1
+        else:
+            known[outputs[0]] = sum(
+                1 << i for i, p in enumerate(params) if p in reached
+            )
+        return {outputs[0]: known[outputs[0]]}
     for node in order:
-        if node in known:
-            continue
-        m = bit.get(node, 0)
-        for arg in node.args:
-            m |= known[arg]
-        known[node] = m
+        if node not in known:
+            m = 0
+            for arg in node.args:
+                m |= known[arg]
+            known[node] = m
     return {out: known[out] for out in outputs}
 
 
