@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import NamedTuple
@@ -23,8 +23,8 @@ from codegen.printer import (
     NUMPY,
     Dialect,
     definition,
-    expression,
     integer_exponent,
+    printer,
 )
 from codegen.schedule import Namer, Schedule, schedule, walk
 from symgrad import collector
@@ -294,7 +294,7 @@ def _render(spec: ModuleSpec) -> tuple[str, bool]:
                 )
             ]  # fmt: skip
         elif function.dot_of in done:
-            parts = _dot_function(function, done[function.dot_of], helpers)
+            parts = _dot_function(function, done[function.dot_of], helpers, shared)
         else:
             parts = _function(function, _plan(function, shared), helpers, done)
         needs_black |= any(map(_too_long, parts))
@@ -371,6 +371,19 @@ class _Shared:
 
     plans: list[_Plan] = field(default_factory=list)
     masks: dict[tuple[Node, ...], dict[Node, int]] = field(default_factory=dict)
+    named: dict[tuple, tuple[dict[Node, str], set[str]]] = field(default_factory=dict)
+
+    def parameters(self, spec: FunctionSpec) -> tuple[dict[Node, str], Namer]:
+        """Each parameter's Python name, and a namer that has given out those names.
+
+        Most functions of a module take the same parameters: they are named once.
+        """
+        if spec.params not in self.named:
+            namer = Namer(RESERVED)
+            params = {node: namer.claim(python_name(p)) for p, node in spec.params}
+            self.named[spec.params] = (params, namer.taken)
+        params, taken = self.named[spec.params]
+        return dict(params), Namer(taken)
 
     def walk(self, outputs: list[Node]) -> tuple[list[Node], dict[Node, int]]:
         """schedule.walk(outputs), continuing an earlier function's walk if it can.
@@ -394,8 +407,7 @@ class _Shared:
 
 def _plan(spec: FunctionSpec, shared: _Shared) -> _Plan:
     """Names and statements of a function, sharing with the module's earlier ones."""
-    namer = Namer(RESERVED)
-    params = {node: namer.claim(python_name(name)) for name, node in spec.params}
+    params, namer = shared.parameters(spec)
     outputs = _leaves(spec.result)
     memo: dict = {}
     budget = _output_budget(spec.result)
@@ -480,7 +492,7 @@ def _bodies(
 
 
 def _dot_function(
-    spec: FunctionSpec, callee: _Bodies, helpers: set[str]
+    spec: FunctionSpec, callee: _Bodies, helpers: set[str], shared: _Shared
 ) -> list[list[str]]:
     """A function of result (value, gradient . tangent) whose body calls callee's.
 
@@ -489,7 +501,7 @@ def _dot_function(
     structural zero, so _dot's sum in order is the graph's sum.
     """
     name = python_name(spec.name)
-    plan = _dot_plan(spec, callee.plan)
+    plan = _dot_plan(spec, callee.plan, shared.parameters(spec)[0])
     point = plan.names[: len(callee.plan.params)]
     tangent = plan.names[len(callee.plan.params) :]
     helpers.add("_dot")
@@ -521,20 +533,19 @@ def _dot_function(
     return [lines] + _bodies(spec, plan, numpy, doc, twin, callee.uses_dtype)
 
 
-def _dot_plan(spec: FunctionSpec, callee: _Plan) -> _Plan:
+def _dot_plan(spec: FunctionSpec, callee: _Plan, params: dict[Node, str]) -> _Plan:
     """The plan of (value, gradient . tangent) from the plan of (value, gradient).
 
     No statements of its own; each output's parameter mask from callee's: the value's
     as it was, the directional derivative's the gradient's and every tangent's.
     """
-    namer = Namer(RESERVED)
-    params = {node: namer.claim(python_name(p)) for p, node in spec.params}
     value, directional = _leaves(spec.result)
     full, point_bits = (1 << len(params)) - 1, (1 << len(callee.params)) - 1
     depends = full ^ point_bits  # every tangent
+    callee_masks = callee.masks
     for g in callee.outputs[1:]:
-        depends |= callee.masks[g]
-    masks = {value: callee.masks[callee.outputs[0]], directional: depends}
+        depends |= callee_masks[g]
+    masks = {value: callee_masks[callee.outputs[0]], directional: depends}
     plan = Schedule()
     return _Plan(params, [value, directional], plan, {}, callee.ops, output_masks=masks)
 
@@ -565,12 +576,12 @@ def _body(spec: FunctionSpec, plan: _Plan, dialect: Dialect, helpers) -> list[st
     names = plan.schedule.names
     memo = plan.memo if dialect is NUMPY else {}
     lines = _statements(plan, dialect, helpers, INDENT, memo)
+    out = printer(names, memo, dialect)
     if isinstance(spec.result, Symmetric):
         # hessian[i, j]: a (n, n) array on floats ([..., i, j] costs 100 ns more
         # an entry there), a view with the batch axes last on arrays
-        lines += _hessian_lines(spec.result, names, dialect, "", INDENT, memo)
+        lines += _hessian_lines(spec.result, out, "", INDENT)
     else:
-        out = lambda n: expression(n, names, memo, dialect)  # noqa: E731
         lines += _return(spec.result, out, INDENT)
     # where(c, a, b) of two constants is spelled with the inputs' dtype
     needs_dtype = (
@@ -605,9 +616,11 @@ def _wrapper_numpy(
     pnames = plan.names
     full = (1 << len(pnames)) - 1
     symmetric = isinstance(spec.result, Symmetric)
-    needs_shape = symmetric or any(m != full for m in plan.masks.values())
+    masks = {} if symmetric else plan.masks  # a Hessian is laid out at full shape
+    needs_shape = symmetric or any(m != full for m in masks.values())
     namer = Namer(RESERVED | set(pnames) | ({point} if point else set()))
     arrays = dict(plan.params)  # each parameter's node -> its array's text
+    outputs = set(plan.outputs)
     if point is not None:
         helpers.add("_as_arrays")
         name = namer.claim("arrays")
@@ -615,7 +628,11 @@ def _wrapper_numpy(
         lines = layout.call(head, [f"*{point}"], INDENT)
         lines.append(f"{INDENT}if shape is None:  # arrays of another library")
         lines += _on_foreign(spec, name, body, uses_dtype, helpers)
-        arrays = {node: f"{name}[{k}]" for k, node in enumerate(plan.params)}
+        arrays = {  # only an output that is a parameter reads its array
+            node: f"{name}[{k}]"
+            for k, node in enumerate(plan.params)
+            if node in outputs
+        }
         args = [f"*{name}"]
     else:
         lines = []
@@ -642,7 +659,7 @@ def _wrapper_numpy(
         return lines + call + [f"{INDENT}return hessian"]
     lines.append(errstate)
     packaged = any(
-        node.op == "var" or (needs_shape and plan.masks[node] != full)
+        node.op == "var" or (needs_shape and masks[node] != full)
         for node in plan.outputs
     )
     if not packaged:
@@ -689,14 +706,14 @@ def _unpack(
         lines = layout.call(f"{result} = {body}(", args, INDENT * 2)
         paths = _paths(spec.result, result)
         text = lambda node: paths[node]  # noqa: E731
-    full = (1 << len(plan.names)) - 1
+    full, masks = (1 << len(plan.names)) - 1, plan.masks
 
     def out(node: Node) -> str:
         value = arrays[node] if node.op == "var" else text(node)
         if node.op == "var":  # a copy: never hand back the caller's own array
             helpers.add("_copy")
             value = f"_copy({value})"
-        if needs_shape and plan.masks[node] != full:
+        if needs_shape and masks[node] != full:
             helpers.add("_expand")
             return f"_expand({value}, shape, dtype)"
         return value + "[()]" if node.op == "var" else value
@@ -717,7 +734,10 @@ def _packaged(result: Result, out, path: str) -> Tuple | str:
     """
     if isinstance(result, Node):
         return out(result)
-    items = [_packaged(r, out, f"{path}[{k}]") for k, r in enumerate(result)]
+    items = [
+        out(r) if isinstance(r, Node) else _packaged(r, out, f"{path}[{k}]")
+        for k, r in enumerate(result)
+    ]
     each = [f"_expand({path}[{k}], shape, dtype)" for k in range(len(result))]
     if len(result) > MANY_PARAMETERS and items == each:
         return f"tuple(_expand(out, shape, dtype) for out in {path})"
@@ -752,6 +772,9 @@ def _paths(result: Result, prefix: str) -> dict[Node, str]:
         return {result: prefix}
     paths: dict[Node, str] = {}
     for k, item in enumerate(result):
+        if isinstance(item, Node):  # most items: no call, no dict of one
+            paths.setdefault(item, f"{prefix}[{k}]")
+            continue
         for node, path in _paths(item, f"{prefix}[{k}]").items():
             paths.setdefault(node, path)
     return paths
@@ -868,7 +891,7 @@ def _masks(
 
 
 def _hessian_lines(
-    result: Symmetric, names, dialect: Dialect, batch: str, indent: str, memo: dict
+    result: Symmetric, out: Callable[[Node], str], batch: str, indent: str
 ) -> list[str]:
     """Entries into the hessian argument, each pair of symmetric slots at once."""
     lines = []
@@ -876,8 +899,7 @@ def _hessian_lines(
         target = f"hessian[{batch}{i}, {j}]"
         if i != j:
             target += f" = hessian[{batch}{j}, {i}]"
-        text = expression(node, names, memo, dialect)
-        lines.append(f"{indent}{target} = {text}")
+        lines.append(f"{indent}{target} = {out(node)}")
     return lines + [f"{indent}return hessian"]
 
 

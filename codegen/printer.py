@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -122,6 +122,18 @@ def expression(
 ) -> str:
     """The Python text of node, with named nodes as their names."""
     return _print(node, Context(names, {} if memo is None else memo, dialect))[0]
+
+
+def printer(
+    names: Mapping[Node, str], memo: dict | None = None, dialect: Dialect = NUMPY
+) -> Callable[[Node], str]:
+    """expression(node, names, memo, dialect) as a function of node.
+
+    One context for all of a function's outputs, not one an output (2,000 entries
+    of a Hessian).
+    """
+    ctx = Context(names, {} if memo is None else memo, dialect)
+    return lambda node: _print(node, ctx)[0]
 
 
 def definition(

@@ -130,10 +130,9 @@ def schedule(
         while len(text) > STATEMENT_BUDGET:
             # Cut the longest inlined argument into a statement of its own; it has
             # one use (a shared one is named already), and fits the budget itself.
-            inlined = [a for a in node.args if a.args and a not in result.names]
-            if not inlined:
+            longest = _longest_inlined(node, result.names, memo)
+            if longest is None:
                 break
-            longest = max(inlined, key=lambda a: len(memo[a][0]))
             _name_statement(longest, memo[longest][0], hints, namer, result)
             text = spelled(node, ctx)[0]
         if (
@@ -143,6 +142,15 @@ def schedule(
         ):
             _name_statement(node, text, hints, namer, result)
     return result
+
+
+def _longest_inlined(node: Node, names: Mapping[Node, str], memo: dict) -> Node | None:
+    """The argument of node with the longest text among those inlined, the first."""
+    longest, size = None, -1
+    for arg in node.args:
+        if arg.args and arg not in names and len(memo[arg][0]) > size:
+            longest, size = arg, len(memo[arg][0])
+    return longest
 
 
 def _name_statement(
