@@ -23,8 +23,8 @@ from codegen.printer import (
     NUMPY,
     Dialect,
     definition,
+    expression_of,
     integer_exponent,
-    printer,
 )
 from codegen.schedule import Namer, Schedule, schedule, walk
 from symgrad import collector
@@ -576,7 +576,7 @@ def _body(spec: FunctionSpec, plan: _Plan, dialect: Dialect, helpers) -> list[st
     names = plan.schedule.names
     memo = plan.memo if dialect is NUMPY else {}
     lines = _statements(plan, dialect, helpers, INDENT, memo)
-    out = printer(names, memo, dialect)
+    out = expression_of(names, memo, dialect)
     if isinstance(spec.result, Symmetric):
         # hessian[i, j]: a (n, n) array on floats ([..., i, j] costs 100 ns more
         # an entry there), a view with the batch axes last on arrays

@@ -124,7 +124,7 @@ def expression(
     return _print(node, Context(names, {} if memo is None else memo, dialect))[0]
 
 
-def printer(
+def expression_of(
     names: Mapping[Node, str], memo: dict | None = None, dialect: Dialect = NUMPY
 ) -> Callable[[Node], str]:
     """expression(node, names, memo, dialect) as a function of node.
@@ -260,6 +260,9 @@ _LEADERS = frozenset({"mul", "div", "const"})
 
 def _leads_with_a_negative_constant(node: Node, ctx: Context) -> bool:
     """True for an unnamed product whose leftmost factor is a negative constant."""
+    printed = ctx.memo.get(node)
+    if printed is not None and not printed[0].startswith("-"):
+        return False  # such a product's text begins with the constant's minus
     while node.op in ("mul", "div") and node not in ctx.names:
         node = node.args[0]
     return node.op == "const" and node.attrs[0] < 0 and node not in ctx.names
