@@ -192,15 +192,20 @@ def _constant(node: Node, ctx: Context) -> tuple[str, int]:
 
 
 def _sum(node: Node, ctx: Context) -> tuple[str, int]:
-    right = node.args[1]
-    # most right operands are no product nor constant: no walk down for them
-    if right.op in _LEADERS and _leads_with_a_negative_constant(right, ctx):
-        return _flipped_sum(node, ctx)
     left, right = _operands(node.args, ctx, SUM, SUM + 1)
-    return f"{left} {_SUM_SYMBOLS[node.op]} {right}", SUM
+    symbol = _SUM_SYMBOLS[node.op]
+    # a product led by a negative constant prints with its minus first (a product
+    # binds tighter than a sum: no parentheses), so most operands need no walk down
+    if right[0] == "-" and _leads_with_a_negative_constant(node.args[1], ctx):
+        # a + -2.0 * x prints as a - 2.0 * x (and a - -2.0 * x as a + 2.0 * x):
+        # the same value bit for bit, since IEEE negation is exact and rounding is
+        # symmetric, so -(c * x) == (-c) * x and a - y == a + (-y).
+        symbol, right = _FLIPPED[symbol], right[1:]
+    return f"{left} {symbol} {right}", SUM
 
 
 _SUM_SYMBOLS = {"add": "+", "sub": "-"}
+_FLIPPED = {"+": "-", "-": "+"}
 
 # op -> its symbol, its precedence and what its left operand needs: comparisons do
 # not chain, so both sides of one need their own parentheses
@@ -255,26 +260,11 @@ def _call(node: Node, ctx: Context) -> tuple[str, int]:
     return ctx.dialect.calls[op].format(*(_print(a, ctx)[0] for a in args)), ATOM
 
 
-_LEADERS = frozenset({"mul", "div", "const"})
-
-
 def _leads_with_a_negative_constant(node: Node, ctx: Context) -> bool:
     """True for an unnamed product whose leftmost factor is a negative constant."""
-    printed = ctx.memo.get(node)
-    if printed is not None and not printed[0].startswith("-"):
-        return False  # such a product's text begins with the constant's minus
     while node.op in ("mul", "div") and node not in ctx.names:
         node = node.args[0]
     return node.op == "const" and node.attrs[0] < 0 and node not in ctx.names
-
-
-def _flipped_sum(node: Node, ctx: Context) -> tuple[str, int]:
-    # a + -2.0 * x prints as a - 2.0 * x (and a - -2.0 * x as a + 2.0 * x): the
-    # same value bit for bit, since IEEE negation is exact and rounding is
-    # symmetric, so -(c * x) == (-c) * x and a - y == a + (-y).
-    left, right = _operands(node.args, ctx, SUM, SUM + 1)
-    symbol = "-" if node.op == "add" else "+"
-    return f"{left} {symbol} {right[1:]}", SUM
 
 
 def _power(node: Node, ctx: Context) -> tuple[str, int]:
