@@ -28,7 +28,7 @@ def flat(item) -> str:
     """The one-line text of an item (str, or a nested Tuple)."""
     if isinstance(item, str):
         return item
-    inner = ", ".join(flat(i) for i in item.items)
+    inner = ", ".join(map(flat, item.items))
     if item.brackets == "()" and len(item.items) == 1:
         inner += ","
     return item.brackets[0] + inner + item.brackets[1]
@@ -36,9 +36,12 @@ def flat(item) -> str:
 
 def collection(prefix: str, value: Tuple, indent: str, suffix: str = "") -> list[str]:
     """Lines for `prefix(<items>)suffix` where the brackets are a tuple or list literal."""
-    one = f"{indent}{prefix}{flat(value)}{suffix}"
-    if len(one) <= LINE_LENGTH or not value.items:
-        return [one]
+    # each item takes a character at least, and ", ": 1,000 parameters never fit
+    # on one line, and are not joined into one to find out
+    if 3 * len(value.items) <= LINE_LENGTH:
+        one = f"{indent}{prefix}{flat(value)}{suffix}"
+        if len(one) <= LINE_LENGTH or not value.items:
+            return [one]
     inner = indent + INDENT
     lines = [f"{indent}{prefix}{value.brackets[0]}"]
     for item in value.items:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import NamedTuple
@@ -18,8 +17,16 @@ from codegen.array_function import (
 )
 from codegen.layout import INDENT, LINE_LENGTH, Tuple, collection, flat
 from codegen.names import RESERVED as NAMES_RESERVED, python_name
-from codegen.printer import FLOAT, INFIX, NUMPY, Dialect, definition, expression
-from codegen.schedule import Namer, Schedule, schedule
+from codegen.printer import (
+    FLOAT,
+    INFIX,
+    NUMPY,
+    Dialect,
+    definition,
+    expression_of,
+    integer_exponent,
+)
+from codegen.schedule import Namer, Schedule, schedule, walk
 from symgrad import collector
 from symgrad.graph import Node
 
@@ -273,6 +280,7 @@ def _render(spec: ModuleSpec) -> tuple[str, bool]:
     """
     helpers: set[str] = set()
     done: dict[str, _Bodies] = {}  # by function name, for a later dot_of
+    shared = _Shared()
     bodies: list[str] = []
     twins: list[str] = []
     needs_black = False
@@ -286,13 +294,10 @@ def _render(spec: ModuleSpec) -> tuple[str, bool]:
                 )
             ]  # fmt: skip
         elif function.dot_of in done:
-            parts = _dot_function(function, done[function.dot_of], helpers)
+            parts = _dot_function(function, done[function.dot_of], helpers, shared)
         else:
-            parts = _function(function, _plan(function), helpers, done)
-        # a docstring is one element of lines; black never rewraps its text
-        needs_black |= any(
-            len(x) > LINE_LENGTH and '"""' not in x for lines in parts for x in lines
-        )
+            parts = _function(function, _plan(function, shared), helpers, done)
+        needs_black |= any(map(_too_long, parts))
         bodies += ["\n".join(lines) for lines in parts[:2]]
         twins += ["\n".join(lines) for lines in parts[2:]]
     if twins:
@@ -309,6 +314,15 @@ def _render(spec: ModuleSpec) -> tuple[str, bool]:
     parts.append("\n".join(collection("__all__ = ", names, "")))
     text = "\n\n".join(parts[:2]) + "\n\n" + "\n\n\n".join(parts[2:] + code) + "\n"
     return text, needs_black
+
+
+def _too_long(lines: list[str]) -> bool:
+    """Whether a line is longer than black allows, docstrings aside."""
+    # the longest line first, measured in C: most bodies have none too long
+    if max(map(len, lines), default=0) <= LINE_LENGTH:
+        return False
+    # a docstring is one element of lines; black never rewraps its text
+    return any(len(x) > LINE_LENGTH and '"""' not in x for x in lines)
 
 
 TWINS_COMMENT = (
@@ -328,25 +342,81 @@ class _Plan:
     params: dict[Node, str]
     outputs: list[Node]
     schedule: Schedule
-    masks: dict[Node, int]
     memo: dict
     ops: frozenset[str]  # every op among the function's nodes, read in one pass
+    # every node's parameter mask, shared by the module's functions of the same
+    # parameters: rosen_value_and_grad's nodes are rosen_grad's and rosen's
+    node_masks: dict[Node, int] = field(default_factory=dict)
+    output_masks: dict[Node, int] | None = None
 
     @property
     def names(self) -> list[str]:
         return list(self.params.values())
 
+    @property
+    def masks(self) -> dict[Node, int]:
+        """For each output, the parameters it depends on; made when first read.
 
-def _plan(spec: FunctionSpec) -> _Plan:
-    namer = Namer(RESERVED)
-    params = {node: namer.claim(python_name(name)) for name, node in spec.params}
+        A Hessian's wrapper never reads them: its result is laid out at full shape.
+        """
+        if self.output_masks is None:
+            order, outputs = self.schedule.order, self.outputs
+            self.output_masks = _masks(order, outputs, self.params, self.node_masks)
+        return self.output_masks
+
+
+@dataclass
+class _Shared:
+    """What the functions of one module share as they are planned, in order."""
+
+    plans: list[_Plan] = field(default_factory=list)
+    masks: dict[tuple[Node, ...], dict[Node, int]] = field(default_factory=dict)
+    named: dict[tuple, tuple[dict[Node, str], set[str]]] = field(default_factory=dict)
+
+    def parameters(self, spec: FunctionSpec) -> tuple[dict[Node, str], Namer]:
+        """Each parameter's Python name, and a namer that has given out those names.
+
+        Most functions of a module take the same parameters: they are named once.
+        """
+        if spec.params not in self.named:
+            namer = Namer(RESERVED)
+            params = {node: namer.claim(python_name(p)) for p, node in spec.params}
+            self.named[spec.params] = (params, namer.taken)
+        params, taken = self.named[spec.params]
+        return dict(params), Namer(taken)
+
+    def walk(self, outputs: list[Node]) -> tuple[list[Node], dict[Node, int]]:
+        """schedule.walk(outputs), continuing an earlier function's walk if it can.
+
+        rosen_value_and_grad's outputs begin with rosen's: its walk begins alike.
+        """
+        for plan in self.plans:
+            k = len(plan.outputs)
+            if k < len(outputs) and outputs[:k] == plan.outputs:
+                earlier = plan.schedule
+                return walk(outputs[k:], list(earlier.order), dict(earlier.uses))
+        return walk(outputs)
+
+    def masks_of(self, params: dict[Node, str]) -> dict[Node, int]:
+        """The node masks of every function of these parameters (see _masks)."""
+        key = tuple(params)
+        if key not in self.masks:  # a parameter's own bit; other vars depend on none
+            self.masks[key] = {node: 1 << i for i, node in enumerate(params)}
+        return self.masks[key]
+
+
+def _plan(spec: FunctionSpec, shared: _Shared) -> _Plan:
+    """Names and statements of a function, sharing with the module's earlier ones."""
+    params, namer = shared.parameters(spec)
     outputs = _leaves(spec.result)
     memo: dict = {}
     budget = _output_budget(spec.result)
-    plan = schedule(outputs, params, spec.hints, namer, budget, memo)
-    masks = _masks(plan.order, outputs, params)
+    walked = shared.walk(outputs)
+    plan = schedule(outputs, params, spec.hints, namer, budget, memo, walked)
     ops = frozenset(map(attrgetter("op"), plan.order))
-    return _Plan(params, outputs, plan, masks, memo, ops)
+    node_masks = shared.masks_of(params)
+    shared.plans.append(_Plan(params, outputs, plan, memo, ops, node_masks))
+    return shared.plans[-1]
 
 
 class _Bodies(NamedTuple):
@@ -422,7 +492,7 @@ def _bodies(
 
 
 def _dot_function(
-    spec: FunctionSpec, callee: _Bodies, helpers: set[str]
+    spec: FunctionSpec, callee: _Bodies, helpers: set[str], shared: _Shared
 ) -> list[list[str]]:
     """A function of result (value, gradient . tangent) whose body calls callee's.
 
@@ -431,7 +501,7 @@ def _dot_function(
     structural zero, so _dot's sum in order is the graph's sum.
     """
     name = python_name(spec.name)
-    plan = _dot_plan(spec, callee.plan)
+    plan = _dot_plan(spec, callee.plan, shared.parameters(spec)[0])
     point = plan.names[: len(callee.plan.params)]
     tangent = plan.names[len(callee.plan.params) :]
     helpers.add("_dot")
@@ -463,21 +533,21 @@ def _dot_function(
     return [lines] + _bodies(spec, plan, numpy, doc, twin, callee.uses_dtype)
 
 
-def _dot_plan(spec: FunctionSpec, callee: _Plan) -> _Plan:
+def _dot_plan(spec: FunctionSpec, callee: _Plan, params: dict[Node, str]) -> _Plan:
     """The plan of (value, gradient . tangent) from the plan of (value, gradient).
 
     No statements of its own; each output's parameter mask from callee's: the value's
     as it was, the directional derivative's the gradient's and every tangent's.
     """
-    namer = Namer(RESERVED)
-    params = {node: namer.claim(python_name(p)) for p, node in spec.params}
     value, directional = _leaves(spec.result)
     full, point_bits = (1 << len(params)) - 1, (1 << len(callee.params)) - 1
     depends = full ^ point_bits  # every tangent
+    callee_masks = callee.masks
     for g in callee.outputs[1:]:
-        depends |= callee.masks[g]
-    masks = {value: callee.masks[callee.outputs[0]], directional: depends}
-    return _Plan(params, [value, directional], Schedule(), masks, {}, callee.ops)
+        depends |= callee_masks[g]
+    masks = {value: callee_masks[callee.outputs[0]], directional: depends}
+    plan = Schedule()
+    return _Plan(params, [value, directional], plan, {}, callee.ops, output_masks=masks)
 
 
 def _spelled_alike(plan: _Plan) -> bool:
@@ -488,13 +558,7 @@ def _spelled_alike(plan: _Plan) -> bool:
         return True
     # a few distinct exponents (nodes are interned) among thousands of powers
     exponents = {n.args[1] for n in plan.schedule.order if n.op == "pow"}
-    return all(map(_integer_exponent, exponents))
-
-
-def _integer_exponent(exponent: Node) -> bool:
-    """Whether a power is spelled ** (not a call): as printer._power decides."""
-    k = exponent.attrs[0] if exponent.op == "const" else None
-    return k is not None and math.isfinite(k) and k == int(k) and abs(k) <= 2**31
+    return all(map(integer_exponent, exponents))
 
 
 # Ops printed as Python operators in both dialects (printer.INFIX, plus negation).
@@ -512,12 +576,12 @@ def _body(spec: FunctionSpec, plan: _Plan, dialect: Dialect, helpers) -> list[st
     names = plan.schedule.names
     memo = plan.memo if dialect is NUMPY else {}
     lines = _statements(plan, dialect, helpers, INDENT, memo)
+    out = expression_of(names, memo, dialect)
     if isinstance(spec.result, Symmetric):
         # hessian[i, j]: a (n, n) array on floats ([..., i, j] costs 100 ns more
         # an entry there), a view with the batch axes last on arrays
-        lines += _hessian_lines(spec.result, names, dialect, "", INDENT, memo)
+        lines += _hessian_lines(spec.result, out, "", INDENT)
     else:
-        out = lambda n: expression(n, names, memo, dialect)  # noqa: E731
         lines += _return(spec.result, out, INDENT)
     # where(c, a, b) of two constants is spelled with the inputs' dtype
     needs_dtype = (
@@ -552,9 +616,11 @@ def _wrapper_numpy(
     pnames = plan.names
     full = (1 << len(pnames)) - 1
     symmetric = isinstance(spec.result, Symmetric)
-    needs_shape = symmetric or any(m != full for m in plan.masks.values())
+    masks = {} if symmetric else plan.masks  # a Hessian is laid out at full shape
+    needs_shape = symmetric or any(m != full for m in masks.values())
     namer = Namer(RESERVED | set(pnames) | ({point} if point else set()))
     arrays = dict(plan.params)  # each parameter's node -> its array's text
+    outputs = set(plan.outputs)
     if point is not None:
         helpers.add("_as_arrays")
         name = namer.claim("arrays")
@@ -562,7 +628,11 @@ def _wrapper_numpy(
         lines = layout.call(head, [f"*{point}"], INDENT)
         lines.append(f"{INDENT}if shape is None:  # arrays of another library")
         lines += _on_foreign(spec, name, body, uses_dtype, helpers)
-        arrays = {node: f"{name}[{k}]" for k, node in enumerate(plan.params)}
+        arrays = {  # only an output that is a parameter reads its array
+            node: f"{name}[{k}]"
+            for k, node in enumerate(plan.params)
+            if node in outputs
+        }
         args = [f"*{name}"]
     else:
         lines = []
@@ -589,7 +659,7 @@ def _wrapper_numpy(
         return lines + call + [f"{INDENT}return hessian"]
     lines.append(errstate)
     packaged = any(
-        node.op == "var" or (needs_shape and plan.masks[node] != full)
+        node.op == "var" or (needs_shape and masks[node] != full)
         for node in plan.outputs
     )
     if not packaged:
@@ -636,14 +706,14 @@ def _unpack(
         lines = layout.call(f"{result} = {body}(", args, INDENT * 2)
         paths = _paths(spec.result, result)
         text = lambda node: paths[node]  # noqa: E731
-    full = (1 << len(plan.names)) - 1
+    full, masks = (1 << len(plan.names)) - 1, plan.masks
 
     def out(node: Node) -> str:
         value = arrays[node] if node.op == "var" else text(node)
         if node.op == "var":  # a copy: never hand back the caller's own array
             helpers.add("_copy")
             value = f"_copy({value})"
-        if needs_shape and plan.masks[node] != full:
+        if needs_shape and masks[node] != full:
             helpers.add("_expand")
             return f"_expand({value}, shape, dtype)"
         return value + "[()]" if node.op == "var" else value
@@ -664,7 +734,10 @@ def _packaged(result: Result, out, path: str) -> Tuple | str:
     """
     if isinstance(result, Node):
         return out(result)
-    items = [_packaged(r, out, f"{path}[{k}]") for k, r in enumerate(result)]
+    items = [
+        out(r) if isinstance(r, Node) else _packaged(r, out, f"{path}[{k}]")
+        for k, r in enumerate(result)
+    ]
     each = [f"_expand({path}[{k}], shape, dtype)" for k in range(len(result))]
     if len(result) > MANY_PARAMETERS and items == each:
         return f"tuple(_expand(out, shape, dtype) for out in {path})"
@@ -699,6 +772,9 @@ def _paths(result: Result, prefix: str) -> dict[Node, str]:
         return {result: prefix}
     paths: dict[Node, str] = {}
     for k, item in enumerate(result):
+        if isinstance(item, Node):  # most items: no call, no dict of one
+            paths.setdefault(item, f"{prefix}[{k}]")
+            continue
         for node, path in _paths(item, f"{prefix}[{k}]").items():
             paths.setdefault(node, path)
     return paths
@@ -783,21 +859,39 @@ def _output_budget(result: Result) -> int:
 
 
 def _masks(
-    order: Sequence[Node], outputs: Sequence[Node], params: Mapping[Node, str]
+    order: Sequence[Node],
+    outputs: Sequence[Node],
+    params: Mapping[Node, str],
+    known: dict[Node, int],
 ) -> dict[Node, int]:
-    """For each output, the set of parameters it depends on, as a bit mask."""
-    bit = {node: 1 << i for i, node in enumerate(params)}
-    mask: dict[Node, int] = {}
+    """For each output, the set of parameters it depends on, as a bit mask.
+
+    order is every node the outputs reach, arguments first. known holds the masks
+    of nodes met before under the same parameters (each parameter's own bit at
+    first), and receives the new ones.
+    """
+    if all(out in known for out in outputs):  # rosen_value_and_grad's, after both
+        return {out: known[out] for out in outputs}
+    if len(outputs) == 1:  # it depends on every parameter among order
+        reached = set(order)
+        if all(p in reached for p in params):
+            known[outputs[0]] = (1 << len(params)) - 1
+        else:
+            known[outputs[0]] = sum(
+                1 << i for i, p in enumerate(params) if p in reached
+            )
+        return {outputs[0]: known[outputs[0]]}
     for node in order:
-        m = bit.get(node, 0)
-        for arg in node.args:
-            m |= mask[arg]
-        mask[node] = m
-    return {out: mask[out] for out in outputs}
+        if node not in known:
+            m = 0
+            for arg in node.args:
+                m |= known[arg]
+            known[node] = m
+    return {out: known[out] for out in outputs}
 
 
 def _hessian_lines(
-    result: Symmetric, names, dialect: Dialect, batch: str, indent: str, memo: dict
+    result: Symmetric, out: Callable[[Node], str], batch: str, indent: str
 ) -> list[str]:
     """Entries into the hessian argument, each pair of symmetric slots at once."""
     lines = []
@@ -805,8 +899,7 @@ def _hessian_lines(
         target = f"hessian[{batch}{i}, {j}]"
         if i != j:
             target += f" = hessian[{batch}{j}, {i}]"
-        text = expression(node, names, memo, dialect)
-        lines.append(f"{indent}{target} = {text}")
+        lines.append(f"{indent}{target} = {out(node)}")
     return lines + [f"{indent}return hessian"]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keyword
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -15,7 +14,7 @@ from symgrad.graph import Node
 # a deeply nested expression.
 STATEMENT_BUDGET = 60
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_KEYWORDS = frozenset(keyword.kwlist + keyword.softkwlist)
 
 
 class Namer:
@@ -27,8 +26,10 @@ class Namer:
 
     def claim(self, hint: str) -> str:
         """The hint itself if free and valid, else the hint with a numeric suffix."""
-        base = hint if _IDENT.match(hint) else "t"
-        if keyword.iskeyword(base) or keyword.issoftkeyword(base):
+        # an ASCII identifier ([A-Za-z_][A-Za-z0-9_]*), tested in C: a function of
+        # 1,000 parameters claims 1,000 names
+        base = hint if hint.isascii() and hint.isidentifier() else "t"
+        if base in _KEYWORDS:
             base += "_"
         name, k = base, 1
         while name in self.taken:
@@ -59,18 +60,25 @@ class Schedule:
     names: dict[Node, str] = field(default_factory=dict)
     order: list[Node] = field(default_factory=list)
     texts: dict[Node, str] = field(default_factory=dict)
+    uses: dict[Node, int] = field(default_factory=dict)  # as walk counts them
 
 
-def walk(roots: Sequence[Node]) -> tuple[list[Node], dict[Node, int]]:
+def walk(
+    roots: Sequence[Node],
+    order: list[Node] | None = None,
+    uses: dict[Node, int] | None = None,
+) -> tuple[list[Node], dict[Node, int]]:
     """symgrad.graph.toposort's order, and each node's uses (a root's one more).
 
     About 1.7x faster than toposort and a separate count: scheduling walks every
     function of a module (60,000 nodes for the JVP of Rosenbrock in 3,000
     variables). The use counts double as the seen set (nodes hash by identity),
     and each stack frame iterates its arguments, counting every edge once.
+    order and uses, if given, are an earlier walk's (of roots walked before these),
+    continued in place.
     """
-    order: list[Node] = []
-    uses: dict[Node, int] = {}
+    order = [] if order is None else order
+    uses = {} if uses is None else uses
     for root in roots:
         count = uses.get(root)
         uses[root] = 1 if count is None else count + 1
@@ -97,6 +105,7 @@ def schedule(
     namer: Namer,
     output_budget: int = STATEMENT_BUDGET,
     memo: dict | None = None,
+    walked: tuple[list[Node], dict[Node, int]] | None = None,
 ) -> Schedule:
     """Give a temporary to every shared, hinted or oversized node reachable from outputs.
 
@@ -105,10 +114,11 @@ def schedule(
     output longer than output_budget gets a statement so its use site stays short.
     memo receives the numpy text of every node's definition; it stays valid after
     scheduling, so printing the statements again costs one lookup per argument.
+    walked is walk(outputs), if the caller has it.
     """
-    order, uses = walk(outputs)
+    order, uses = walk(outputs) if walked is None else walked
     is_output = set(outputs)
-    result = Schedule(names=dict(params), order=order)
+    result = Schedule(names=dict(params), order=order, uses=uses)
     # printed text of every node's definition, shared by every statement: one
     # context for the whole schedule, and each node spelled once where it is met
     memo = {} if memo is None else memo
@@ -120,10 +130,9 @@ def schedule(
         while len(text) > STATEMENT_BUDGET:
             # Cut the longest inlined argument into a statement of its own; it has
             # one use (a shared one is named already), and fits the budget itself.
-            inlined = [a for a in node.args if a.args and a not in result.names]
-            if not inlined:
+            longest = _longest_inlined(node, result.names, memo)
+            if longest is None:
                 break
-            longest = max(inlined, key=lambda a: len(memo[a][0]))
             _name_statement(longest, memo[longest][0], hints, namer, result)
             text = spelled(node, ctx)[0]
         if (
@@ -135,10 +144,19 @@ def schedule(
     return result
 
 
+def _longest_inlined(node: Node, names: Mapping[Node, str], memo: dict) -> Node | None:
+    """The argument of node with the longest text among those inlined, the first."""
+    longest, size = None, -1
+    for arg in node.args:
+        if arg.args and arg not in names and len(memo[arg][0]) > size:
+            longest, size = arg, len(memo[arg][0])
+    return longest
+
+
 def _name_statement(
     node: Node, text: str, hints: Mapping[Node, str], namer: Namer, plan: Schedule
 ) -> None:
     hint = hints.get(node)
-    plan.names[node] = namer.claim(hint) if hint else namer.fresh()
-    plan.statements.append((plan.names[node], node))
+    name = plan.names[node] = namer.claim(hint) if hint else namer.fresh()
+    plan.statements.append((name, node))
     plan.texts[node] = text

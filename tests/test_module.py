@@ -437,3 +437,27 @@ def test_a_wide_jvp_with_a_structurally_zero_partial_is_printed_from_the_graph()
     point = [float(k % 3) for k in range(n)]
     value, directional = ns["f_jvp"](*point, np.inf, *([0.0] * (n - 1)))
     assert directional == 0.0
+
+
+def test_functions_of_the_same_parameters_expand_alike():
+    # f's one output, f_grad's, then f_vg made of both (its masks all known by
+    # then): each output missing an input is broadcast to the inputs' shape
+    value = mul(x, x)
+    grad = (mul(num(2.0), x), num(0.0))
+    params = (("x", x), ("y", y))
+    spec = ModuleSpec(
+        "doc",
+        (
+            FunctionSpec("f", params, value, "f"),
+            FunctionSpec("f_grad", params, grad, "grad"),
+            FunctionSpec("f_vg", params, (value, grad), "value and grad"),
+            FunctionSpec("f_xy", params, (mul(x, y), x), "x y and x"),
+        ),
+    )
+    ns = load(render(spec))
+    ys = np.zeros(2)
+    for out in (ns["f"](3.0, ys), *ns["f_grad"](3.0, ys), *ns["f_xy"](3.0, ys)):
+        assert np.shape(out) == (2,)
+    v, (dx, dy) = ns["f_vg"](3.0, ys)
+    assert np.shape(v) == np.shape(dx) == np.shape(dy) == (2,)
+    assert np.all(v == 9.0) and np.all(dx == 6.0) and np.all(dy == 0.0)

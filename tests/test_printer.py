@@ -14,6 +14,7 @@ from codegen.printer import (
     constant,
     definition,
     expression,
+    expression_of,
 )
 from symgrad.evaluate import evaluate
 from symgrad.graph import const, make, var
@@ -142,3 +143,30 @@ def test_the_flipped_sign_gives_the_same_bits(node, text):
 def test_a_named_product_is_not_flipped():
     product = make("mul", (const(-2.0), y))
     assert expression(make("add", (x, product)), {**NAMES, product: "t1"}) == "x + t1"
+
+
+@pytest.mark.parametrize(
+    "product, text",
+    [
+        (make("mul", (make("neg", (y,)), z)), "x + -y * z"),
+        (make("mul", (const(-0.0), y)), "x + -0.0 * y"),
+        (make("mul", (const(-2.0), y)), "x - 2.0 * y"),
+    ],
+)
+def test_only_a_negative_constant_flips_a_sum_whose_text_is_remembered(product, text):
+    # the product printed first (as scheduling does) leaves its text in the memo
+    memo: dict = {}
+    expression(product, NAMES, memo)
+    assert product in memo
+    assert expression(make("add", (x, product)), NAMES, memo) == text
+
+
+def test_expression_of_prints_as_expression():
+    nodes = [
+        make("add", (x, make("mul", (const(-2.0), y)))),
+        make("pow", (z, const(2.0))),
+    ]
+    memo: dict = {}
+    out = expression_of(NAMES, memo)
+    assert [out(n) for n in nodes] == [expression(n, NAMES) for n in nodes]
+    assert out(nodes[1]) == "z**2"

@@ -71,3 +71,12 @@ def test_statement_texts_are_their_definitions():
     assert len(plan.statements) > 5
     for _, stmt in plan.statements:
         assert plan.texts[stmt] == definition(stmt, plan.names)
+
+
+def test_walk_continues_an_earlier_walk_of_the_first_roots():
+    s = call("sin", x)
+    shared = mul(s, y)
+    outputs = [add(shared, s), shared, x, add(mul(x, x), call("exp", shared)), s]
+    for k in range(len(outputs) + 1):
+        order, uses = walk(outputs[:k])
+        assert walk(outputs[k:], order, uses) == walk(outputs)
