@@ -122,24 +122,52 @@ def remembering() -> Iterator[None]:
 
 
 def _rules_for(node: Node) -> tuple[tuple[str, Rule], ...]:
-    """The rules of node's op that its arguments' ops let fire (see LOOKS_FOR)."""
+    """The rules of node's op that its arguments let fire (see LOOKS_FOR)."""
     args = node.args
     if len(args) == 2:  # most nodes: a key without a generator
-        key = (node.op, args[0].op, args[1].op)
+        a, b = args
+        key = (
+            node.op,
+            a.op if a.op != "const" else _CONST_TOKENS.get(a.attrs[0], "const"),
+            b.op if b.op != "const" else _CONST_TOKENS.get(b.attrs[0], "const"),
+        )
     else:
-        key = (node.op, *[a.op for a in args])
+        key = (node.op, *dispatch_tokens(args))
     rules = _DISPATCH.get(key)
     if rules is None:
-        present = set(key[1:])
-        rules = _DISPATCH[key] = tuple(
-            (name, rule)
-            for name, rule in RULES.get(node.op, ())
-            if name not in LOOKS_FOR or not LOOKS_FOR[name].isdisjoint(present)
-        )
+        rules = _DISPATCH[key] = _eligible(node.op, key[1:])
     return rules
 
 
-# (op, argument ops...) -> the rules to try, filled on first use
+def dispatch_tokens(args: Sequence[Node]) -> list[str]:
+    """What the dispatch sees of arguments: their ops, a constant's value class."""
+    return [
+        a.op if a.op != "const" else _CONST_TOKENS.get(a.attrs[0], "const")
+        for a in args
+    ]
+
+
+def _eligible(op: str, tokens: Sequence[str]) -> tuple[tuple[str, Rule], ...]:
+    """The rules of op that arguments seen as tokens can let fire."""
+    present = set(tokens) | {"const" for t in tokens if t.startswith("const")}
+    every = [{t} | ({"const"} if t.startswith("const") else set()) for t in tokens]
+    return tuple(
+        (name, rule)
+        for name, rule in RULES.get(op, ())
+        if (name not in LOOKS_FOR or not LOOKS_FOR[name].isdisjoint(present))
+        and (
+            name not in LOOKS_FOR_EVERY
+            or (every and all(not LOOKS_FOR_EVERY[name].isdisjoint(t) for t in every))
+        )
+    )
+
+
+# A constant argument is also seen by the values rules test for (x * 1, x + 0,
+# x ^ 0.5): a rule that needs a 1 is not tried beside a 2. -0.0 is 0 here as in
+# is_const.
+_CONST_TOKENS = {0.0: "const:0", 1.0: "const:1", -1.0: "const:-1", 0.5: "const:0.5"}
+
+# (op, argument tokens...) -> the rules to try, filled on first use
 _DISPATCH: dict[tuple[str, ...], tuple[tuple[str, Rule], ...]] = {}
 
 
@@ -486,39 +514,40 @@ EXPAND_RULES: tuple[tuple[str, Rule], ...] = (
 )
 
 # What each rule looks for among its node's arguments: it can fire only when one of
-# the arguments has one of these ops. build tries only the rules whose condition
-# the arguments' ops meet; a rule absent here is always tried (those that compare
-# arguments, like x - x). Differentiating Rosenbrock in 1,000 variables tried
-# 840,000 rules for 48,000 firings before. tests/test_simplify.py checks that each
-# condition is necessary, over every unary and binary node of an argument pool.
+# the arguments has one of these ops ("const" is any constant, "const:1" a 1, see
+# _CONST_TOKENS). build tries only the rules whose condition the arguments meet; a
+# rule absent here is always tried (those that compare arguments, like x - x).
+# Differentiating Rosenbrock in 1,000 variables tried 840,000 rules for 48,000
+# firings before. tests/test_simplify.py checks that each condition is necessary,
+# over every unary and binary node of an argument pool.
 LOOKS_FOR: dict[str, frozenset[str]] = {
     name: frozenset(ops.split())
     for name, ops in {
         "fold": "const",
-        "add_zero": "const", "add_const_last": "const", "add_const_assoc": "const",
+        "add_zero": "const:0", "add_const_last": "const", "add_const_assoc": "const",
         "add_const_out": "add", "sub_const_out": "add",
         "add_negative_scaled": "mul", "add_neg": "neg", "add_expm1": "exp",
         "add_where_zero": "where", "add_common_divisor": "div", "add_sub_cancel": "sub",
         "add_common_factor": "mul", "add_distribute_like": "add sub mul neg",
         "add_pads": "pad", "add_stretched": "broadcast_to",
         "add_transpose_last": "transpose",
-        "sub_zero": "const", "sub_neg": "neg", "sub_const": "const", "expm1": "exp",
+        "sub_zero": "const:0", "sub_neg": "neg", "sub_const": "const", "expm1": "exp",
         "one_minus_exp": "exp", "one_minus_sigmoid": "sigmoid",
         "sub_where_zero": "where", "sub_common_divisor": "div",
         "sigmoid_complement": "sigmoid mul", "sub_common_factor": "mul",
         "sub_distribute_like": "add sub mul neg", "sub_stretched": "broadcast_to",
-        "mul_zero": "const", "mul_one": "const", "mul_const_first": "const",
-        "mul_minus_one": "const", "mul_const_assoc": "const", "mul_const_left": "mul",
+        "mul_zero": "const:0", "mul_one": "const:1", "mul_const_first": "const",
+        "mul_minus_one": "const:-1", "mul_const_assoc": "const", "mul_const_left": "mul",
         "mul_neg": "neg", "mul_powers": "pow", "mul_like_factor": "mul",
         "mul_reciprocal": "div", "mul_where_zero": "where", "mul_divide_smaller": "div",
         "mul_stretched": "broadcast_to",
-        "div_one": "const", "div_zero": "const", "div_neg": "neg", "sigmoid": "const",
+        "div_one": "const:1", "div_zero": "const:0", "div_neg": "neg", "sigmoid": "const:1",
         "div_exp": "exp", "div_where_zero": "where",
         "neg_neg": "neg", "neg_sub": "sub", "neg_scaled": "mul", "neg_where_zero": "where",
-        "pow_one": "const", "pow_zero": "const", "pow_base_one": "const",
-        "pow_half": "const", "pow_pow_int": "pow", "sqrt_squared": "sqrt",
+        "pow_one": "const:1", "pow_zero": "const:0", "pow_base_one": "const:1",
+        "pow_half": "const:0.5", "pow_pow_int": "pow", "sqrt_squared": "sqrt",
         "log_exp": "exp", "softplus": "add", "log_sigmoid": "sigmoid", "log1p": "add",
-        "max_relu": "const", "min_relu": "const", "abs_abs": "abs", "abs_neg": "neg",
+        "max_relu": "const:0", "min_relu": "const:0", "abs_abs": "abs", "abs_neg": "neg",
         "sqrt_one_minus_square": "sub", "softplus_log": "log", "where_const": "const",
         "broadcast_twice": "broadcast_to", "transpose_eye": "eye",
         "transpose_twice": "transpose", "sum_scaled": "mul", "matmul_scaled": "mul",
@@ -526,6 +555,9 @@ LOOKS_FOR: dict[str, frozenset[str]] = {
     }.items()
 }
 # fmt: on
+
+# Rules that need every argument to be one of these (a fold needs constants only).
+LOOKS_FOR_EVERY: dict[str, frozenset[str]] = {"fold": frozenset({"const"})}
 
 
 def _one_plus(node: Node) -> Node | None:
