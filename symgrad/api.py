@@ -437,6 +437,9 @@ def compile_source(text: str, file: str = "<input>", target: str = "numpy") -> s
     with collector.paused():
         program = lower(parse(text, file))
         module = render_target(module_spec(program, Path(file).name), target)
+        # the graph dies here, while the collector is paused: freed after it resumes,
+        # its weak references' callbacks set off a full collection over all of it
+        del program
     if len(module) > MAX_MODULE_CHARS:
         raise LimitError(
             f"limit exceeded: the generated module would be {len(module):,} characters "
