@@ -52,19 +52,27 @@ def collection(prefix: str, value: Tuple, indent: str, suffix: str = "") -> list
     return lines + [f"{indent}{value.brackets[1]}{suffix}"]
 
 
-def call(head: str, args: list[str], indent: str, tail: str = ")") -> list[str]:
-    """Lines for `head(args)tail`, e.g. a call or `def f(` ... `):`."""
-    one = f"{indent}{head}{', '.join(args)}{tail}"
+def call(head: str, args: list[str | Tuple], indent: str, tail: str = ")") -> list[str]:
+    """Lines for `head(args)tail`, e.g. a call or `def f(` ... `):`.
+
+    An argument that is a tuple literal and does not fit on its own line goes one
+    item per line, as black splits it.
+    """
+    texts = [flat(a) for a in args]
+    one = f"{indent}{head}{', '.join(texts)}{tail}"
     if len(one) <= LINE_LENGTH:
         return [one]
-    body = f"{indent}{INDENT}{', '.join(args)}"
+    body = f"{indent}{INDENT}{', '.join(texts)}"
     if len(body) <= LINE_LENGTH:
         return [f"{indent}{head}", body, f"{indent}{tail}"]
-    return (
-        [f"{indent}{head}"]
-        + [f"{indent}{INDENT}{a}," for a in args]
-        + [f"{indent}{tail}"]
-    )
+    inner = indent + INDENT
+    lines = [f"{indent}{head}"]
+    for arg, text in zip(args, texts):
+        if isinstance(arg, Tuple) and len(inner) + len(text) + 1 > LINE_LENGTH:
+            lines += collection("", arg, inner, ",")
+        else:
+            lines.append(f"{inner}{text},")
+    return lines + [f"{indent}{tail}"]
 
 
 def condition(

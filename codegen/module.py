@@ -638,7 +638,7 @@ def _wrapper_numpy(
         lines = []
         if pnames:
             lines = layout.call("if _foreign(", pnames, INDENT, "):")
-            values = flat(Tuple(tuple(pnames)))
+            values = Tuple(tuple(pnames))
             lines += _on_foreign(spec, values, body, uses_dtype, helpers)
         lines += layout.call("dtype = np.result_type(", pnames + ["1.0"], INDENT)
         lines += [f"{INDENT}{p} = np.asarray({p}, dtype)" for p in pnames]
@@ -670,7 +670,7 @@ def _wrapper_numpy(
 
 
 def _on_foreign(
-    spec: FunctionSpec, values: str, body: str, uses_dtype: bool, helpers
+    spec: FunctionSpec, values: str | Tuple, body: str, uses_dtype: bool, helpers
 ) -> list[str]:
     """`return _on_foreign(body, values)`: dask's or CuPy's arrays stay theirs."""
     helpers.update(("_foreign", "_on_foreign", "_as_like", "_array"))

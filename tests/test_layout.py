@@ -63,3 +63,14 @@ def test_call_with_an_attribute_after_it_matches_black(n):
     lines = ["def f():"] + call("shape = np.broadcast(", names(n), "    ", ").shape")
     text = "\n".join(lines) + "\n"
     assert black_of(text) == text
+
+
+@pytest.mark.parametrize("n", [1, 3, 7, 8, 9, 20])
+@pytest.mark.parametrize("more", [[], ["with_dtype=True"]])
+def test_call_with_a_tuple_argument_matches_black(n, more):
+    # _on_foreign(body, (x1, ..., vxn)): a tuple too long for its line goes one
+    # item per line, as black splits it (this layout once fell back to black)
+    args = ["_f_hvp_body", Tuple(tuple(names(n, 5)))] + more
+    lines = ["def f():", "    if x:"] + call("return _on_foreign(", args, "        ")
+    text = "\n".join(lines) + "\n"
+    assert black_of(text) == text

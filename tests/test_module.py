@@ -461,3 +461,20 @@ def test_functions_of_the_same_parameters_expand_alike():
     v, (dx, dy) = ns["f_vg"](3.0, ys)
     assert np.shape(v) == np.shape(dx) == np.shape(dy) == (2,)
     assert np.all(v == 9.0) and np.all(dx == 6.0) and np.all(dy == 0.0)
+
+
+@pytest.mark.parametrize("n", [2, 10, 30, 40])
+def test_wide_functions_are_laid_out_without_black(n) -> None:
+    # black formats a 30-variable module in half a second: the layout rules must
+    # give its text themselves (the HVP's _on_foreign tuple once did not)
+    import black
+    from benchmarks.workloads import rosenbrock
+    from codegen.module import _render
+    from symgrad.api import module_spec
+    from symgrad.lower import lower
+    from symgrad.parser import parse
+
+    spec = module_spec(lower(parse(rosenbrock(n), "wide.sg")), "wide.sg")
+    text, needs_black = _render(spec)
+    assert not needs_black
+    assert black.format_str(text, mode=black.Mode()) == text
