@@ -67,9 +67,7 @@ def _deferring(text: str, defer_chars: int) -> tuple[str, dict[str, str]]:
         lines_before = text.count("\n", 0, start)
         deferred[body] = "\n" * lines_before + source
         pieces.append(text[done:start])
-        stand_in = (
-            f"def {body}(*args):\n" f"    return __deferred__[{body!r}]()(*args)\n"
-        )
+        stand_in = f"def {body}(*args):\n    return __deferred__[{body!r}]()(*args)\n"
         pieces.append(stand_in + "\n" * (source.count("\n") - 2))
         done = end
     pieces.append(text[done:])

@@ -107,11 +107,12 @@ def array_specs(f: Function, names: dict[Node, str]) -> list[FunctionSpec]:
     value (a residual) gets f, f_jvp and f_vjp.
     """
     params = tuple((p, f.var_of(p)) for p in f.all_names)
-    specs = [FunctionSpec(f.name, params, f.body, _quoted(f.source), names)]
+    source = _quoted(f.source)
+    specs = [FunctionSpec(f.name, params, f.body, source, names)]
     if not f.params:
         return specs
     wrt = f.param_nodes
-    quote = f"\n\n{_quoted(f.source)}"
+    quote = f"\n\n{source}"
     jvp_spec = _jvp_spec(f, params, names)
     if f.body.shape:
         cotangent = var(f"u[{f.name}]", f.body.shape)
@@ -332,11 +333,12 @@ def function_specs(d: Derivatives, names: dict[Node, str]) -> list[FunctionSpec]
     """The six generated functions of one source function (one if nothing is differentiated)."""
     f = d.function
     params = tuple((p, var(p)) for p in f.all_names)
-    specs = [FunctionSpec(f.name, params, f.body, _quoted(f.source), names)]
+    source = _quoted(f.source)
+    specs = [FunctionSpec(f.name, params, f.body, source, names)]
     if not f.params:
         return specs
     wrt, n = ", ".join(f.params), len(f.params)
-    quote = f"\n\n{_quoted(f.source)}"
+    quote = f"\n\n{source}"
     vparams = tuple((f"v{p}", v) for p, v in zip(f.params, d.vector))
     specs += [
         FunctionSpec(
