@@ -335,7 +335,7 @@ def same_up_to_order(u: Node, v: Node) -> bool:
         if a.op not in COMMUTATIVE:
             pairs.extend(zip(a.args, b.args))
             continue
-        matched = _matched_operands(operands(a), operands(b))
+        matched = matched_operands(operands(a), operands(b))
         if matched is None:
             return False
         pairs.extend(matched)
@@ -355,7 +355,7 @@ def operands(node: Node) -> list[Node]:
     return out
 
 
-def _matched_operands(xs: list[Node], ys: list[Node]) -> list[tuple] | None:
+def matched_operands(xs: list[Node], ys: list[Node]) -> list[tuple] | None:
     """Pairs matching xs to ys one to one by digest (to compare further), or None."""
     if len(xs) != len(ys):
         return None

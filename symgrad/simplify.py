@@ -29,6 +29,7 @@ from symgrad.graph import (
     const,
     is_const,
     make,
+    matched_operands,
     same_up_to_order,
     set_simplified,
     toposort,
@@ -387,6 +388,7 @@ ADD_RULES: tuple[tuple[str, Rule], ...] = (
     ("add_negative_scaled", lambda n: sub(n.args[0], mul(const(-n.args[1].args[0].attrs[0]), n.args[1].args[1])) if n.args[1].op == "mul" and n.args[1].args[0].op == "const" and n.args[1].args[0].attrs[0] < 0 else None),
     ("add_neg",        lambda n: sub(n.args[0], n.args[1].args[0]) if n.args[1].op == "neg" else sub(n.args[1], n.args[0].args[0]) if n.args[0].op == "neg" else None),
     ("add_like_terms", lambda n: _like_terms(n.args[0], n.args[1], 1.0)),
+    ("add_like_products", lambda n: _like_products(n.args[0], n.args[1], 1.0)),  # 3 a b + 2 b a = 5 a b
     ("add_expm1",      lambda n: call("expm1", n.args[0].args[0]) if n.args[0].op == "exp" and is_const(n.args[1], -1) else None),  # exp(u) + -1
     ("add_where_zero", lambda n: _merge_where(n, add)),
     ("add_common_divisor", lambda n: _common_divisor(n, add)),
@@ -405,6 +407,7 @@ SUB_RULES: tuple[tuple[str, Rule], ...] = (
     ("sub_const",      lambda n: add(n.args[0], const(-n.args[1].attrs[0])) if n.args[1].op == "const" and n.args[0].op == "add" and n.args[0].args[1].op == "const" else None),
     ("sub_const_out",  lambda n: add(sub(n.args[0].args[0], n.args[1]), n.args[0].args[1]) if n.args[0].op == "add" and n.args[0].args[1].op == "const" and n.args[1].op != "const" else None),  # (x + c) - y = (x - y) + c
     ("sub_like_terms", lambda n: _like_terms(n.args[0], n.args[1], -1.0)),
+    ("sub_like_products", lambda n: _like_products(n.args[0], n.args[1], -1.0)),
     ("expm1",          lambda n: call("expm1", n.args[0].args[0]) if n.args[0].op == "exp" and is_const(n.args[1], 1) else None),
     ("one_minus_exp",  lambda n: neg(call("expm1", n.args[1].args[0])) if is_const(n.args[0], 1) and n.args[1].op == "exp" else None),  # 1 - exp(u) = -expm1(u)
     ("one_minus_sigmoid", lambda n: call("sigmoid", neg(n.args[1].args[0])) if is_const(n.args[0], 1) and n.args[1].op == "sigmoid" else None),
@@ -557,7 +560,11 @@ LOOKS_FOR: dict[str, frozenset[str]] = {
 # fmt: on
 
 # Rules that need every argument to be one of these (a fold needs constants only).
-LOOKS_FOR_EVERY: dict[str, frozenset[str]] = {"fold": frozenset({"const"})}
+LOOKS_FOR_EVERY: dict[str, frozenset[str]] = {
+    "fold": frozenset({"const"}),
+    "add_like_products": frozenset({"mul"}),
+    "sub_like_products": frozenset({"mul"}),
+}
 
 
 def _one_plus(node: Node) -> Node | None:
@@ -594,6 +601,68 @@ def _like_terms(a: Node, b: Node, sign: float) -> Node | None:
     if xa.op == "const" or not _same(xa, xb):
         return None
     return mul(const(ca + sign * cb), xa)
+
+
+# Products longer than this are not compared factor by factor: a sum of n such
+# products would cost n^2 operand walks (an HVP of a long product has them).
+MAX_LIKE_FACTORS = 8
+
+
+def _like_products(a: Node, b: Node, sign: float) -> Node | None:
+    """c1 x1...xk + sign c2 y1...yk -> (c1 + sign c2) x1...xk, the ys the xs in any order.
+
+    The coefficient a chain carries at its first factor ((3 a) b, normal form of
+    3*a*b), which _coeff does not see: 3 a b + 2 b a = 5 a b, 2 a b c - c a b = a b c.
+    """
+    if a.op != "mul" or b.op != "mul" or _scaled_factor(a) or _scaled_factor(b):
+        return None  # c x: one factor, like_terms' case (most sums of products)
+    split_a = _chain_factors(a)
+    split_b = _chain_factors(b)
+    if split_a is None or split_b is None:
+        return None
+    (ca, xs), (cb, ys) = split_a, split_b
+    if len(xs) != len(ys) or len(xs) < 2 or (ca == 1.0 and cb == 1.0):
+        return None  # one factor, or no coefficient: like_terms' cases
+    if sorted(x.op for x in xs) != sorted(y.op for y in ys):
+        return None  # cheaper than matching (Rosenbrock's x y beside (x + y) y)
+    pairs = matched_operands(xs, ys)
+    if pairs is None or not all(_same(x, y) for x, y in pairs):
+        return None
+    rest = a
+    if ca != 1.0:  # a without its coefficient, its factors in a's order
+        rest = xs[0]
+        for x in xs[1:]:
+            rest = mul(rest, x)
+    return mul(const(ca + sign * cb), rest)
+
+
+def _scaled_factor(node: Node) -> bool:
+    """node is c x, x not a product: a product with a single factor besides c."""
+    a, b = node.args
+    return a.op == "const" and b.op != "mul"
+
+
+def _chain_factors(node: Node) -> tuple[float, list[Node]] | None:
+    """A product's leading constant (1 without one) and its other factors, in order.
+
+    None for a chain of more than MAX_LIKE_FACTORS factors.
+    """
+    a, b = node.args
+    if a.op != "mul" and b.op != "mul":  # most products: no walk
+        return (a.attrs[0], [b]) if a.op == "const" else (1.0, [a, b])
+    factors: list[Node] = []
+    stack = [node]
+    while stack:
+        top = stack.pop()
+        if top.op == "mul":
+            stack.extend(reversed(top.args))
+        elif len(factors) == MAX_LIKE_FACTORS:
+            return None
+        else:
+            factors.append(top)
+    if factors[0].op == "const":
+        return factors[0].attrs[0], factors[1:]
+    return 1.0, factors
 
 
 def _distribute_like(a: Node, b: Node, sign: float) -> Node | None:

@@ -56,6 +56,8 @@ CASES: tuple[RuleCase, ...] = (
     RuleCase("add_neg",          M("add", M("neg", X), Y), M("sub", Y, X), REAL),
     RuleCase("add_like_terms",   M("add", X, X), M("mul", C(2.0), X), REAL),
     RuleCase("add_like_terms",   M("add", M("mul", C(3.0), X), M("mul", C(4.0), X)), M("mul", C(7.0), X), REAL),
+    RuleCase("add_like_products", M("add", M("mul", M("mul", C(3.0), X), Y), M("mul", C(2.0), M("mul", Y, X))), M("mul", C(5.0), M("mul", X, Y)), REAL),
+    RuleCase("add_like_products", M("add", M("mul", X, Y), M("mul", M("mul", C(2.0), Y), X)), M("mul", C(3.0), M("mul", X, Y)), REAL),
     RuleCase("add_expm1",        M("add", M("exp", X), C(-1.0)), M("expm1", X), REAL),
     RuleCase("add_expm1",        M("add", C(-1.0), M("exp", X)), M("expm1", X), REAL),
     RuleCase("add_where_zero",   M("add", M("where", COND, X, C(0.0)), M("where", COND, Y, C(0.0))),
@@ -75,6 +77,8 @@ CASES: tuple[RuleCase, ...] = (
     RuleCase("sub_neg",          M("sub", X, M("neg", Y)), M("add", X, Y), REAL),
     RuleCase("sub_const",        M("sub", M("add", X, C(3.0)), C(1.0)), M("add", X, C(2.0)), REAL),
     RuleCase("sub_like_terms",   M("sub", M("mul", C(3.0), X), X), M("mul", C(2.0), X), REAL),
+    RuleCase("sub_like_products", M("sub", M("mul", M("mul", C(2.0), X), Y), M("mul", Y, X)), M("mul", X, Y), REAL),
+    RuleCase("sub_like_products", M("sub", M("mul", M("mul", C(2.0), X), Y), M("mul", M("mul", C(3.0), Y), X)), M("neg", M("mul", X, Y)), REAL),
     RuleCase("add_sub_cancel",   M("add", M("sub", M("sin", X), Y), Y), M("sin", X), REAL),
     RuleCase("add_sub_cancel",   M("add", Y, M("sub", M("sin", X), Y)), M("sin", X), REAL),
     RuleCase("sigmoid_complement", M("sub", M("mul", M("sub", C(1.0), Y), M("sigmoid", X)), M("mul", Y, M("sigmoid", M("neg", X)))), M("sub", M("sigmoid", X), Y), REAL),
@@ -191,6 +195,9 @@ def test_every_rule_whose_arguments_are_looked_for_is_a_rule() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.rule for c in CASES])
 def test_a_firing_rule_finds_what_it_looks_for(case: RuleCase) -> None:
     # the raw node of each case makes its rule fire: the dispatch must try it there
+    every = simplify.LOOKS_FOR_EVERY.get(case.rule)
+    if every is not None and all(_seen([a]) & every for a in case.raw.args):
+        assert case.rule in [name for name, _ in simplify._rules_for(case.raw)]
     wanted = simplify.LOOKS_FOR.get(case.rule)
     if wanted is not None:
         assert _seen(case.raw.args) & wanted
@@ -677,6 +684,29 @@ def test_like_terms_equal_up_to_order_are_collected() -> None:
     for a, b, d in [(1.5, -2.0, 3.0), (0.25, 4.0, -1.0)]:
         got = float(evaluate([node], {"a_order": a, "b_order": b, "d_order": d})[0])
         assert got == pytest.approx(2 * (a + b) * d, rel=1e-15)
+
+
+def test_products_with_a_coefficient_inside_the_chain_are_collected() -> None:
+    # a b d + 2 d a b = 3 a b d: 2 d a b is ((2 d) a) b, its 2 is not on top
+    node = add(mul(mul(A, B), D), mul(mul(mul(num(2.0), D), A), B))
+    assert node.op == "mul" and node.args[0] is num(3.0)
+    assert sub(mul(mul(num(3.0), A), B), mul(mul(num(3.0), B), A)) is num(0.0)
+    for a, b, d in [(1.5, -2.0, 3.0), (0.25, 4.0, -1.0)]:
+        got = float(evaluate([node], {"a_order": a, "b_order": b, "d_order": d})[0])
+        assert got == pytest.approx(3 * a * b * d, rel=1e-15)
+
+
+def test_products_longer_than_the_limit_are_not_compared() -> None:
+    # the bound that keeps a sum of n long products from n^2 operand walks
+    factors = [var(f"f{i}") for i in range(simplify.MAX_LIKE_FACTORS + 1)]
+    left, right = num(2.0), num(3.0)
+    for f, g in zip(factors, reversed(factors)):
+        left, right = mul(left, f), mul(right, g)
+    total = add(left, right)
+    assert total.op == "add"
+    env = {f"f{i}": 1.0 + i / 10 for i in range(len(factors))}
+    expected = 5 * math.prod(env.values())
+    assert float(evaluate([total], env)[0]) == pytest.approx(expected, rel=1e-14)
 
 
 def test_a_factor_met_twice_up_to_order_is_squared() -> None:
