@@ -330,12 +330,19 @@ def same_up_to_order(u: Node, v: Node) -> bool:
             return False
         if len(a.args) != len(b.args):
             return False
-        if digest(a) != digest(b):
-            return False
         if a.op not in COMMUTATIVE:
+            if digest(a) != digest(b):
+                return False
             pairs.extend(zip(a.args, b.args))
             continue
-        matched = matched_operands(operands(a), operands(b))
+        xs, ys = operands(a), operands(b)
+        # the operands' ops first: a digest not yet made costs a walk of the
+        # subgraph (a Hessian entry's), the ops only of the chain
+        if len(xs) != len(ys) or sorted(x.op for x in xs) != sorted(y.op for y in ys):
+            return False
+        if digest(a) != digest(b):
+            return False
+        matched = matched_operands(xs, ys)
         if matched is None:
             return False
         pairs.extend(matched)

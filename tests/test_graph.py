@@ -395,3 +395,13 @@ def test_a_reversed_chain_of_ten_thousand_terms_compares_without_recursion() -> 
     assert operands(forward) == terms and operands(backward) == terms[::-1]
     assert same_up_to_order(forward, backward)
     assert not same_up_to_order(forward, _add(backward, X))
+
+
+def test_chains_whose_operands_differ_in_kind_are_told_apart_without_digests() -> None:
+    # (2 x) v beside (x + y) v: the operands' ops differ, so neither operand's
+    # subgraph is walked for a digest (a Hessian entry's, in an HVP's sums)
+    v = var("v_kinds")
+    entry = make("sin", (_add(var("p_kinds"), var("q_kinds")),))
+    scaled, summed = _mul(_mul(const(2.0), entry), v), _mul(_add(entry, Y), v)
+    assert not same_up_to_order(scaled, summed)
+    assert scaled.digest is None and summed.digest is None and entry.digest is None
