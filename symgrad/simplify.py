@@ -247,9 +247,35 @@ def simplify(roots: Sequence[Node]) -> list[Node]:
 # ---------------------------------------------------------------- builders
 
 
+# The builders apply the rule that fires first on most of the nodes a gradient
+# builds before making the node, which would live only to be rewritten (a fifth of
+# the nodes differentiating Rosenbrock made). Each only where no rule before it in
+# its op's table can fire, so the result is the node the table gives; while rules
+# are recorded, every node goes through the table.
+
+
 def add(a: Node, b: Node) -> Node:
     """a + b."""
+    if _recording is None:
+        if a.op == "const":
+            if b.op != "const":  # add_const_last
+                return build("add", (b, a))
+        elif a.op == "add" and a.args[1].op == "const":
+            if b.op != "const":  # add_const_out
+                return _constant_last(a, b)
+            if b.attrs[0] != 0:  # add_const_assoc (add_zero's where b is 0)
+                return _sum_of_constants(a, b)
     return build("add", (a, b))
+
+
+def _sum_of_constants(a: Node, c: Node) -> Node:
+    """(x + c1) + c2 = x + (c1 + c2)."""
+    return add(a.args[0], add(a.args[1], c))
+
+
+def _constant_last(a: Node, b: Node) -> Node:
+    """(x + c) + y = (x + y) + c: constants meet and fold."""
+    return add(add(a.args[0], b), a.args[1])
 
 
 def sub(a: Node, b: Node) -> Node:
@@ -259,7 +285,23 @@ def sub(a: Node, b: Node) -> Node:
 
 def mul(a: Node, b: Node) -> Node:
     """a * b."""
+    if _recording is None:
+        if b.op == "const":
+            if a.op != "const":  # mul_const_first
+                return build("mul", (b, a))
+        elif (
+            a.op == "const"
+            and b.op == "mul"
+            and b.args[0].op == "const"
+            and a.attrs[0] not in (0.0, 1.0, -1.0)  # mul_zero, mul_one, mul_minus_one
+        ):  # mul_const_assoc
+            return _product_of_constants(a, b)
     return build("mul", (a, b))
+
+
+def _product_of_constants(c: Node, b: Node) -> Node:
+    """c1 (c2 x) = (c1 c2) x."""
+    return mul(mul(c, b.args[0]), b.args[1])
 
 
 def div(a: Node, b: Node) -> Node:
@@ -269,7 +311,14 @@ def div(a: Node, b: Node) -> Node:
 
 def neg(a: Node) -> Node:
     """-a."""
+    if _recording is None and a.op == "mul" and a.args[0].op == "const":
+        return _negated_scale(a)  # neg_scaled
     return build("neg", (a,))
+
+
+def _negated_scale(a: Node) -> Node:
+    """-(c x) = (-c) x."""
+    return mul(const(-a.args[0].attrs[0]), a.args[1])
 
 
 def power(a: Node, b: Node) -> Node:
@@ -383,8 +432,8 @@ ADD_RULES: tuple[tuple[str, Rule], ...] = (
     ("fold",           _fold),
     ("add_zero",       lambda n: n.args[1] if is_const(n.args[0], 0) else n.args[0] if is_const(n.args[1], 0) else None),
     ("add_const_last", lambda n: add(n.args[1], n.args[0]) if n.args[0].op == "const" else None),
-    ("add_const_assoc", lambda n: add(n.args[0].args[0], add(n.args[0].args[1], n.args[1])) if n.args[1].op == "const" and n.args[0].op == "add" and n.args[0].args[1].op == "const" else None),
-    ("add_const_out",  lambda n: add(add(n.args[0].args[0], n.args[1]), n.args[0].args[1]) if n.args[0].op == "add" and n.args[0].args[1].op == "const" and n.args[1].op != "const" else None),  # (x + c) + y = (x + y) + c: constants meet and fold
+    ("add_const_assoc", lambda n: _sum_of_constants(*n.args) if n.args[1].op == "const" and n.args[0].op == "add" and n.args[0].args[1].op == "const" else None),
+    ("add_const_out",  lambda n: _constant_last(*n.args) if n.args[0].op == "add" and n.args[0].args[1].op == "const" and n.args[1].op != "const" else None),  # (x + c) + y = (x + y) + c: constants meet and fold
     ("add_negative_scaled", lambda n: sub(n.args[0], mul(const(-n.args[1].args[0].attrs[0]), n.args[1].args[1])) if n.args[1].op == "mul" and n.args[1].args[0].op == "const" and n.args[1].args[0].attrs[0] < 0 else None),
     ("add_neg",        lambda n: sub(n.args[0], n.args[1].args[0]) if n.args[1].op == "neg" else sub(n.args[1], n.args[0].args[0]) if n.args[0].op == "neg" else None),
     ("add_like_terms", lambda n: _like_terms(n.args[0], n.args[1], 1.0)),
@@ -424,7 +473,7 @@ MUL_RULES: tuple[tuple[str, Rule], ...] = (
     ("mul_one",        lambda n: n.args[1] if is_const(n.args[0], 1) else n.args[0] if is_const(n.args[1], 1) else None),
     ("mul_const_first", lambda n: mul(n.args[1], n.args[0]) if n.args[1].op == "const" else None),
     ("mul_minus_one",  lambda n: neg(n.args[1]) if is_const(n.args[0], -1) else None),
-    ("mul_const_assoc", lambda n: mul(mul(n.args[0], n.args[1].args[0]), n.args[1].args[1]) if n.args[0].op == "const" and n.args[1].op == "mul" and n.args[1].args[0].op == "const" else None),
+    ("mul_const_assoc", lambda n: _product_of_constants(*n.args) if n.args[0].op == "const" and n.args[1].op == "mul" and n.args[1].args[0].op == "const" else None),
     ("mul_const_left", lambda n: mul(mul(n.args[1].args[0], n.args[0]), n.args[1].args[1]) if n.args[0].op != "const" and n.args[1].op == "mul" and n.args[1].args[0].op == "const" else None),
     ("mul_neg",        lambda n: neg(mul(n.args[0].args[0], n.args[1])) if n.args[0].op == "neg" else neg(mul(n.args[0], n.args[1].args[0])) if n.args[1].op == "neg" else None),
     ("mul_same",       lambda n: power(n.args[0], const(2.0)) if _same(n.args[0], n.args[1]) and n.args[0].op != "const" else None),
@@ -448,7 +497,7 @@ NEG_RULES: tuple[tuple[str, Rule], ...] = (
     ("fold",           _fold),
     ("neg_neg",        lambda n: n.args[0].args[0] if n.args[0].op == "neg" else None),
     ("neg_sub",        lambda n: sub(n.args[0].args[1], n.args[0].args[0]) if n.args[0].op == "sub" else None),
-    ("neg_scaled",     lambda n: mul(const(-n.args[0].args[0].attrs[0]), n.args[0].args[1]) if n.args[0].op == "mul" and n.args[0].args[0].op == "const" else None),
+    ("neg_scaled",     lambda n: _negated_scale(n.args[0]) if n.args[0].op == "mul" and n.args[0].args[0].op == "const" else None),
     ("neg_where_zero", lambda n: _map_where(n.args[0], neg) if _zero_branch_where(n.args[0]) else None),
 )
 POW_RULES: tuple[tuple[str, Rule], ...] = (

@@ -273,6 +273,30 @@ def test_a_rule_never_fires_without_what_it_looks_for() -> None:
     assert checked > 10_000
 
 
+def test_the_builders_shortcuts_give_the_tables_node() -> None:
+    # add, mul and neg apply the first rule that fires on most of a gradient's
+    # nodes before making the node; while recording, every node goes through the
+    # table, so both must give the same node, for every pair of the pool
+    extra = (
+        M("add", X, C(2.0)), M("add", M("sin", X), C(-1.5)), M("mul", C(3.0), M("mul", C(2.0), Y)),
+        C(-0.0), C(math.nan), C(-1.5), M("mul", C(-1.0), X),
+    )  # fmt: skip
+    pool = simplify.simplify(list(_POOL + extra))
+    checked = 0
+    for builder in (add, mul):
+        for a in pool:
+            for b in pool:
+                with recording():
+                    expected = builder(a, b)
+                assert builder(a, b) is expected, (builder.__name__, a, b)
+                checked += 1
+    for a in pool:
+        with recording():
+            expected = neg(a)
+        assert neg(a) is expected, a
+    assert checked > 2000
+
+
 def test_recording_outside_a_block_collects_nothing() -> None:
     with recording() as fired:
         add(X, X)
@@ -570,9 +594,9 @@ def test_simplify_keeps_several_roots_and_is_idempotent() -> None:
 
 def test_a_built_node_remembers_its_fixpoint(monkeypatch) -> None:
     x = var("x_memo")
-    raw = make("mul", (x, C(1.0)))  # held, so the interned node (and its memo) lives
+    raw = make("mul", (C(1.0), x))  # held, so the interned node (and its memo) lives
     assert raw.simplified is None
-    assert mul(x, C(1.0)) is x
+    assert mul(C(1.0), x) is x
     assert raw.simplified is x
     # a second build of the same node tries no rule at all
 
@@ -581,10 +605,10 @@ def test_a_built_node_remembers_its_fixpoint(monkeypatch) -> None:
 
     monkeypatch.setitem(simplify.RULES, "mul", (("fail", fail),))
     monkeypatch.setattr(simplify, "_DISPATCH", {})  # the rules tried, per arg ops
-    assert mul(x, C(1.0)) is x
+    assert mul(C(1.0), x) is x
     with recording():  # while rules are recorded nothing is skipped
         with pytest.raises(AssertionError, match="fixpoint is known"):
-            mul(x, C(1.0))
+            mul(C(1.0), x)
 
 
 SPECIAL = (0.0, -0.0, 1.0, -2.5, 1e308, -1e308, 5e-324, math.inf, -math.inf, math.nan)
@@ -613,8 +637,8 @@ def test_rewritten_nodes_stay_interned_while_remembering(monkeypatch) -> None:
 
     x = var("x_remember")
     with simplify.remembering():
-        assert mul(x, C(1.0)) is x  # make("mul", (x, 1)) was rewritten to x
-        raw = weakref.ref(make("mul", (x, C(1.0))))
+        assert mul(C(1.0), x) is x  # make("mul", (1, x)) was rewritten to x
+        raw = weakref.ref(make("mul", (C(1.0), x)))
         gc.collect()
         assert raw() is not None and raw().simplified is x
 
@@ -623,7 +647,7 @@ def test_rewritten_nodes_stay_interned_while_remembering(monkeypatch) -> None:
 
         monkeypatch.setattr(simplify, "_DISPATCH", {})
         monkeypatch.setitem(simplify.RULES, "mul", (("fail", fail),))
-        assert mul(x, C(1.0)) is x  # a lookup, no rule tried
+        assert mul(C(1.0), x) is x  # a lookup, no rule tried
     monkeypatch.undo()
     gc.collect()
     assert raw() is None  # the block's end lets it go
@@ -633,8 +657,8 @@ def test_outside_remembering_a_rewritten_node_is_not_kept() -> None:
     import weakref
 
     x = var("x_forget")
-    assert mul(x, C(1.0)) is x
-    raw = weakref.ref(make("mul", (x, C(1.0))))
+    assert mul(C(1.0), x) is x
+    raw = weakref.ref(make("mul", (C(1.0), x)))
     gc.collect()
     assert raw() is None
 
