@@ -15,7 +15,7 @@ from symgrad.graph import (
 )
 from symgrad.arrays import inner, sum_to, unbroadcast
 from symgrad.ops import ELEMENTWISE, OPS
-from symgrad.rules import JVP_RULES, RULES
+from symgrad.rules import JVP_RULES, PARTIALS, RULES
 from symgrad.simplify import ONE, ZERO, add, mul
 from symgrad.taylor import nth_derivative
 
@@ -54,7 +54,7 @@ def _adjoints(root: Node, is_target: Callable[[Node], bool], seed: Node) -> dict
         g = adj.get(node)
         if g is None or not node.args:
             continue
-        for arg, contribution in zip(node.args, _local(node, g)):
+        for arg, contribution in zip(node.args, _local(node, g, active)):
             if contribution is None or id(arg) not in active or _is_zero(contribution):
                 continue
             if arg.shape != node.shape and node.op in ELEMENTWISE:
@@ -74,7 +74,17 @@ def _is_zero(node: Node) -> bool:
     return node.op == "const" and node.attrs[0] == 0
 
 
-def _local(node: Node, g: Node) -> tuple[Node | None, ...]:
+def _local(
+    node: Node, g: Node, active: set[int] | None = None
+) -> tuple[Node | None, ...]:
+    """Each argument's contribution; None for an argument outside active (ids)."""
+    partial = PARTIALS.get(node.op)
+    if partial is not None and active is not None:  # none built for the other
+        a, b = node.args
+        return (
+            partial(node, g, 0) if id(a) in active else None,
+            partial(node, g, 1) if id(b) in active else None,
+        )
     rule = RULES.get(node.op)
     if rule is not None:
         return rule(node, g)
@@ -171,7 +181,8 @@ def _forward(node: Node, ts: tuple[Node | None, ...]) -> Node | None:
     for i, t in enumerate(ts):
         if t is None:
             continue
-        term = RULES[node.op](node, t)[i]
+        partial = PARTIALS.get(node.op)
+        term = partial(node, t, i) if partial else RULES[node.op](node, t)[i]
         if term is not None:
             total = term if total is None else add(total, term)
     return total

@@ -81,6 +81,32 @@ def _atan2_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
     return div(mul(g, x), r2), neg(div(mul(g, y), r2))
 
 
+# The rows of the binary ops whose arguments are often not all differentiated (a
+# constant factor, a variable outside a Hessian row), one argument at a time:
+# diff.py builds only the contributions of arguments that depend on a variable.
+def _sub_partial(n: Node, g: Node, i: int) -> Contribution:
+    # d(a - b) = da - db
+    return g if i == 0 else neg(g)
+
+
+def _mul_partial(n: Node, g: Node, i: int) -> Contribution:
+    # d(a b) = b da + a db; g = 1 at a seed: 1 * b is b
+    other = n.args[1 - i]
+    return other if g is ONE else mul(g, other)
+
+
+def _div_partial(n: Node, g: Node, i: int) -> Contribution:
+    # d(a/b) = da/b - (a/b) db/b
+    return div(g, n.args[1]) if i == 0 else neg(div(mul(g, n), n.args[1]))
+
+
+PARTIALS: dict[str, Callable[[Node, Node, int], Contribution]] = {
+    "sub": _sub_partial,
+    "mul": _mul_partial,
+    "div": _div_partial,
+}
+
+
 def _sqrt_one_minus_square(a: Node) -> Node:
     # sqrt(1 - a^2) as sqrt((1 - a)(1 + a)): a^2 rounds, and 1 - a^2 then cancels
     # near |a| = 1 (asin' at 1 - 1e-9 kept 7 digits); 1 - a is exact there.
@@ -90,9 +116,9 @@ def _sqrt_one_minus_square(a: Node) -> Node:
 # fmt: off
 RULES: dict[str, Rule] = {
     "add":      lambda n, g: (g, g),
-    "sub":      lambda n, g: (g, neg(g)),
-    "mul":      lambda n, g: (n.args[1], n.args[0]) if g is ONE else (mul(g, n.args[1]), mul(g, n.args[0])),  # g = 1 at a seed: 1 * b is b
-    "div":      lambda n, g: (div(g, n.args[1]), neg(div(mul(g, n), n.args[1]))),   # d(a/b) = da/b - (a/b) db/b
+    "sub":      lambda n, g: (_sub_partial(n, g, 0), _sub_partial(n, g, 1)),
+    "mul":      lambda n, g: (_mul_partial(n, g, 0), _mul_partial(n, g, 1)),
+    "div":      lambda n, g: (_div_partial(n, g, 0), _div_partial(n, g, 1)),
     "neg":      lambda n, g: (neg(g),),
     "pow":      _pow_rule,
     "exp":      lambda n, g: (mul(g, n),),                                          # exp' = exp

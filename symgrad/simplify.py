@@ -258,9 +258,10 @@ def add(a: Node, b: Node) -> Node:
     """a + b."""
     if _recording is None:
         if a.op == "const":
-            if b.op != "const":  # add_const_last
-                return build("add", (b, a))
-        elif a.op == "add" and a.args[1].op == "const":
+            if b.op == "const":  # fold
+                return const(a.attrs[0] + b.attrs[0])
+            return build("add", (b, a))  # add_const_last
+        if a.op == "add" and a.args[1].op == "const":
             if b.op != "const":  # add_const_out
                 return _constant_last(a, b)
             if b.attrs[0] != 0:  # add_const_assoc (add_zero's where b is 0)
@@ -280,6 +281,8 @@ def _constant_last(a: Node, b: Node) -> Node:
 
 def sub(a: Node, b: Node) -> Node:
     """a - b."""
+    if _recording is None and a.op == "const" and b.op == "const":  # fold
+        return const(a.attrs[0] - b.attrs[0])
     return build("sub", (a, b))
 
 
@@ -287,8 +290,9 @@ def mul(a: Node, b: Node) -> Node:
     """a * b."""
     if _recording is None:
         if b.op == "const":
-            if a.op != "const":  # mul_const_first
-                return build("mul", (b, a))
+            if a.op == "const":  # fold
+                return const(a.attrs[0] * b.attrs[0])
+            return build("mul", (b, a))  # mul_const_first
         elif (
             a.op == "const"
             and b.op == "mul"
@@ -311,8 +315,11 @@ def div(a: Node, b: Node) -> Node:
 
 def neg(a: Node) -> Node:
     """-a."""
-    if _recording is None and a.op == "mul" and a.args[0].op == "const":
-        return _negated_scale(a)  # neg_scaled
+    if _recording is None:
+        if a.op == "const":  # fold
+            return const(-a.attrs[0])
+        if a.op == "mul" and a.args[0].op == "const":
+            return _negated_scale(a)  # neg_scaled
     return build("neg", (a,))
 
 
