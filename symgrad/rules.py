@@ -3,12 +3,12 @@
 A row takes the node n = op(a, b, ...) and the adjoint g of n (dF/dn) and returns
 one contribution per argument, g times that argument's local partial derivative,
 or None where the argument gets no contribution. There is no chain rule here:
-diff.py accumulates the contributions in reverse over the graph.
+derivatives.py accumulates the contributions in reverse over the graph.
 
 Array ops: an adjoint g may be smaller than its node (any shape that broadcasts to
 it: the adjoint of every entry of sum(x) is the one scalar g), so the rows of
 elementwise ops need no change; rows that move entries around (matmul, transpose,
-slices) first stretch g to the node's shape with `full`. diff.py sums each
+slices) first stretch g to the node's shape with `full`. derivatives.py sums each
 contribution back to its argument's shape (undoing numpy's broadcasting).
 Forward mode (JVP_RULES) has rows only for the array ops: an elementwise op's
 Jacobian is diagonal, so its forward row is its reverse row applied to the tangent.
@@ -83,7 +83,7 @@ def _atan2_rule(n: Node, g: Node) -> tuple[Contribution, ...]:
 
 # The rows of the binary ops whose arguments are often not all differentiated (a
 # constant factor, a variable outside a Hessian row), one argument at a time:
-# diff.py builds only the contributions of arguments that depend on a variable.
+# derivatives.py builds only the contributions of arguments that depend on a variable.
 def _sub_partial(n: Node, g: Node, i: int) -> Contribution:
     # d(a - b) = da - db
     return g if i == 0 else neg(g)

@@ -318,3 +318,25 @@ def test_adjoints_refuse_a_target_that_is_not_a_leaf() -> None:
     with pytest.raises(ValueError, match="leaves"):
         diff.adjoints(root, [inner])
     assert diff.adjoints(root, [x])[x] is not None
+
+
+def test_no_contribution_is_built_for_an_argument_no_variable_reaches(
+    monkeypatch,
+) -> None:
+    # d exp(s x)/dx with s = 3 sin(y) a constant in x: s's contribution g x was
+    # built and dropped before; mul, sub and div now contribute per argument
+    from symgrad import rules
+
+    x, y = var("x_reach"), var("y_reach")
+    scale = mul(num(3.0), call("sin", y))
+    f = call("exp", mul(scale, x))
+    built: list[tuple[Node, Node]] = []
+    real = rules.mul
+    monkeypatch.setattr(rules, "mul", lambda a, b: built.append((a, b)) or real(a, b))
+    dx = diff.adjoints(f, [x])[x]
+    assert built and not any(x in pair for pair in built)
+    env = {"x_reach": 0.3, "y_reach": -1.2}
+    s = 3 * math.sin(-1.2)
+    assert float(evaluate([dx], env)[0]) == pytest.approx(
+        s * math.exp(s * 0.3), rel=1e-14
+    )
