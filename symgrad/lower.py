@@ -27,7 +27,7 @@ from symgrad.errors import (
 from symgrad.graph import Node, count_nodes, node_budget, substitute, toposort, var
 from symgrad.ops import BINARY_OPERATORS, CONSTANTS, FUNCTIONS
 from symgrad.program import Function, Program
-from symgrad.simplify import build, call, neg, num
+from symgrad.simplify import build, call, collect_like_in_sum, neg, num
 
 # The functions a compiled module holds for each source function f.
 GENERATED_SUFFIXES = (
@@ -533,7 +533,12 @@ def _binary(expr: syntax.Binary, left: Node, right: Node) -> Node:
             f"{MAX_EXPONENT:,} in magnitude",
             expr.span,
         )
-    return build(BINARY_OPERATORS[expr.op], (left, right))
+    node = build(BINARY_OPERATORS[expr.op], (left, right))
+    # a sum the user wrote: a like term further back in it is collected too
+    return collect_like_in_sum(node) if expr.op in _SUM_OPS else node
+
+
+_SUM_OPS = frozenset("+-")
 
 
 def _subscript(expr: syntax.Subscript, value: Node) -> Node:

@@ -692,6 +692,79 @@ def _like_products(a: Node, b: Node, sign: float) -> Node | None:
     return mul(const(ca + sign * cb), rest)
 
 
+# Sums of more terms than this are not searched for like terms: a sum of n terms
+# lowered term by term would cost n^2 comparisons (Rosenbrock's value has 2,000).
+MAX_LIKE_TERMS = 8
+
+
+def collect_like_in_sum(n: Node) -> Node:
+    """n = (... + c1 x + ...) +- c2 x as (... + (c1 +- c2) x + ...); else n itself.
+
+    A like term further back in a sum (of at most MAX_LIKE_TERMS terms) than the
+    rules look, which compare a sum's two arguments: 2 x + y + 3 x = 5 x + y,
+    x y + z - y x = z. The merged term keeps its place: the first spelling wins.
+    Only identical terms, or products of the very same two factors, are alike
+    here (no digest is made). symgrad.lower applies it to the sums an expression
+    file writes; not a rule, so the sums the differentiator builds do not pay for it.
+    """
+    if n.op not in ("add", "sub"):
+        return n
+    chain, t = n.args
+    if chain.op not in ("add", "sub") or t.op == "const" or _longer(chain):
+        return n
+    ct, xt = _coeff(t)
+    node, depth = chain, 0
+    while True:
+        inner = node.op in ("add", "sub")
+        x = _coeff(node.args[1] if inner else node)[1]
+        if x is xt or _same_two_factors(x, xt):
+            return _merged(chain, depth, ct if n.op == "add" else -ct)
+        if not inner:
+            return n
+        node, depth = node.args[0], depth + 1
+
+
+def _longer(chain: Node) -> bool:
+    """Whether a sum has more than MAX_LIKE_TERMS terms (its ops only: cheap)."""
+    for _ in range(MAX_LIKE_TERMS):
+        if chain.op not in ("add", "sub"):
+            return False
+        chain = chain.args[0]
+    return True
+
+
+def _same_two_factors(u: Node, v: Node) -> bool:
+    """a b and b a: products of the same two factors (identity, no digests)."""
+    if u.op != "mul" or v.op != "mul":
+        return False
+    (u0, u1), (v0, v1) = u.args, v.args
+    return u0 is v1 and u1 is v0
+
+
+def _merged(chain: Node, depth: int, c: float) -> Node:
+    """chain with c x added into its term `depth` places from the last, c1 x."""
+    terms: list[tuple[float, Node]] = []  # (sign, term), the last first
+    head = chain
+    for _ in range(depth + 1):
+        if head.op in ("add", "sub"):
+            terms.append((1.0 if head.op == "add" else -1.0, head.args[1]))
+            head = head.args[0]
+        else:  # the first term: nothing stands before it
+            terms.append((1.0, head))
+            head = ZERO
+    sign_k, term_k = terms[depth]
+    coefficient, x = _coeff(term_k)
+    total = sign_k * coefficient + c
+    if total == 0:
+        del terms[depth]
+    else:
+        terms[depth] = (1.0, mul(const(total), x))
+    out = head
+    for sign, term in reversed(terms):
+        out = add(out, term) if sign > 0 else sub(out, term)
+    return out
+
+
 def _scaled_factor(node: Node) -> bool:
     """node is c x, x not a product: a product with a single factor besides c."""
     a, b = node.args

@@ -115,6 +115,24 @@ def test_named_intermediates_recorded():
     assert by_name["v"] in toposort([body]) and by_name["u"] in toposort([body])
 
 
+@pytest.mark.parametrize(
+    "text, kept, written",
+    [  # written: the sum as the text writes it, term by term
+        ("f(x, y, z) = 2*x + y + 3*x", 2, lambda x, y, z: 2 * x + y + 3 * x),
+        ("f(x, y, z) = x*y + z - y*x", 0, lambda x, y, z: x * y + z - y * x),
+        ("f(x, y, z) = x - y + z - x", 1, lambda x, y, z: x - y + z - x),
+    ],
+)
+def test_like_terms_further_back_in_a_written_sum_are_collected(text, kept, written):
+    # 5 x + y (a product and a sum), z (no operation), z - y (one)
+    f = function(text, "f")
+    ops = [n.op for n in toposort([f.body]) if n.args]
+    assert len(ops) == kept, ops
+    for point in [(1.5, -2.0, 0.25), (-0.5, 3.0, 2.0)]:
+        got = float(evaluate([f.body], dict(zip("xyz", point)))[0])
+        assert got == pytest.approx(written(*point), rel=1e-14, abs=1e-14)
+
+
 # -- helpers -----------------------------------------------------------------
 
 

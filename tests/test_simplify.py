@@ -733,6 +733,31 @@ def test_products_longer_than_the_limit_are_not_compared() -> None:
     assert float(evaluate([total], env)[0]) == pytest.approx(expected, rel=1e-14)
 
 
+def test_a_like_term_further_back_in_a_sum_is_collected() -> None:
+    # (2 x + y) + 3 x = 5 x + y: the merged term keeps its place
+    two_x_y = add(mul(num(2.0), X), Y)
+    assert simplify.collect_like_in_sum(add(two_x_y, mul(num(3.0), X))) is add(
+        mul(num(5.0), X), Y
+    )
+    # (x y - u) - y x = -u; (x - y) + u - x = u - y
+    xy, yx = mul(X, Y), make("mul", (Y, X))  # y x as another node than x y
+    assert simplify.collect_like_in_sum(sub(sub(xy, U), yx)) is neg(U)
+    assert simplify.collect_like_in_sum(sub(add(sub(X, Y), U), X)) is sub(U, Y)
+    unlike = add(two_x_y, mul(num(3.0), U))
+    assert simplify.collect_like_in_sum(unlike) is unlike
+
+
+def test_sums_longer_than_the_limit_are_not_searched() -> None:
+    terms = [var(f"s{i}") for i in range(simplify.MAX_LIKE_TERMS + 1)]
+    total = terms[0]
+    for term in terms[1:]:
+        total = add(total, term)
+    longer = add(total, terms[0])  # like the first term, nine terms back
+    assert simplify.collect_like_in_sum(longer) is longer
+    shorter = add(total.args[0], terms[1])  # eight terms: searched
+    assert simplify.collect_like_in_sum(shorter) is not shorter
+
+
 def test_a_factor_met_twice_up_to_order_is_squared() -> None:
     assert mul(mul(A, B), mul(B, A)) is power(mul(A, B), num(2.0))
     square = mul(mul(A, B), add(D, mul(B, A)))  # no like factor: left alone
