@@ -704,8 +704,8 @@ def collect_like_in_sum(n: Node) -> Node:
     rules look, which compare a sum's two arguments: 2 x + y + 3 x = 5 x + y,
     x y + z - y x = z. The merged term keeps its place: the first spelling wins.
     Only identical terms, or products of the very same two factors, are alike
-    here (no digest is made). symgrad.lower applies it to the sums an expression
-    file writes; not a rule, so the sums the differentiator builds do not pay for it.
+    here (no digest is made). symgrad.lower and symgrad.trace apply it to the sums
+    a user writes; not a rule, so the sums the differentiator builds pay nothing.
     """
     if n.op not in ("add", "sub"):
         return n

@@ -25,7 +25,7 @@ import numpy as np
 from symgrad.errors import LimitError, Span, SymgradError
 from symgrad.graph import MAX_NODES, Node, const
 from symgrad.graph import var as var_node
-from symgrad.simplify import build
+from symgrad.simplify import build, collect_like_in_sum
 
 
 class TracingError(SymgradError):
@@ -159,7 +159,9 @@ class Tape:
                 args_ = tuple(_node(a, nodes) for a in args)
                 nodes[i] = _arrays.REPLAY[op](args_, attrs)
             else:
-                nodes[i] = build(op, tuple(_node(a, nodes) for a in args))
+                node = build(op, tuple(_node(a, nodes) for a in args))
+                # a written sum's like term further back, as lower collects it
+                nodes[i] = collect_like_in_sum(node) if op in _SUMS else node
         return _node(root, nodes)
 
 
@@ -185,6 +187,9 @@ def _record_op(op: str, *args: Handle) -> int:
             _user_span(3),
         )
     return tape.record(op, args)
+
+
+_SUMS = frozenset({"add", "sub"})
 
 
 # The recorders tracing uses, named as the simplifier's builders they stand for.

@@ -54,6 +54,15 @@ def test_traced_values_match_python(fn, expected):
     assert value(fn, x=3.0, y=4.0) == pytest.approx(expected, rel=1e-14)
 
 
+def test_like_terms_further_back_in_a_traced_sum_are_collected():
+    # 2 x + y + 3 x is 5 x + y, as in an expression file: one product, one sum
+    node = trace(lambda x, y: 2 * x + y + 3 * x, ["x", "y"], {})
+    assert len([n for n in graph.toposort([node]) if n.args]) == 2
+    for x, y in [(3.0, 4.0), (-1.25, 0.5)]:
+        got = float(evaluate([node], {"x": x, "y": y})[0])
+        assert got == pytest.approx(2 * x + y + 3 * x, rel=1e-14)
+
+
 def test_closures_over_constants_and_helpers():
     k = 2.5
 
