@@ -178,10 +178,10 @@ def _forward(node: Node, ts: tuple[Node | None, ...]) -> Node | None:
     # An elementwise op's Jacobian is diagonal: its reverse row, fed the tangent of
     # argument i, gives that argument's term of the forward derivative.
     total = None
+    partial = PARTIALS.get(node.op)
     for i, t in enumerate(ts):
         if t is None:
             continue
-        partial = PARTIALS.get(node.op)
         term = partial(node, t, i) if partial else RULES[node.op](node, t)[i]
         if term is not None:
             total = term if total is None else add(total, term)
